@@ -1,0 +1,14 @@
+//! The engine: simulated time, the event queue, seeded randomness and run limits.
+//!
+//! Contract: this is the only place where time advances. Events are ordered by
+//! `(time, insertion sequence)`, so ties never depend on memory or hashing. Every component
+//! draws randomness from its own ChaCha stream derived from `(root seed, stable id)`, so
+//! adding a component never shifts another's random choices.
+
+mod queue;
+mod rng;
+mod time;
+
+pub use queue::{EventQueue, RunLimits, LimitExceeded};
+pub use rng::{RngStream, Streams};
+pub use time::{SimDuration, SimTime};

@@ -1,0 +1,3 @@
+//! PLACEHOLDER until the netfilter helper lands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConntrackEntry {}

@@ -1,0 +1,1 @@
+//! PLACEHOLDER until the netfilter helper lands.

@@ -1,0 +1,178 @@
+//! KernelOps: the only way the docker model changes a host's kernel.
+//!
+//! Each op is data in the vocabulary of `ip`, `bridge`, `iptables` and `sysctl`, so the same
+//! list that the kernel model applies also renders as the shell commands a person would type
+//! (`--explain`) and as a script that builds the same data plane in real Linux namespaces
+//! (the differential tests). A namespace is named as `ip netns` would name it; `Root` is the
+//! host's own namespace.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use crate::wire::MacAddr;
+
+/// Which network namespace an op acts in.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NsRef {
+    /// The host's initial namespace.
+    Root,
+    /// A named namespace (`ip netns add NAME`); Docker names sandboxes by 12 hex digits.
+    Named(String),
+}
+
+impl NsRef {
+    pub fn named(name: impl Into<String>) -> Self {
+        NsRef::Named(name.into())
+    }
+}
+
+impl fmt::Display for NsRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NsRef::Root => f.write_str("(host)"),
+            NsRef::Named(n) => f.write_str(n),
+        }
+    }
+}
+
+/// One change to one host's kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelOp {
+    /// `ip netns add NAME`
+    NetnsAdd { name: String },
+    /// `ip netns delete NAME` (its links go with it; a veth's peer too).
+    NetnsDel { name: String },
+    /// `ip link add NAME type bridge`
+    BridgeAdd { ns: NsRef, name: String },
+    /// `ip link add NAME type veth peer name PEER` (both ends in `ns`).
+    VethAdd { ns: NsRef, name: String, peer: String },
+    /// `ip link set NAME netns TARGET`
+    LinkSetNetns { ns: NsRef, name: String, target: NsRef },
+    /// `ip link set dev NAME name NEW`
+    LinkRename { ns: NsRef, name: String, new_name: String },
+    /// `ip link set dev NAME address MAC`
+    LinkSetMac { ns: NsRef, name: String, mac: MacAddr },
+    /// `ip link set dev NAME mtu MTU`
+    LinkSetMtu { ns: NsRef, name: String, mtu: u32 },
+    /// `ip link set dev NAME master BRIDGE`
+    LinkSetMaster { ns: NsRef, name: String, master: String },
+    /// `ip link set dev NAME up`
+    LinkUp { ns: NsRef, name: String },
+    /// `ip link delete NAME`
+    LinkDel { ns: NsRef, name: String },
+    /// `ip addr add CIDR dev NAME`
+    AddrAdd { ns: NsRef, dev: String, addr: Ipv4Net },
+    /// `ip route add DST [via GW] dev NAME`; `dst` 0.0.0.0/0 renders as `default`.
+    RouteAdd { ns: NsRef, dst: Ipv4Net, via: Option<Ipv4Addr>, dev: String },
+    /// `iptables ARGS…` exactly as typed, e.g. `["-t", "nat", "-A", "POSTROUTING", …]`.
+    Iptables { ns: NsRef, args: Vec<String> },
+    /// `sysctl -w KEY=VALUE`
+    Sysctl { ns: NsRef, key: String, value: String },
+}
+
+impl KernelOp {
+    /// The namespace the op runs in (for `NetnsAdd`/`NetnsDel`, the host's).
+    pub fn ns(&self) -> &NsRef {
+        match self {
+            KernelOp::NetnsAdd { .. } | KernelOp::NetnsDel { .. } => &NsRef::Root,
+            KernelOp::BridgeAdd { ns, .. }
+            | KernelOp::VethAdd { ns, .. }
+            | KernelOp::LinkSetNetns { ns, .. }
+            | KernelOp::LinkRename { ns, .. }
+            | KernelOp::LinkSetMac { ns, .. }
+            | KernelOp::LinkSetMtu { ns, .. }
+            | KernelOp::LinkSetMaster { ns, .. }
+            | KernelOp::LinkUp { ns, .. }
+            | KernelOp::LinkDel { ns, .. }
+            | KernelOp::AddrAdd { ns, .. }
+            | KernelOp::RouteAdd { ns, .. }
+            | KernelOp::Iptables { ns, .. }
+            | KernelOp::Sysctl { ns, .. } => ns,
+        }
+    }
+
+    /// The command without the namespace prefix.
+    fn command(&self) -> String {
+        match self {
+            KernelOp::NetnsAdd { name } => format!("ip netns add {name}"),
+            KernelOp::NetnsDel { name } => format!("ip netns delete {name}"),
+            KernelOp::BridgeAdd { name, .. } => format!("ip link add {name} type bridge"),
+            KernelOp::VethAdd { name, peer, .. } => {
+                format!("ip link add {name} type veth peer name {peer}")
+            }
+            KernelOp::LinkSetNetns { name, target, .. } => match target {
+                NsRef::Root => format!("ip link set {name} netns 1"),
+                NsRef::Named(t) => format!("ip link set {name} netns {t}"),
+            },
+            KernelOp::LinkRename { name, new_name, .. } => {
+                format!("ip link set dev {name} name {new_name}")
+            }
+            KernelOp::LinkSetMac { name, mac, .. } => format!("ip link set dev {name} address {mac}"),
+            KernelOp::LinkSetMtu { name, mtu, .. } => format!("ip link set dev {name} mtu {mtu}"),
+            KernelOp::LinkSetMaster { name, master, .. } => {
+                format!("ip link set dev {name} master {master}")
+            }
+            KernelOp::LinkUp { name, .. } => format!("ip link set dev {name} up"),
+            KernelOp::LinkDel { name, .. } => format!("ip link delete {name}"),
+            KernelOp::AddrAdd { dev, addr, .. } => format!("ip addr add {addr} dev {dev}"),
+            KernelOp::RouteAdd { dst, via, dev, .. } => {
+                let dst = if dst.prefix_len() == 0 { "default".to_string() } else { dst.to_string() };
+                match via {
+                    Some(gw) => format!("ip route add {dst} via {gw} dev {dev}"),
+                    None => format!("ip route add {dst} dev {dev}"),
+                }
+            }
+            KernelOp::Iptables { args, .. } => {
+                let quoted: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
+                format!("iptables {}", quoted.join(" "))
+            }
+            KernelOp::Sysctl { key, value, .. } => format!("sysctl -w {key}={value}"),
+        }
+    }
+}
+
+impl fmt::Display for KernelOp {
+    /// The shell command a person would type, with `ip netns exec NS` for named namespaces.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ns() {
+            NsRef::Root => f.write_str(&self.command()),
+            NsRef::Named(ns) => write!(f, "ip netns exec {ns} {}", self.command()),
+        }
+    }
+}
+
+/// Quotes an argument for a POSIX shell only when it needs it.
+fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,!+@%".contains(c));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_like_the_commands_a_person_types() {
+        let op = KernelOp::RouteAdd {
+            ns: NsRef::named("6dd93d6cdc80"),
+            dst: "0.0.0.0/0".parse().unwrap(),
+            via: Some(Ipv4Addr::new(172, 17, 0, 1)),
+            dev: "eth0".into(),
+        };
+        assert_eq!(op.to_string(), "ip netns exec 6dd93d6cdc80 ip route add default via 172.17.0.1 dev eth0");
+        let op = KernelOp::Iptables {
+            ns: NsRef::Root,
+            args: ["-t", "nat", "-A", "POSTROUTING", "-s", "172.17.0.0/16", "!", "-o", "docker0", "-j", "MASQUERADE"]
+                .map(String::from)
+                .to_vec(),
+        };
+        assert_eq!(op.to_string(), "iptables -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE");
+    }
+}
