@@ -9,6 +9,6 @@ mod queue;
 mod rng;
 mod time;
 
-pub use queue::{EventQueue, RunLimits, LimitExceeded};
+pub use queue::{EventQueue, LimitExceeded, RunLimits};
 pub use rng::{RngStream, Streams};
 pub use time::{SimDuration, SimTime};

@@ -49,7 +49,9 @@ impl Default for RunLimits {
 pub enum LimitExceeded {
     #[error("run limit hit: more than {0} events (raise limits.max_events if this is expected)")]
     Events(u64),
-    #[error("run limit hit: simulated time passed {0} (raise limits.max_time if this is expected)")]
+    #[error(
+        "run limit hit: simulated time passed {0} (raise limits.max_time if this is expected)"
+    )]
     Time(SimTime),
 }
 

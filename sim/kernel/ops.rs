@@ -109,7 +109,9 @@ impl KernelOp {
             KernelOp::LinkRename { name, new_name, .. } => {
                 format!("ip link set dev {name} name {new_name}")
             }
-            KernelOp::LinkSetMac { name, mac, .. } => format!("ip link set dev {name} address {mac}"),
+            KernelOp::LinkSetMac { name, mac, .. } => {
+                format!("ip link set dev {name} address {mac}")
+            }
             KernelOp::LinkSetMtu { name, mtu, .. } => format!("ip link set dev {name} mtu {mtu}"),
             KernelOp::LinkSetMaster { name, master, .. } => {
                 format!("ip link set dev {name} master {master}")
@@ -118,7 +120,8 @@ impl KernelOp {
             KernelOp::LinkDel { name, .. } => format!("ip link delete {name}"),
             KernelOp::AddrAdd { dev, addr, .. } => format!("ip addr add {addr} dev {dev}"),
             KernelOp::RouteAdd { dst, via, dev, .. } => {
-                let dst = if dst.prefix_len() == 0 { "default".to_string() } else { dst.to_string() };
+                let dst =
+                    if dst.prefix_len() == 0 { "default".to_string() } else { dst.to_string() };
                 match via {
                     Some(gw) => format!("ip route add {dst} via {gw} dev {dev}"),
                     None => format!("ip route add {dst} dev {dev}"),
@@ -166,13 +169,31 @@ mod tests {
             via: Some(Ipv4Addr::new(172, 17, 0, 1)),
             dev: "eth0".into(),
         };
-        assert_eq!(op.to_string(), "ip netns exec 6dd93d6cdc80 ip route add default via 172.17.0.1 dev eth0");
+        assert_eq!(
+            op.to_string(),
+            "ip netns exec 6dd93d6cdc80 ip route add default via 172.17.0.1 dev eth0"
+        );
         let op = KernelOp::Iptables {
             ns: NsRef::Root,
-            args: ["-t", "nat", "-A", "POSTROUTING", "-s", "172.17.0.0/16", "!", "-o", "docker0", "-j", "MASQUERADE"]
-                .map(String::from)
-                .to_vec(),
+            args: [
+                "-t",
+                "nat",
+                "-A",
+                "POSTROUTING",
+                "-s",
+                "172.17.0.0/16",
+                "!",
+                "-o",
+                "docker0",
+                "-j",
+                "MASQUERADE",
+            ]
+            .map(String::from)
+            .to_vec(),
         };
-        assert_eq!(op.to_string(), "iptables -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE");
+        assert_eq!(
+            op.to_string(),
+            "iptables -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"
+        );
     }
 }

@@ -12,7 +12,13 @@ impl Netfilter {
     pub fn run_command(&mut self, _args: &[String]) -> Result<String, IptablesError> {
         Ok(String::new())
     }
-    pub fn hook(&mut self, _now: SimTime, _hook: Hook, _pkt: &mut PacketMeta, _ctx: &HookCtx) -> HookOutcome {
+    pub fn hook(
+        &mut self,
+        _now: SimTime,
+        _hook: Hook,
+        _pkt: &mut PacketMeta,
+        _ctx: &HookCtx,
+    ) -> HookOutcome {
         HookOutcome { accepted: true, ct_state: CtState::New, hits: vec![], nat: None }
     }
     pub fn save(&self) -> String {
