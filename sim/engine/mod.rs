@@ -5,10 +5,14 @@
 //! draws randomness from its own ChaCha stream derived from `(root seed, stable id)`, so
 //! adding a component never shifts another's random choices.
 
+mod capture;
 mod queue;
 mod rng;
 mod time;
+mod world;
 
+pub use capture::{Capture, Filter, FilterError};
 pub use queue::{EventQueue, LimitExceeded, RunLimits};
 pub use rng::{RngStream, Streams};
 pub use time::{SimDuration, SimTime};
+pub use world::{Event, Machine, ProcSlot, TracedHop, World};

@@ -31,3 +31,4 @@ pub enum WireError {
     #[error("malformed {0}")]
     Malformed(&'static str),
 }
+mod zz_stub;

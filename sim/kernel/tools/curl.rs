@@ -1,0 +1,242 @@
+//! `curl URL`: one HTTP/1.1 GET, the body to stdout, curl's own error lines and exit codes
+//! (6 could not resolve, 7 failed to connect, 28 timeout).
+
+use std::net::Ipv4Addr;
+
+use crate::engine::SimDuration;
+use crate::kernel::process::{ProcCtx, Process};
+use crate::kernel::{SockId, SocketEvent, SocketEventKind};
+
+use super::resolver::{Resolution, StubResolver};
+use super::ToolUsageError;
+
+const TOKEN_RESOLVER: u64 = 1;
+const TOKEN_TIMEOUT: u64 = 2;
+/// The curl that Ubuntu 20.04 ships, as it names itself in requests.
+const USER_AGENT: &str = "curl/7.68.0";
+
+pub struct Curl {
+    host: String,
+    port: u16,
+    path: String,
+    host_header: Option<String>,
+    max_time: Option<SimDuration>,
+    silent: bool,
+    resolver: Option<StubResolver>,
+    ip: Option<Ipv4Addr>,
+    sock: Option<SockId>,
+    response: Vec<u8>,
+    started: crate::engine::SimTime,
+}
+
+impl Curl {
+    /// Parses `curl [-s] [-m SECS|--max-time SECS] [--connect-timeout SECS] [-H 'Host: …'] URL`.
+    pub fn parse(args: &[String]) -> Result<Curl, ToolUsageError> {
+        let mut url = None;
+        let (mut max_time, mut host_header, mut silent) = (None, None, false);
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "-s" | "--silent" => silent = true,
+                "-m" | "--max-time" | "--connect-timeout" => max_time = Some(parse_secs(it.next())?),
+                "-H" | "--header" => host_header = parse_host_header(it.next())?,
+                s if s.starts_with('-') => {
+                    return Err(ToolUsageError(format!("curl: option {s}: is unknown\ncurl: try 'curl --help' or 'curl --manual' for more information")))
+                }
+                s => url = Some(s.to_string()),
+            }
+        }
+        let url = url.ok_or_else(|| ToolUsageError("curl: no URL specified!\ncurl: try 'curl --help' or 'curl --manual' for more information".into()))?;
+        let (host, port, path) = split_url(&url)?;
+        Ok(Curl {
+            host,
+            port,
+            path,
+            host_header,
+            max_time,
+            silent,
+            resolver: None,
+            ip: None,
+            sock: None,
+            response: Vec::new(),
+            started: crate::engine::SimTime::ZERO,
+        })
+    }
+
+    fn fail(&self, cx: &mut ProcCtx, code: i32, msg: String) {
+        if !self.silent {
+            cx.println(&format!("curl: ({code}) {msg}"));
+        }
+        cx.exit(code);
+    }
+
+    fn resolved(&mut self, cx: &mut ProcCtx, r: Resolution) {
+        self.resolver = None;
+        let Resolution::Found(ip) = r else {
+            return self.fail(cx, 6, format!("Could not resolve host: {}", self.host));
+        };
+        self.ip = Some(ip);
+        match cx.tcp_connect((ip, self.port)) {
+            Ok(sock) => self.sock = Some(sock),
+            Err(e) => self.fail(
+                cx,
+                7,
+                format!("Failed to connect to {} port {}: {e}", self.host, self.port),
+            ),
+        }
+    }
+
+    fn request(&self) -> String {
+        let host = self.host_header.clone().unwrap_or_else(|| match self.port {
+            80 => self.host.clone(),
+            p => format!("{}:{p}", self.host),
+        });
+        format!(
+            "GET {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\n\r\n",
+            self.path
+        )
+    }
+
+    /// Prints the body once the whole response (by Content-Length) is in.
+    fn try_finish(&mut self, cx: &mut ProcCtx, closed: bool) {
+        let Some((head, body)) = split_response(&self.response) else {
+            if closed {
+                self.fail(cx, 52, "Empty reply from server".into());
+            }
+            return;
+        };
+        let complete = content_length(head).map_or(closed, |n| body.len() >= n);
+        if complete {
+            cx.print(&String::from_utf8_lossy(body));
+            if let Some(sock) = self.sock.take() {
+                cx.tcp_close(sock);
+            }
+            cx.exit(0);
+        }
+    }
+}
+
+impl Process for Curl {
+    fn name(&self) -> &str {
+        "curl"
+    }
+
+    fn on_start(&mut self, cx: &mut ProcCtx) {
+        self.started = cx.now;
+        if let Some(t) = self.max_time {
+            cx.set_timer(t, TOKEN_TIMEOUT);
+        }
+        match StubResolver::start(cx, &self.host.clone(), TOKEN_RESOLVER) {
+            Ok(r) => self.resolved(cx, r),
+            Err(pending) => self.resolver = Some(pending),
+        }
+    }
+
+    fn on_socket(&mut self, cx: &mut ProcCtx, event: SocketEvent) {
+        if let Some(r) = self.resolver.as_mut().filter(|r| r.owns(&event)) {
+            if let Some(done) = r.on_socket(cx, event) {
+                self.resolved(cx, done);
+            }
+            return;
+        }
+        let target = format!("{} port {}", self.host, self.port);
+        match event.kind {
+            SocketEventKind::Connected => {
+                let req = self.request();
+                cx.tcp_send(event.sock, req.as_bytes());
+            }
+            SocketEventKind::Data(bytes) => {
+                self.response.extend_from_slice(&bytes);
+                self.try_finish(cx, false);
+            }
+            SocketEventKind::PeerClosed => self.try_finish(cx, true),
+            SocketEventKind::Refused => {
+                self.fail(cx, 7, format!("Failed to connect to {target}: Connection refused"))
+            }
+            SocketEventKind::TimedOut => {
+                self.fail(cx, 7, format!("Failed to connect to {target}: Connection timed out"))
+            }
+            _ => {}
+        }
+    }
+
+    fn on_timer(&mut self, cx: &mut ProcCtx, token: u64) {
+        match token {
+            TOKEN_RESOLVER => {
+                if let Some(done) = self.resolver.as_mut().and_then(|r| r.on_timer(cx)) {
+                    self.resolved(cx, done);
+                }
+            }
+            TOKEN_TIMEOUT => {
+                let ms = cx.now.since(self.started).as_nanos() / 1_000_000;
+                let what = if self.response.is_empty() {
+                    "Connection timed out"
+                } else {
+                    "Operation timed out"
+                };
+                self.fail(cx, 28, format!("{what} after {ms} milliseconds"));
+            }
+            _ => unreachable!("curl set no timer {token}"),
+        }
+    }
+}
+
+fn parse_secs(v: Option<&String>) -> Result<SimDuration, ToolUsageError> {
+    let secs: f64 = v.and_then(|s| s.parse().ok()).filter(|s: &f64| *s > 0.0).ok_or_else(|| {
+        ToolUsageError("curl: option --max-time: expected a proper numerical parameter".into())
+    })?;
+    Ok(SimDuration::from_nanos((secs * 1e9) as u64))
+}
+
+fn parse_host_header(v: Option<&String>) -> Result<Option<String>, ToolUsageError> {
+    let h = v.ok_or_else(|| ToolUsageError("curl: option -H: requires parameter".into()))?;
+    Ok(h.strip_prefix("Host:").map(|rest| rest.trim().to_string()))
+}
+
+/// `[http://]host[:port][/path]`
+fn split_url(url: &str) -> Result<(String, u16, String), ToolUsageError> {
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    if rest.contains("://") {
+        let scheme = url.split("://").next().unwrap_or("");
+        return Err(ToolUsageError(format!(
+            "curl: (1) Protocol \"{scheme}\" not supported or disabled in libcurl"
+        )));
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].to_string()),
+        None => (rest, "/".to_string()),
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (
+            h,
+            p.parse().map_err(|_| {
+                ToolUsageError(format!("curl: (3) URL using bad/illegal format or missing URL"))
+            })?,
+        ),
+        None => (authority, 80),
+    };
+    Ok((host.to_string(), port, path))
+}
+
+fn split_response(resp: &[u8]) -> Option<(&[u8], &[u8])> {
+    let end = resp.windows(4).position(|w| w == b"\r\n\r\n")?;
+    Some((&resp[..end], &resp[end + 4..]))
+}
+
+fn content_length(head: &[u8]) -> Option<usize> {
+    String::from_utf8_lossy(head).lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok()).flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_like_curl() {
+        assert_eq!(split_url("127.0.0.1:8080").unwrap(), ("127.0.0.1".into(), 8080, "/".into()));
+        assert_eq!(split_url("http://web/x").unwrap(), ("web".into(), 80, "/x".into()));
+    }
+}

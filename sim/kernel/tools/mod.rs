@@ -1,0 +1,16 @@
+//! The tools a person runs in a shell, as processes: `ping` (iputils and BusyBox flavours),
+//! `curl`, and the stub resolver they share. Their output is byte for byte what the real
+//! tools print; `parse_*` functions reject what the real tools reject.
+
+mod curl;
+mod ping;
+mod resolver;
+
+pub use curl::Curl;
+pub use ping::{Ping, PingFlavor};
+pub use resolver::{Resolution, StubResolver};
+
+/// A command line the tool refused, with its usage text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ToolUsageError(pub String);

@@ -1,0 +1,307 @@
+//! `ping`, as iputils (Debian/Ubuntu) and BusyBox (alpine, busybox images) print it.
+//!
+//! One echo request per second (`-i 1`), 56 data bytes; `-c N` stops after N. Without `-c`
+//! it runs until interrupted, then prints its statistics like after Ctrl-C.
+
+use std::net::Ipv4Addr;
+
+use crate::engine::{SimDuration, SimTime};
+use crate::kernel::process::{ProcCtx, Process};
+use crate::kernel::{SockId, SocketEvent, SocketEventKind};
+
+use super::resolver::{Resolution, StubResolver};
+use super::ToolUsageError;
+
+const INTERVAL: SimDuration = SimDuration::from_secs(1);
+const DATA_BYTES: usize = 56;
+const TOKEN_SEND: u64 = 1;
+const TOKEN_RESOLVER: u64 = 2;
+const TOKEN_LINGER: u64 = 3;
+/// How long ping waits for the last reply after the last request (iputils: 10 s with -c,
+/// unless every reply is in).
+const LINGER: SimDuration = SimDuration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PingFlavor {
+    Iputils,
+    Busybox,
+}
+
+pub struct Ping {
+    flavor: PingFlavor,
+    target: String,
+    count: Option<u32>,
+    ip: Option<Ipv4Addr>,
+    resolver: Option<StubResolver>,
+    sock: Option<SockId>,
+    sent: u32,
+    sent_at: Vec<SimTime>,
+    rtts_ns: Vec<u64>,
+    started: SimTime,
+}
+
+impl Ping {
+    /// Parses `ping [-c COUNT] [-n] [-q] HOST` (the options the labs use).
+    pub fn parse(flavor: PingFlavor, args: &[String]) -> Result<Ping, ToolUsageError> {
+        let mut count = None;
+        let mut target = None;
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "-c" => count = Some(parse_count(it.next())?),
+                "-n" | "-q" => {}
+                s if s.starts_with("-c") => count = Some(parse_count(Some(&s[2..].to_string()))?),
+                s if s.starts_with('-') => {
+                    return Err(usage(flavor, &format!("invalid option -- '{}'", &s[1..])))
+                }
+                s => target = Some(s.to_string()),
+            }
+        }
+        let target =
+            target.ok_or_else(|| usage(flavor, "usage error: Destination address required"))?;
+        Ok(Ping {
+            flavor,
+            target,
+            count,
+            ip: None,
+            resolver: None,
+            sock: None,
+            sent: 0,
+            sent_at: Vec::new(),
+            rtts_ns: Vec::new(),
+            started: SimTime::ZERO,
+        })
+    }
+
+    fn resolved(&mut self, cx: &mut ProcCtx, r: Resolution) {
+        self.resolver = None;
+        let Resolution::Found(ip) = r else {
+            match self.flavor {
+                PingFlavor::Iputils => {
+                    cx.println(&format!("ping: {}: Name or service not known", self.target))
+                }
+                PingFlavor::Busybox => cx.println(&format!("ping: bad address '{}'", self.target)),
+            }
+            return cx.exit(if self.flavor == PingFlavor::Iputils { 2 } else { 1 });
+        };
+        self.ip = Some(ip);
+        match self.flavor {
+            PingFlavor::Iputils => {
+                cx.println(&format!("PING {} ({ip}) {DATA_BYTES}(84) bytes of data.", self.target))
+            }
+            PingFlavor::Busybox => {
+                cx.println(&format!("PING {} ({ip}): {DATA_BYTES} data bytes", self.target))
+            }
+        }
+        let ident = cx.random(65536) as u16;
+        self.sock = Some(cx.ping_open(ident));
+        self.started = cx.now;
+        self.send(cx);
+    }
+
+    fn send(&mut self, cx: &mut ProcCtx) {
+        let (Some(sock), Some(ip)) = (self.sock, self.ip) else { return };
+        let seq = self.first_seq() + self.sent as u16;
+        self.sent += 1;
+        self.sent_at.push(cx.now);
+        if cx.ping_send(sock, ip, seq, DATA_BYTES).is_err() {
+            cx.println("ping: connect: Network is unreachable");
+            return cx.exit(2);
+        }
+        if Some(self.sent) == self.count {
+            cx.set_timer(LINGER, TOKEN_LINGER);
+        } else {
+            cx.set_timer(INTERVAL, TOKEN_SEND);
+        }
+    }
+
+    fn first_seq(&self) -> u16 {
+        match self.flavor {
+            PingFlavor::Iputils => 1,
+            PingFlavor::Busybox => 0,
+        }
+    }
+
+    fn on_reply(&mut self, cx: &mut ProcCtx, from: Ipv4Addr, seq: u16, ttl: u8, bytes: usize) {
+        let idx = seq.wrapping_sub(self.first_seq()) as usize;
+        let Some(sent) = self.sent_at.get(idx) else { return };
+        let rtt = cx.now.since(*sent).as_nanos();
+        self.rtts_ns.push(rtt);
+        match self.flavor {
+            PingFlavor::Iputils => cx.println(&format!(
+                "{bytes} bytes from {from}: icmp_seq={seq} ttl={ttl} time={}",
+                iputils_time(rtt)
+            )),
+            PingFlavor::Busybox => cx.println(&format!(
+                "{bytes} bytes from {from}: seq={seq} ttl={ttl} time={} ms",
+                ms3(rtt)
+            )),
+        }
+        if Some(self.rtts_ns.len() as u32) == self.count {
+            self.finish(cx);
+        }
+    }
+
+    fn finish(&mut self, cx: &mut ProcCtx) {
+        let stats = match self.flavor {
+            PingFlavor::Iputils => self.iputils_stats(cx.now),
+            PingFlavor::Busybox => self.busybox_stats(),
+        };
+        cx.print(&stats);
+        cx.exit(if self.rtts_ns.is_empty() { 1 } else { 0 });
+    }
+
+    fn loss_percent(&self) -> u32 {
+        if self.sent == 0 {
+            return 0;
+        }
+        (self.sent - self.rtts_ns.len() as u32) * 100 / self.sent
+    }
+
+    fn iputils_stats(&self, now: SimTime) -> String {
+        let received = self.rtts_ns.len();
+        let elapsed_ms = now.since(self.started).as_nanos() / 1_000_000;
+        let mut s = format!(
+            "\n--- {} ping statistics ---\n{} packets transmitted, {received} received, {}% packet loss, time {elapsed_ms}ms\n",
+            self.target, self.sent, self.loss_percent()
+        );
+        if received > 0 {
+            let (min, avg, max, mdev) = summary(&self.rtts_ns);
+            s += &format!(
+                "rtt min/avg/max/mdev = {}/{}/{}/{} ms\n",
+                ms3(min),
+                ms3(avg),
+                ms3(max),
+                ms3(mdev)
+            );
+        }
+        s
+    }
+
+    fn busybox_stats(&self) -> String {
+        let received = self.rtts_ns.len();
+        let mut s = format!(
+            "\n--- {} ping statistics ---\n{} packets transmitted, {received} packets received, {}% packet loss\n",
+            self.target, self.sent, self.loss_percent()
+        );
+        if received > 0 {
+            let (min, avg, max, _) = summary(&self.rtts_ns);
+            s += &format!("round-trip min/avg/max = {}/{}/{} ms\n", ms3(min), ms3(avg), ms3(max));
+        }
+        s
+    }
+}
+
+impl Process for Ping {
+    fn name(&self) -> &str {
+        "ping"
+    }
+
+    fn on_start(&mut self, cx: &mut ProcCtx) {
+        match StubResolver::start(cx, &self.target.clone(), TOKEN_RESOLVER) {
+            Ok(r) => self.resolved(cx, r),
+            Err(pending) => self.resolver = Some(pending),
+        }
+    }
+
+    fn on_socket(&mut self, cx: &mut ProcCtx, event: SocketEvent) {
+        if let Some(r) = self.resolver.as_mut().filter(|r| r.owns(&event)) {
+            if let Some(done) = r.on_socket(cx, event) {
+                self.resolved(cx, done);
+            }
+            return;
+        }
+        if let SocketEventKind::EchoReply { from, seq, ttl, bytes } = event.kind {
+            self.on_reply(cx, from, seq, ttl, bytes);
+        }
+    }
+
+    fn on_timer(&mut self, cx: &mut ProcCtx, token: u64) {
+        match token {
+            TOKEN_SEND => self.send(cx),
+            TOKEN_LINGER => self.finish(cx),
+            TOKEN_RESOLVER => {
+                if let Some(done) = self.resolver.as_mut().and_then(|r| r.on_timer(cx)) {
+                    self.resolved(cx, done);
+                }
+            }
+            _ => unreachable!("ping set no timer {token}"),
+        }
+    }
+}
+
+impl Ping {
+    /// Ctrl-C: print the statistics so far (iputils prints `^C` first).
+    pub fn interrupt(&mut self, cx: &mut ProcCtx) {
+        if self.flavor == PingFlavor::Iputils {
+            cx.print("^C");
+        }
+        self.finish(cx);
+    }
+}
+
+fn parse_count(v: Option<&String>) -> Result<u32, ToolUsageError> {
+    match v.and_then(|s| s.parse::<u32>().ok()) {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(ToolUsageError(format!(
+            "ping: invalid argument: '{}'",
+            v.map_or("", |s| s.as_str())
+        ))),
+    }
+}
+
+fn usage(flavor: PingFlavor, msg: &str) -> ToolUsageError {
+    match flavor {
+        PingFlavor::Iputils => ToolUsageError(format!("ping: {msg}")),
+        PingFlavor::Busybox => ToolUsageError(format!(
+            "ping: {msg}\nBusyBox v1.33.1 () multi-call binary.\n\nUsage: ping [OPTIONS] HOST"
+        )),
+    }
+}
+
+/// iputils' three significant digits: `0.069`, `1.23`, `93.9`, `120`.
+fn iputils_time(ns: u64) -> String {
+    let us = ns / 1_000;
+    if us >= 100_000 - 50 {
+        format!("{} ms", (us + 500) / 1_000)
+    } else if us >= 10_000 - 5 {
+        format!("{}.{:01} ms", (us + 50) / 1_000, ((us + 50) % 1_000) / 100)
+    } else if us >= 1_000 {
+        format!("{}.{:02} ms", (us + 5) / 1_000, ((us + 5) % 1_000) / 10)
+    } else {
+        format!("{}.{:03} ms", us / 1_000, us % 1_000)
+    }
+}
+
+/// Milliseconds with three decimals, from nanoseconds (microsecond resolution, as the tools).
+fn ms3(ns: u64) -> String {
+    let us = ns / 1_000;
+    format!("{}.{:03}", us / 1_000, us % 1_000)
+}
+
+/// min, avg, max and iputils' mdev (the standard deviation), in nanoseconds.
+fn summary(rtts: &[u64]) -> (u64, u64, u64, u64) {
+    let n = rtts.len() as u64;
+    let min = *rtts.iter().min().expect("at least one reply");
+    let max = *rtts.iter().max().expect("at least one reply");
+    let sum: u64 = rtts.iter().sum();
+    let avg = sum / n;
+    let us: Vec<f64> = rtts.iter().map(|r| (r / 1_000) as f64).collect();
+    let mean = us.iter().sum::<f64>() / n as f64;
+    let var = us.iter().map(|x| x * x).sum::<f64>() / n as f64 - mean * mean;
+    let mdev = (var.max(0.0).sqrt() * 1_000.0) as u64;
+    (min, avg, max, mdev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_have_three_significant_digits_like_iputils() {
+        assert_eq!(iputils_time(69_000), "0.069 ms");
+        assert_eq!(iputils_time(1_234_000), "1.23 ms");
+        assert_eq!(iputils_time(93_900_000), "93.9 ms");
+        assert_eq!(iputils_time(120_400_000), "120 ms");
+    }
+}

@@ -1,0 +1,126 @@
+//! The stub resolver inside libc/musl: `/etc/hosts` first, then one A query per nameserver
+//! over UDP port 53, 5 s per try, 2 tries (glibc's `timeout:5 attempts:2`).
+
+use std::net::Ipv4Addr;
+
+use crate::engine::SimDuration;
+use crate::kernel::process::ProcCtx;
+use crate::kernel::{SockId, SocketEvent, SocketEventKind};
+use crate::wire::{DnsClass, DnsMessage, DnsQuestion, DnsRecordData, DnsType, Rcode, UdpPayload};
+
+const TRY_TIMEOUT: SimDuration = SimDuration::from_secs(5);
+const ATTEMPTS: usize = 2;
+
+/// How a lookup ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    Found(Ipv4Addr),
+    NotFound,
+}
+
+/// One lookup in flight. The owning process routes its socket events and the timer with
+/// `timer_token` here.
+#[derive(Debug, Clone)]
+pub struct StubResolver {
+    name: String,
+    sock: Option<SockId>,
+    query_id: u16,
+    tries: usize,
+    timer_token: u64,
+}
+
+impl StubResolver {
+    /// Starts resolving `name`: literal addresses and `/etc/hosts` answer at once.
+    pub fn start(
+        cx: &mut ProcCtx,
+        name: &str,
+        timer_token: u64,
+    ) -> Result<Resolution, StubResolver> {
+        if let Ok(ip) = name.parse::<Ipv4Addr>() {
+            return Ok(Resolution::Found(ip));
+        }
+        if let Some((_, ip)) = cx.resolv.hosts.iter().find(|(h, _)| h == name) {
+            return Ok(Resolution::Found(*ip));
+        }
+        if cx.resolv.nameservers.is_empty() {
+            return Ok(Resolution::NotFound);
+        }
+        let mut r =
+            StubResolver { name: name.to_string(), sock: None, query_id: 0, tries: 0, timer_token };
+        r.send_query(cx).map_err(|()| r.clone())?;
+        Err(r)
+    }
+
+    /// Sends the next try; Ok when the lookup is over (out of tries).
+    fn send_query(&mut self, cx: &mut ProcCtx) -> Result<Resolution, ()> {
+        let servers = cx.resolv.nameservers.len();
+        if self.tries >= ATTEMPTS * servers {
+            return Ok(Resolution::NotFound);
+        }
+        let server = cx.resolv.nameservers[self.tries % servers];
+        self.tries += 1;
+        if let Some(old) = self.sock.take() {
+            cx.close(old);
+        }
+        let Ok(sock) = cx.udp_bind(Ipv4Addr::UNSPECIFIED, 0) else {
+            return Ok(Resolution::NotFound);
+        };
+        self.sock = Some(sock);
+        self.query_id = cx.random(65536) as u16;
+        let query = DnsMessage {
+            id: self.query_id,
+            response: false,
+            recursion_desired: true,
+            recursion_available: false,
+            authoritative: false,
+            rcode: Rcode::NoError,
+            questions: vec![DnsQuestion {
+                name: self.name.clone(),
+                qtype: DnsType::A,
+                qclass: DnsClass::In,
+            }],
+            answers: vec![],
+        };
+        if cx.udp_send(sock, (server, 53), UdpPayload::Dns(query)).is_err() {
+            return self.send_query(cx);
+        }
+        cx.set_timer(TRY_TIMEOUT, self.timer_token);
+        Err(())
+    }
+
+    pub fn owns(&self, event: &SocketEvent) -> bool {
+        self.sock == Some(event.sock)
+    }
+
+    /// An answer arrived on our socket.
+    pub fn on_socket(&mut self, cx: &mut ProcCtx, event: SocketEvent) -> Option<Resolution> {
+        let SocketEventKind::Datagram { payload: UdpPayload::Dns(msg), .. } = event.kind else {
+            return None;
+        };
+        if msg.id != self.query_id || !msg.response {
+            return None;
+        }
+        self.finish(cx);
+        let ip = msg.answers.iter().find_map(|a| match a.data {
+            DnsRecordData::A(ip) => Some(ip),
+            _ => None,
+        });
+        Some(ip.map_or(Resolution::NotFound, Resolution::Found))
+    }
+
+    /// Our timer fired: try again or give up.
+    pub fn on_timer(&mut self, cx: &mut ProcCtx) -> Option<Resolution> {
+        let done = self.send_query(cx).ok();
+        if done.is_some() {
+            self.finish(cx);
+        }
+        done
+    }
+
+    fn finish(&mut self, cx: &mut ProcCtx) {
+        if let Some(sock) = self.sock.take() {
+            cx.close(sock);
+        }
+        self.tries = usize::MAX / 2;
+    }
+}
