@@ -35,8 +35,12 @@
 //! packet's trip is a list of hops — namespace, device, rule, decision — from which the
 //! transcript, the reachability checks and the reports are all built.
 
+pub mod check;
 pub mod docker;
 pub mod engine;
 pub mod fabric;
 pub mod kernel;
+pub mod report;
+pub mod runner;
+pub mod scenario;
 pub mod wire;

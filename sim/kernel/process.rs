@@ -120,4 +120,8 @@ pub trait Process {
     fn on_start(&mut self, cx: &mut ProcCtx);
     fn on_socket(&mut self, cx: &mut ProcCtx, event: SocketEvent);
     fn on_timer(&mut self, _cx: &mut ProcCtx, _token: u64) {}
+    /// SIGINT (Ctrl-C): by default the process dies with status 130, as a shell reports.
+    fn interrupt(&mut self, cx: &mut ProcCtx) {
+        cx.exit(130);
+    }
 }

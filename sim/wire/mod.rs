@@ -31,4 +31,3 @@ pub enum WireError {
     #[error("malformed {0}")]
     Malformed(&'static str),
 }
-mod zz_stub;

@@ -228,11 +228,9 @@ impl Process for Ping {
             _ => unreachable!("ping set no timer {token}"),
         }
     }
-}
 
-impl Ping {
-    /// Ctrl-C: print the statistics so far (iputils prints `^C` first).
-    pub fn interrupt(&mut self, cx: &mut ProcCtx) {
+    /// Ctrl-C: print the statistics so far (iputils echoes `^C` first).
+    fn interrupt(&mut self, cx: &mut ProcCtx) {
         if self.flavor == PingFlavor::Iputils {
             cx.print("^C");
         }

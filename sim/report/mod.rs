@@ -1,0 +1,163 @@
+//! What a run produces: the transcript on stdout, and in the output directory `report.md`,
+//! `summary.json` and one `.pcap` per capture.
+//!
+//! Contract: everything is rendered in memory from the `Outcome` first; files are written
+//! only when all of them rendered, into a fresh directory, so a failed run never leaves a
+//! half-written report. The same outcome always renders to the same bytes.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::check::CheckResult;
+use crate::runner::Outcome;
+use crate::wire::PcapWriter;
+
+/// The transcript as the lab shows it: each prompt and command, then what it printed.
+pub fn transcript(outcome: &Outcome, explain: bool) -> String {
+    let mut s = String::new();
+    for e in &outcome.entries {
+        let _ = writeln!(s, "{}", e.prompt);
+        s.push_str(&e.output);
+        if !e.output.is_empty() && !e.output.ends_with('\n') {
+            s.push('\n');
+        }
+        if explain {
+            for op in &e.ops {
+                let _ = writeln!(s, "    # {op}");
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Every check with its verdict, then the tally.
+pub fn summary(outcome: &Outcome) -> String {
+    let all = all_checks(outcome);
+    let mut s = String::from("Checks:\n");
+    for c in &all {
+        let mark = if c.held { "ok  " } else { "FAIL" };
+        let _ = write!(s, "  {mark} line {:>3}: {}", c.line, c.what);
+        if !c.held && !c.detail.is_empty() {
+            let _ = write!(s, " — {}", c.detail.trim_end());
+        }
+        s.push('\n');
+    }
+    let failed = all.iter().filter(|c| !c.held).count();
+    let _ = writeln!(s, "{} passed, {failed} failed (seed {}, {} events, simulated {})", all.len() - failed, outcome.seed, outcome.events, outcome.end);
+    s
+}
+
+fn all_checks(outcome: &Outcome) -> Vec<&CheckResult> {
+    let mut all: Vec<&CheckResult> = outcome.entries.iter().flat_map(|e| &e.checks).chain(&outcome.checks).collect();
+    all.sort_by_key(|c| c.line);
+    all
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    scenario: &'a str,
+    seed: u64,
+    passed: bool,
+    events: u64,
+    simulated_ns: u64,
+    checks: Vec<&'a CheckResult>,
+    captures: Vec<CaptureSummary<'a>>,
+}
+
+#[derive(Serialize)]
+struct CaptureSummary<'a> {
+    name: &'a str,
+    iface: &'a str,
+    packets: usize,
+    file: String,
+}
+
+/// Renders every file of the report, in memory: (file name, bytes).
+pub fn render(name: &str, outcome: &Outcome, explain: bool) -> Vec<(String, Vec<u8>)> {
+    let mut files = vec![("report.md".to_string(), markdown(name, outcome, explain).into_bytes())];
+    let summary = Summary {
+        scenario: name,
+        seed: outcome.seed,
+        passed: outcome.all_held(),
+        events: outcome.events,
+        simulated_ns: outcome.end.as_nanos(),
+        checks: all_checks(outcome),
+        captures: outcome
+            .captures
+            .iter()
+            .map(|c| CaptureSummary { name: &c.name, iface: &c.iface, packets: c.frames.len(), file: format!("{}.pcap", c.name) })
+            .collect(),
+    };
+    let json = serde_json::to_string_pretty(&summary).expect("plain data serializes") + "\n";
+    files.push(("summary.json".to_string(), json.into_bytes()));
+    for c in &outcome.captures {
+        let mut w = PcapWriter::new();
+        for (at, frame) in &c.frames {
+            w.push(*at, frame);
+        }
+        files.push((format!("{}.pcap", c.name), w.into_bytes()));
+    }
+    files
+}
+
+fn markdown(name: &str, outcome: &Outcome, explain: bool) -> String {
+    let mut s = format!("# {name}\n\nSeed {}; {} events; simulated time {}.\n\n", outcome.seed, outcome.events, outcome.end);
+    s += "## Transcript\n\n```console\n";
+    s += &transcript(outcome, explain);
+    s += "```\n\n## Checks\n\n```text\n";
+    s += &summary(outcome);
+    s += "```\n\n## Captures\n\n";
+    for c in &outcome.captures {
+        let _ = writeln!(s, "### {} ({} packets on {})\n\n```text", c.name, c.frames.len(), c.iface);
+        for (at, frame) in &c.frames {
+            let _ = writeln!(s, "{at} {frame}");
+        }
+        s += "```\n\n";
+    }
+    s += "## Packet walks\n\n";
+    s += &walks(outcome);
+    s
+}
+
+/// Every recorded hop, grouped by packet, for the packets that crossed netfilter rules or
+/// were dropped (the interesting ones).
+fn walks(outcome: &Outcome) -> String {
+    let mut interesting: Vec<u64> = outcome
+        .hops
+        .iter()
+        .filter(|h| matches!(h.hop.stage, crate::kernel::Stage::Netfilter | crate::kernel::Stage::Drop))
+        .map(|h| h.hop.packet)
+        .collect();
+    interesting.dedup();
+    interesting.sort();
+    interesting.dedup();
+    let mut s = String::new();
+    for id in interesting.iter().take(50) {
+        let _ = writeln!(s, "Packet {id}:\n\n```text");
+        for h in outcome.hops.iter().filter(|h| h.hop.packet == *id) {
+            let hop = &h.hop;
+            let _ = writeln!(s, "{} {} {} {} {}: {}", hop.at, h.machine, hop.ns, hop.dev, hop.stage, hop.detail);
+        }
+        s += "```\n\n";
+    }
+    s
+}
+
+/// Writes the rendered files into `dir`, replacing a previous report there.
+pub fn write(dir: &Path, files: &[(String, Vec<u8>)]) -> std::io::Result<()> {
+    let tmp = dir.with_extension("partial");
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp)?;
+    }
+    std::fs::create_dir_all(&tmp)?;
+    for (name, bytes) in files {
+        std::fs::write(tmp.join(name), bytes)?;
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::rename(&tmp, dir)
+}

@@ -1,0 +1,96 @@
+//! The commands a scenario step may run, parsed before anything runs: `docker …`, the
+//! tools (`ping`, `curl`) and the views (`ip`, `brctl`, `iptables`, `iptables-save`). A
+//! command the simulator does not know is an error with a hint, never silently skipped.
+
+use crate::kernel::tools::{Curl, Ping, PingFlavor};
+use crate::scenario::{CommandError, CommandSite, RunsOn};
+
+use super::shell;
+
+/// A parsed command line.
+pub enum Command {
+    Docker(Vec<String>),
+    Ping(Ping),
+    Curl(Curl),
+    IpAddr { with_addrs: bool, dev: Option<String> },
+    IpRoute,
+    BrctlShow,
+    Iptables(Vec<String>),
+    IptablesSave,
+}
+
+/// The programs a step may start, for the "did you mean" hint.
+const PROGRAMS: &[&str] = &["docker", "ping", "curl", "ip", "brctl", "iptables", "iptables-save"];
+
+/// Parses `line` as it would run at `runs_on`; `flavor` picks BusyBox or iputils `ping`.
+pub fn parse(line: &str, runs_on: RunsOn, flavor: PingFlavor) -> Result<Command, CommandError> {
+    let words = shell::split(line).map_err(|e| err(e.to_string(), None))?;
+    let Some((program, args)) = words.split_first() else {
+        return Err(err("empty command".into(), None));
+    };
+    let args = args.to_vec();
+    match program.as_str() {
+        "docker" if runs_on == RunsOn::Host => {
+            crate::docker::check_command(&args).map_err(|e| err(e.to_string(), None))?;
+            Ok(Command::Docker(args))
+        }
+        "docker" => Err(err(
+            "docker: command not found".into(),
+            Some("docker runs on Docker hosts: use `on:` with a host".into()),
+        )),
+        "ping" => Ping::parse(flavor, &args).map(Command::Ping).map_err(|e| err(e.0, None)),
+        "curl" => Curl::parse(&args).map(Command::Curl).map_err(|e| err(e.0, None)),
+        "ip" => parse_ip(&args),
+        "brctl" if args.first().map(String::as_str) == Some("show") => Ok(Command::BrctlShow),
+        "iptables" => Ok(Command::Iptables(args)),
+        "iptables-save" => Ok(Command::IptablesSave),
+        other => Err(err(format!("{other}: command not found"), suggest(other))),
+    }
+}
+
+/// Validation hook for the scenario loader.
+pub fn check(site: &CommandSite) -> Result<(), CommandError> {
+    parse(site.command, site.runs_on, PingFlavor::Iputils).map(|_| ())
+}
+
+fn parse_ip(args: &[String]) -> Result<Command, CommandError> {
+    let obj = args.first().map(String::as_str).unwrap_or("");
+    let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    let dev = match rest.as_slice() {
+        [] | ["show"] => None,
+        ["show", "dev", d] | ["show", d] | ["dev", d] => Some(d.to_string()),
+        _ => return Err(err(format!("Command \"{}\" is unknown, try \"ip {obj} help\".", rest.join(" ")), None)),
+    };
+    match obj {
+        "a" | "addr" | "address" => Ok(Command::IpAddr { with_addrs: true, dev }),
+        "l" | "link" => Ok(Command::IpAddr { with_addrs: false, dev }),
+        "r" | "route" if dev.is_none() => Ok(Command::IpRoute),
+        other => Err(err(
+            format!("Object \"{other}\" is unknown, try \"ip help\"."),
+            Some("the simulator's `ip` shows `addr`, `link` and `route`".into()),
+        )),
+    }
+}
+
+fn err(message: String, hint: Option<String>) -> CommandError {
+    CommandError { message, hint, at: None }
+}
+
+/// The nearest known program, when it is close.
+fn suggest(word: &str) -> Option<String> {
+    let best = PROGRAMS.iter().min_by_key(|p| edit_distance(word, p))?;
+    (edit_distance(word, best) <= 2).then(|| format!("did you mean `{best}`?"))
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

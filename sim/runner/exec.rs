@@ -1,0 +1,199 @@
+//! Running one command: on a machine's shell, or inside a container as `docker exec` does.
+
+use crate::docker::apps::{DnsServer, DockerProxy, HttpServer, Idle, Redis, Upstream};
+use crate::docker::{DockerOutcome, Effect};
+use crate::engine::LimitExceeded;
+use crate::kernel::process::{Process, ResolvConf};
+use crate::kernel::tools::PingFlavor;
+use crate::kernel::{views, NsRef};
+use crate::scenario::{Endpoint, RunsOn};
+
+use super::command::{self, Command};
+use super::{Entry, Runner, FOREGROUND_BUDGET};
+
+/// Where a command runs, resolved: machine, namespace, resolver config, prompt.
+struct Site {
+    machine: usize,
+    ns: NsRef,
+    resolv: ResolvConf,
+    prompt: String,
+    flavor: PingFlavor,
+    runs_on: RunsOn,
+}
+
+impl Runner<'_> {
+    pub(super) fn run_command(&mut self, line: usize, at: &Endpoint, text: &str) -> Result<Entry, LimitExceeded> {
+        let site = self.site(at);
+        let at_time = self.world.now();
+        let mut entry = Entry {
+            line,
+            at: at_time,
+            prompt: format!("{}{text}", site.prompt),
+            output: String::new(),
+            exit_code: 0,
+            ops: Vec::new(),
+            checks: Vec::new(),
+        };
+        let cmd = match command::parse(text, site.runs_on, site.flavor) {
+            Ok(c) => c,
+            Err(e) => {
+                entry.output = format!("{}\n", e.message);
+                entry.exit_code = 127;
+                return Ok(entry);
+            }
+        };
+        let (out, code) = self.execute(&site, cmd, &mut entry.ops)?;
+        entry.output = out;
+        entry.exit_code = code;
+        Ok(entry)
+    }
+
+    fn site(&self, at: &Endpoint) -> Site {
+        let machine = self.machine_of(at);
+        let m = &self.world.machines[machine];
+        match at {
+            Endpoint::Container { name, .. } => {
+                let c = m.daemon.as_ref().and_then(|d| d.container(name)).expect("validated: declared by an earlier step");
+                let busybox = matches!(c.image_name(), "alpine" | "busybox");
+                let prompt = if busybox { "/ # ".to_string() } else { format!("root@{}:/# ", &c.id[..12]) };
+                Site {
+                    machine,
+                    ns: c.ns(),
+                    resolv: c.resolv_conf(),
+                    prompt,
+                    flavor: if busybox { PingFlavor::Busybox } else { PingFlavor::Iputils },
+                    runs_on: RunsOn::Container,
+                }
+            }
+            Endpoint::Machine(_) => {
+                let prompt = if self.scenario.hosts.len() + self.scenario.externals.len() > 1 {
+                    format!("{}$ ", m.name)
+                } else {
+                    "$ ".to_string()
+                };
+                let runs_on = if m.daemon.is_some() { RunsOn::Host } else { RunsOn::External };
+                let resolv = ResolvConf { nameservers: m.nameservers.clone(), hosts: Vec::new() };
+                Site { machine, ns: NsRef::Root, resolv, prompt, flavor: PingFlavor::Iputils, runs_on }
+            }
+        }
+    }
+
+    fn execute(&mut self, site: &Site, cmd: Command, ops: &mut Vec<String>) -> Result<(String, i32), LimitExceeded> {
+        let kernel = &mut self.world.machines[site.machine].kernel;
+        let view = |r: Result<String, String>| match r {
+            Ok(s) => (s, 0),
+            Err(e) => (format!("{e}\n"), 1),
+        };
+        Ok(match cmd {
+            Command::Docker(argv) => self.docker(site.machine, &argv, ops)?,
+            Command::Ping(p) => self.foreground(site, Box::new(p))?,
+            Command::Curl(c) => self.foreground(site, Box::new(c))?,
+            Command::IpAddr { with_addrs, dev } => view(views::ip_addr(kernel, &site.ns, with_addrs, dev.as_deref())),
+            Command::IpRoute => view(views::ip_route(kernel, &site.ns)),
+            Command::BrctlShow => (views::brctl_show(kernel, &site.ns), 0),
+            Command::Iptables(args) => match kernel.ns_mut(&site.ns).netfilter.run_command(&args) {
+                Ok(out) => (out, 0),
+                Err(e) => (format!("{}\n", e.message), e.exit_code),
+            },
+            Command::IptablesSave => (kernel.ns_mut(&site.ns).netfilter.save(), 0),
+        })
+    }
+
+    /// Runs a tool until it exits (or interrupts it like Ctrl-C), returning what it printed.
+    fn foreground(&mut self, site: &Site, process: Box<dyn Process>) -> Result<(String, i32), LimitExceeded> {
+        let pid = self.world.spawn(site.machine, site.ns.clone(), process, site.resolv.clone(), None);
+        let code = self.world.run_until_exit(site.machine, pid, FOREGROUND_BUDGET)?;
+        if code.is_none() {
+            self.world.with_process(site.machine, pid, |p, cx| p.interrupt(cx));
+        }
+        let slot = self.world.kill(site.machine, pid).expect("spawned above");
+        Ok((slot.stdout, slot.exit.unwrap_or(130)))
+    }
+
+    /// A `docker …` command: the daemon answers, its ops change the kernel, its effects
+    /// start and stop processes.
+    fn docker(&mut self, machine: usize, argv: &[String], ops: &mut Vec<String>) -> Result<(String, i32), LimitExceeded> {
+        let now = self.world.now();
+        let m = &mut self.world.machines[machine];
+        let daemon = m.daemon.as_mut().expect("validated: docker runs on Docker hosts");
+        let DockerOutcome { stdout, stderr, exit_code, ops: kops, effects } = daemon.handle(now, argv);
+        for op in &kops {
+            m.kernel.apply(op).unwrap_or_else(|e| panic!("docker op `{op}` failed: {e}"));
+            ops.push(op.to_string());
+        }
+        let mut out = stdout + &stderr;
+        for effect in effects {
+            out += &self.apply_effect(machine, effect)?;
+        }
+        Ok((out, exit_code))
+    }
+
+    fn apply_effect(&mut self, machine: usize, effect: Effect) -> Result<String, LimitExceeded> {
+        match effect {
+            Effect::StartProcess { container_id, ns, image, cmd, .. } => {
+                self.start_container_process(machine, &container_id, ns, &image, &cmd);
+            }
+            Effect::StopProcesses { container_id } => self.stop_container(machine, &container_id),
+            Effect::StartProxy { host_ip, host_port, container_ip, container_port, .. } => {
+                let proxy = DockerProxy::new((host_ip, host_port), (container_ip, container_port));
+                self.world.spawn(machine, NsRef::Root, Box::new(proxy), ResolvConf::default(), None);
+            }
+            Effect::StopProxy { host_port, .. } => self.stop_proxy(machine, host_port),
+            Effect::Exec { container_id, ns, image, cmd, .. } => {
+                return self.exec_in_container(machine, &container_id, ns, &image, &cmd);
+            }
+        }
+        Ok(String::new())
+    }
+
+    fn exec_in_container(&mut self, machine: usize, id: &str, ns: NsRef, image: &str, cmd: &[String]) -> Result<String, LimitExceeded> {
+        let busybox = matches!(image, "alpine" | "busybox");
+        let flavor = if busybox { PingFlavor::Busybox } else { PingFlavor::Iputils };
+        let resolv = self.world.machines[machine].daemon.as_ref().and_then(|d| d.container(id)).map(|c| c.resolv_conf()).unwrap_or_default();
+        let site = Site { machine, ns, resolv, prompt: String::new(), flavor, runs_on: RunsOn::Container };
+        let line = cmd.join(" ");
+        match command::parse(&line, RunsOn::Container, flavor) {
+            Ok(c) => Ok(self.execute(&site, c, &mut Vec::new())?.0),
+            Err(e) => Ok(format!("OCI runtime exec failed: exec failed: {}\n", e.message)),
+        }
+    }
+
+    /// The container's main process, by image, plus its embedded DNS server.
+    fn start_container_process(&mut self, machine: usize, id: &str, ns: NsRef, image: &str, cmd: &[String]) {
+        let process: Box<dyn Process> = match image {
+            "nginx" => Box::new(HttpServer::nginx()),
+            "redis" => Box::new(Redis::default()),
+            _ => Box::new(Idle::new(cmd.first().map_or(image, |c| c.as_str()))),
+        };
+        let daemon = self.world.machines[machine].daemon.as_ref().expect("docker host");
+        let c = daemon.container(id).expect("just created");
+        let (resolv, dns) = (c.resolv_conf(), c.embedded_dns());
+        let forwarders = self.world.machines[machine].nameservers.clone();
+        self.world.spawn(machine, ns.clone(), process, resolv.clone(), Some(id.to_string()));
+        if let Some(bind) = dns {
+            let server = DnsServer::new(bind, Upstream::Embedded { container_id: id.to_string(), forwarders });
+            self.world.spawn(machine, ns, Box::new(server), resolv, Some(id.to_string()));
+        }
+    }
+
+    fn stop_container(&mut self, machine: usize, id: &str) {
+        let pids: Vec<_> = self.world.machines[machine]
+            .procs
+            .iter()
+            .filter(|(_, p)| p.container_id.as_deref() == Some(id))
+            .map(|(pid, _)| *pid)
+            .collect();
+        for pid in pids {
+            self.world.kill(machine, pid);
+        }
+    }
+
+    fn stop_proxy(&mut self, machine: usize, host_port: u16) {
+        let m = &self.world.machines[machine];
+        let listeners = m.kernel.root().sockets.listeners();
+        let owner = listeners.iter().find(|(p, _, port, _)| *p == "tcp" && *port == host_port).map(|l| l.3);
+        if let Some(pid) = owner {
+            self.world.kill(machine, pid);
+        }
+    }
+}

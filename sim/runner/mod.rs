@@ -1,0 +1,151 @@
+//! Running a scenario: builds the world, runs each step's command on its machine or in its
+//! container, advances time, checks expectations, and keeps the transcript.
+//!
+//! Contract: `run(scenario, seed)` is a pure function of the scenario and the seed; it
+//! returns the whole `Outcome` (transcript, check results, captures, hops) and writes
+//! nothing. Between steps one simulated second passes ("the person reads the output").
+
+mod build;
+pub mod command;
+mod exec;
+pub mod shell;
+
+use crate::check::{self, CheckResult};
+use crate::engine::{Capture, Filter, LimitExceeded, SimDuration, SimTime, Streams, TracedHop, World};
+use crate::kernel::KernelOp;
+use crate::scenario::{Endpoint, Scenario, StepKind};
+
+pub use build::Layout;
+
+/// Simulated time between two steps.
+pub const THINK_TIME: SimDuration = SimDuration::from_secs(1);
+/// How long a foreground command may run before it is interrupted (Ctrl-C).
+pub const FOREGROUND_BUDGET: SimDuration = SimDuration::from_secs(300);
+
+/// One command as the transcript shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub line: usize,
+    pub at: SimTime,
+    /// The prompt and command as a person would see it: `$ docker network ls`.
+    pub prompt: String,
+    pub output: String,
+    pub exit_code: i32,
+    /// The KernelOps the command caused (`--explain`).
+    pub ops: Vec<String>,
+    pub checks: Vec<CheckResult>,
+}
+
+/// Everything a run produced.
+pub struct Outcome {
+    pub seed: u64,
+    pub entries: Vec<Entry>,
+    pub checks: Vec<CheckResult>,
+    pub captures: Vec<Capture>,
+    pub hops: Vec<TracedHop>,
+    pub startup_ops: Vec<(String, Vec<String>)>,
+    pub end: SimTime,
+    pub events: u64,
+}
+
+impl Outcome {
+    pub fn all_held(&self) -> bool {
+        self.checks.iter().chain(self.entries.iter().flat_map(|e| &e.checks)).all(|c| c.held)
+    }
+}
+
+/// Why a run could not finish.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    #[error("{0} (seed {1})")]
+    Limit(LimitExceeded, u64),
+}
+
+pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, RunError> {
+    let streams = Streams::new(seed);
+    let (world, layout, startup) = build::build(scenario, &streams);
+    let startup_ops = startup
+        .iter()
+        .map(|(m, ops)| (world.machines[*m].name.clone(), ops.iter().map(KernelOp::to_string).collect()))
+        .collect();
+    let mut r = Runner { world, layout, scenario, entries: Vec::new(), checks: Vec::new() };
+    for step in &scenario.steps {
+        r.step(step.line, &step.kind).map_err(|e| RunError::Limit(e, seed))?;
+        let next = r.world.now() + THINK_TIME;
+        r.world.run_until(next).map_err(|e| RunError::Limit(e, seed))?;
+    }
+    let Runner { world, entries, checks, .. } = r;
+    let mut captures = world.captures;
+    captures.iter_mut().for_each(|c| c.active = false);
+    Ok(Outcome {
+        seed,
+        entries,
+        checks,
+        captures,
+        hops: world.hops,
+        startup_ops,
+        end: world.queue.now(),
+        events: world.queue.events_run(),
+    })
+}
+
+pub(crate) struct Runner<'s> {
+    pub world: World,
+    pub layout: Layout,
+    pub scenario: &'s Scenario,
+    pub entries: Vec<Entry>,
+    pub checks: Vec<CheckResult>,
+}
+
+impl Runner<'_> {
+    fn step(&mut self, line: usize, kind: &StepKind) -> Result<(), LimitExceeded> {
+        match kind {
+            StepKind::Run { at, command, expect } => {
+                let mut entry = self.run_command(line, at, command)?;
+                entry.checks = check::command_expectations(&entry.output, entry.exit_code, expect, line);
+                self.entries.push(entry);
+            }
+            StepKind::Wait(d) => {
+                let until = self.world.now() + *d;
+                self.world.run_until(until)?;
+            }
+            StepKind::StartCapture(id) => self.start_capture(id.0),
+            StepKind::StopCapture(id) => {
+                let name = &self.scenario.captures[id.0].name;
+                if let Some(c) = self.world.captures.iter_mut().find(|c| &c.name == name) {
+                    c.active = false;
+                }
+            }
+            StepKind::Expect(reach) => {
+                let results = check::reachability(self, reach, line)?;
+                self.checks.extend(results);
+            }
+            StepKind::Note(_) => {}
+        }
+        Ok(())
+    }
+
+    fn start_capture(&mut self, id: usize) {
+        let c = &self.scenario.captures[id];
+        let machine = self.machine_of(&Endpoint::Machine(c.on));
+        let filter = Filter::parse(c.filter.as_deref().unwrap_or("")).expect("validated at load");
+        self.world.captures.push(Capture {
+            name: c.name.clone(),
+            machine,
+            ns: crate::kernel::NsRef::Root,
+            iface: c.iface.clone(),
+            filter,
+            active: true,
+            frames: Vec::new(),
+        });
+    }
+
+    /// The world index of the machine an endpoint lives on.
+    pub fn machine_of(&self, at: &Endpoint) -> usize {
+        match at {
+            Endpoint::Machine(crate::scenario::Machine::Host(h)) => self.layout.hosts[h.0],
+            Endpoint::Machine(crate::scenario::Machine::External(e)) => self.layout.externals[e.0],
+            Endpoint::Container { host, .. } => self.layout.hosts[host.0],
+        }
+    }
+}
