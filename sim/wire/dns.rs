@@ -1,7 +1,17 @@
 //! DNS messages (RFC 1035): the subset the embedded resolver and the stub resolvers use
 //! (A, AAAA, PTR, CNAME; one question).
+//!
+//! Contract: `emit` writes the header, the questions and the answer section (class IN),
+//! compressing every name against the names already written (RFC 1035 §4.1.4), so an
+//! answer for the question's name is a 2-byte pointer to offset 12, as real servers send
+//! it. `parse` follows pointers (only backwards, so it always terminates) and rejects what
+//! the repr cannot hold: opcodes other than QUERY, truncated (TC) messages, authority or
+//! additional records, answer classes other than IN, record types other than A, CNAME and
+//! PTR, and rcodes above 5. Names are held without the trailing dot; the root is `""`.
 
 use std::net::Ipv4Addr;
+
+use super::{be16, be32, WireError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DnsType {
@@ -12,10 +22,47 @@ pub enum DnsType {
     Other(u16),
 }
 
+impl DnsType {
+    pub fn number(self) -> u16 {
+        match self {
+            DnsType::A => 1,
+            DnsType::Cname => 5,
+            DnsType::Ptr => 12,
+            DnsType::Aaaa => 28,
+            DnsType::Other(n) => n,
+        }
+    }
+    /// The type with this number; a known number never becomes `Other`.
+    pub fn from_number(n: u16) -> DnsType {
+        match n {
+            1 => DnsType::A,
+            5 => DnsType::Cname,
+            12 => DnsType::Ptr,
+            28 => DnsType::Aaaa,
+            n => DnsType::Other(n),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DnsClass {
     In,
     Other(u16),
+}
+
+impl DnsClass {
+    pub fn number(self) -> u16 {
+        match self {
+            DnsClass::In => 1,
+            DnsClass::Other(n) => n,
+        }
+    }
+    pub fn from_number(n: u16) -> DnsClass {
+        match n {
+            1 => DnsClass::In,
+            n => DnsClass::Other(n),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +73,30 @@ pub enum Rcode {
     NxDomain,
     NotImp,
     Refused,
+}
+
+impl Rcode {
+    pub fn number(self) -> u8 {
+        match self {
+            Rcode::NoError => 0,
+            Rcode::FormErr => 1,
+            Rcode::ServFail => 2,
+            Rcode::NxDomain => 3,
+            Rcode::NotImp => 4,
+            Rcode::Refused => 5,
+        }
+    }
+    pub fn from_number(n: u8) -> Option<Rcode> {
+        const ALL: [Rcode; 6] = [
+            Rcode::NoError,
+            Rcode::FormErr,
+            Rcode::ServFail,
+            Rcode::NxDomain,
+            Rcode::NotImp,
+            Rcode::Refused,
+        ];
+        ALL.get(usize::from(n)).copied()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +112,16 @@ pub enum DnsRecordData {
     A(Ipv4Addr),
     Ptr(String),
     Cname(String),
+}
+
+impl DnsRecordData {
+    pub fn rtype(&self) -> DnsType {
+        match self {
+            DnsRecordData::A(_) => DnsType::A,
+            DnsRecordData::Ptr(_) => DnsType::Ptr,
+            DnsRecordData::Cname(_) => DnsType::Cname,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,4 +142,367 @@ pub struct DnsMessage {
     pub rcode: Rcode,
     pub questions: Vec<DnsQuestion>,
     pub answers: Vec<DnsRecord>,
+}
+
+const FLAG_QR: u16 = 0x8000;
+const FLAG_AA: u16 = 0x0400;
+const FLAG_TC: u16 = 0x0200;
+const FLAG_RD: u16 = 0x0100;
+const FLAG_RA: u16 = 0x0080;
+const OPCODE_MASK: u16 = 0x7800;
+/// A name's wire form is at most 255 bytes (RFC 1035 §3.1), a label at most 63.
+const MAX_NAME_LEN: usize = 255;
+const MAX_LABEL_LEN: usize = 63;
+/// Offsets a compression pointer can reach (14 bits).
+const MAX_POINTER: usize = 0x3fff;
+
+/// Checks that `name` (no trailing dot; `""` is the root) can be sent: every label 1 to 63
+/// bytes, at most 255 bytes on the wire. Callers holding user-supplied names check here
+/// before building a message, because `emit` treats an invalid name as a broken invariant.
+pub fn validate_name(name: &str) -> Result<(), WireError> {
+    if name.is_empty() {
+        return Ok(());
+    }
+    if name.split('.').any(|l| l.is_empty() || l.len() > MAX_LABEL_LEN) {
+        return Err(WireError::Malformed("DNS label length"));
+    }
+    if name.len() + 2 > MAX_NAME_LEN {
+        return Err(WireError::Malformed("DNS name length"));
+    }
+    Ok(())
+}
+
+impl DnsMessage {
+    pub const HEADER_LEN: usize = 12;
+
+    /// The message's length with name compression applied.
+    pub fn buffer_len(&self) -> usize {
+        let mut out = Vec::new();
+        self.emit(&mut out);
+        out.len()
+    }
+
+    /// Appends the message to `out`.
+    ///
+    /// # Panics
+    /// If a name fails [`validate_name`] or a section holds more than 65535 entries.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        let mut w = NameWriter { base: out.len(), seen: Vec::new() };
+        out.extend_from_slice(&self.id.to_be_bytes());
+        out.extend_from_slice(&self.flags().to_be_bytes());
+        for count in [self.questions.len(), self.answers.len(), 0, 0] {
+            let count = u16::try_from(count).expect("more than 65535 DNS entries");
+            out.extend_from_slice(&count.to_be_bytes());
+        }
+        for q in &self.questions {
+            w.write(out, &q.name);
+            out.extend_from_slice(&q.qtype.number().to_be_bytes());
+            out.extend_from_slice(&q.qclass.number().to_be_bytes());
+        }
+        for r in &self.answers {
+            emit_record(&mut w, out, r);
+        }
+    }
+
+    fn flags(&self) -> u16 {
+        let bit = |on: bool, flag: u16| if on { flag } else { 0 };
+        bit(self.response, FLAG_QR)
+            | bit(self.authoritative, FLAG_AA)
+            | bit(self.recursion_desired, FLAG_RD)
+            | bit(self.recursion_available, FLAG_RA)
+            | u16::from(self.rcode.number())
+    }
+
+    pub fn parse(bytes: &[u8]) -> Result<DnsMessage, WireError> {
+        if bytes.len() < Self::HEADER_LEN {
+            return Err(WireError::Truncated("DNS header"));
+        }
+        let flags = be16(bytes, 2);
+        if flags & OPCODE_MASK != 0 {
+            return Err(WireError::Malformed("DNS opcode"));
+        }
+        if flags & FLAG_TC != 0 {
+            return Err(WireError::Malformed("DNS truncated message"));
+        }
+        if be16(bytes, 8) != 0 || be16(bytes, 10) != 0 {
+            return Err(WireError::Malformed("DNS authority or additional records"));
+        }
+        let rcode =
+            Rcode::from_number((flags & 0xf) as u8).ok_or(WireError::Malformed("DNS rcode"))?;
+        let mut r = Reader { msg: bytes, pos: Self::HEADER_LEN };
+        let questions = (0..be16(bytes, 4)).map(|_| r.question()).collect::<Result<_, _>>()?;
+        let answers = (0..be16(bytes, 6)).map(|_| r.record()).collect::<Result<_, _>>()?;
+        if r.pos != bytes.len() {
+            return Err(WireError::Malformed("DNS trailing bytes"));
+        }
+        Ok(DnsMessage {
+            id: be16(bytes, 0),
+            response: flags & FLAG_QR != 0,
+            recursion_desired: flags & FLAG_RD != 0,
+            recursion_available: flags & FLAG_RA != 0,
+            authoritative: flags & FLAG_AA != 0,
+            rcode,
+            questions,
+            answers,
+        })
+    }
+}
+
+fn emit_record(w: &mut NameWriter, out: &mut Vec<u8>, r: &DnsRecord) {
+    w.write(out, &r.name);
+    out.extend_from_slice(&r.data.rtype().number().to_be_bytes());
+    out.extend_from_slice(&DnsClass::In.number().to_be_bytes());
+    out.extend_from_slice(&r.ttl.to_be_bytes());
+    let len_at = out.len();
+    out.extend_from_slice(&[0, 0]);
+    match &r.data {
+        DnsRecordData::A(addr) => out.extend_from_slice(&addr.octets()),
+        DnsRecordData::Ptr(name) | DnsRecordData::Cname(name) => w.write(out, name),
+    }
+    let rdlen = u16::try_from(out.len() - len_at - 2).expect("rdata fits in 65535 bytes");
+    out[len_at..len_at + 2].copy_from_slice(&rdlen.to_be_bytes());
+}
+
+/// Writes names, replacing the longest already-written suffix with a pointer.
+struct NameWriter {
+    /// Where the message starts in the output buffer.
+    base: usize,
+    /// Every suffix written so far, with its offset in the message.
+    seen: Vec<(String, usize)>,
+}
+
+impl NameWriter {
+    fn write(&mut self, out: &mut Vec<u8>, name: &str) {
+        if let Err(e) = validate_name(name) {
+            panic!("cannot emit DNS name {name:?}: {e}");
+        }
+        let labels: Vec<&str> =
+            if name.is_empty() { Vec::new() } else { name.split('.').collect() };
+        for i in 0..labels.len() {
+            let suffix = labels[i..].join(".");
+            if let Some(&(_, offset)) = self.seen.iter().find(|(s, _)| *s == suffix) {
+                out.extend_from_slice(&(0xc000 | offset as u16).to_be_bytes());
+                return;
+            }
+            let offset = out.len() - self.base;
+            if offset <= MAX_POINTER {
+                self.seen.push((suffix, offset));
+            }
+            out.push(labels[i].len() as u8);
+            out.extend_from_slice(labels[i].as_bytes());
+        }
+        out.push(0);
+    }
+}
+
+/// A cursor over a whole message, so pointers can reach any earlier offset.
+struct Reader<'a> {
+    msg: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], WireError> {
+        let bytes =
+            self.msg.get(self.pos..self.pos + n).ok_or(WireError::Truncated("DNS message"))?;
+        self.pos += n;
+        Ok(bytes)
+    }
+
+    fn u16(&mut self) -> Result<u16, WireError> {
+        Ok(be16(self.take(2)?, 0))
+    }
+
+    fn question(&mut self) -> Result<DnsQuestion, WireError> {
+        let name = self.name()?;
+        let qtype = DnsType::from_number(self.u16()?);
+        let qclass = DnsClass::from_number(self.u16()?);
+        Ok(DnsQuestion { name, qtype, qclass })
+    }
+
+    fn record(&mut self) -> Result<DnsRecord, WireError> {
+        let name = self.name()?;
+        let rtype = DnsType::from_number(self.u16()?);
+        if DnsClass::from_number(self.u16()?) != DnsClass::In {
+            return Err(WireError::Malformed("DNS record class"));
+        }
+        let ttl = be32(self.take(4)?, 0);
+        let rdlen = usize::from(self.u16()?);
+        let end = self.pos + rdlen;
+        let data = match rtype {
+            DnsType::A if rdlen == 4 => {
+                DnsRecordData::A(Ipv4Addr::from(<[u8; 4]>::try_from(self.take(4)?).expect("4")))
+            }
+            DnsType::A => return Err(WireError::Malformed("DNS A record length")),
+            DnsType::Cname => DnsRecordData::Cname(self.name()?),
+            DnsType::Ptr => DnsRecordData::Ptr(self.name()?),
+            _ => return Err(WireError::Malformed("DNS record type")),
+        };
+        if self.pos != end {
+            return Err(WireError::Malformed("DNS rdata length"));
+        }
+        Ok(DnsRecord { name, ttl, data })
+    }
+
+    /// Reads a possibly compressed name at the cursor and moves past it.
+    fn name(&mut self) -> Result<String, WireError> {
+        let (name, next) = read_name(self.msg, self.pos)?;
+        self.pos = next;
+        Ok(name)
+    }
+}
+
+/// Reads the name at `pos`; returns it and the offset just past it (past the first pointer
+/// if there is one). Each pointer must point before itself, which rules out loops.
+fn read_name(msg: &[u8], mut pos: usize) -> Result<(String, usize), WireError> {
+    let mut labels: Vec<&str> = Vec::new();
+    let mut wire_len = 1;
+    let mut resume = None;
+    loop {
+        let len = *msg.get(pos).ok_or(WireError::Truncated("DNS name"))?;
+        match len & 0xc0 {
+            0x00 if len == 0 => break,
+            0x00 => {
+                let label = msg
+                    .get(pos + 1..pos + 1 + usize::from(len))
+                    .ok_or(WireError::Truncated("DNS label"))?;
+                let label =
+                    std::str::from_utf8(label).map_err(|_| WireError::Malformed("DNS label"))?;
+                if label.contains('.') {
+                    return Err(WireError::Malformed("DNS label"));
+                }
+                wire_len += label.len() + 1;
+                if wire_len > MAX_NAME_LEN {
+                    return Err(WireError::Malformed("DNS name length"));
+                }
+                labels.push(label);
+                pos += 1 + usize::from(len);
+            }
+            0xc0 => {
+                let target = usize::from(
+                    be16(msg.get(pos..pos + 2).ok_or(WireError::Truncated("DNS pointer"))?, 0)
+                        & 0x3fff,
+                );
+                if target >= pos {
+                    return Err(WireError::Malformed("DNS compression pointer"));
+                }
+                resume.get_or_insert(pos + 2);
+                pos = target;
+            }
+            _ => return Err(WireError::Malformed("DNS label type")),
+        }
+    }
+    Ok((labels.join("."), resume.unwrap_or(pos + 1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query() -> DnsMessage {
+        DnsMessage {
+            id: 1234,
+            response: false,
+            recursion_desired: true,
+            recursion_available: false,
+            authoritative: false,
+            rcode: Rcode::NoError,
+            questions: vec![DnsQuestion {
+                name: "www.dockercon.com".into(),
+                qtype: DnsType::A,
+                qclass: DnsClass::In,
+            }],
+            answers: vec![],
+        }
+    }
+
+    fn response() -> DnsMessage {
+        DnsMessage {
+            response: true,
+            recursion_available: true,
+            answers: vec![DnsRecord {
+                name: "www.dockercon.com".into(),
+                ttl: 600,
+                data: DnsRecordData::A(Ipv4Addr::new(104, 239, 220, 248)),
+            }],
+            ..query()
+        }
+    }
+
+    #[test]
+    fn query_bytes() {
+        let mut out = Vec::new();
+        query().emit(&mut out);
+        let mut expected = vec![0x04, 0xd2, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        expected.extend_from_slice(b"\x03www\x09dockercon\x03com\x00\x00\x01\x00\x01");
+        assert_eq!(out, expected);
+        assert_eq!(query().buffer_len(), 35);
+        assert_eq!(DnsMessage::parse(&out), Ok(query()));
+    }
+
+    #[test]
+    fn answer_name_points_at_the_question() {
+        let mut out = Vec::new();
+        response().emit(&mut out);
+        assert_eq!(out.len(), 51);
+        assert_eq!(&out[2..4], &[0x81, 0x80]);
+        assert_eq!(&out[35..], &[0xc0, 12, 0, 1, 0, 1, 0, 0, 2, 0x58, 0, 4, 104, 239, 220, 248]);
+        assert_eq!(DnsMessage::parse(&out), Ok(response()));
+    }
+
+    #[test]
+    fn cname_target_shares_the_suffix() {
+        let mut msg = response();
+        msg.answers.insert(
+            0,
+            DnsRecord {
+                name: "www.dockercon.com".into(),
+                ttl: 5,
+                data: DnsRecordData::Cname("lb.dockercon.com".into()),
+            },
+        );
+        let mut out = Vec::new();
+        msg.emit(&mut out);
+        // CNAME rdata: "lb" then a pointer to "dockercon.com" at offset 16.
+        assert_eq!(&out[45..51], &[0, 5, 2, b'l', b'b', 0xc0]);
+        assert_eq!(out[51], 16);
+        assert_eq!(DnsMessage::parse(&out), Ok(msg));
+    }
+
+    #[test]
+    fn names_are_validated() {
+        assert_eq!(validate_name(""), Ok(()));
+        assert_eq!(validate_name("a..b"), Err(WireError::Malformed("DNS label length")));
+        assert_eq!(validate_name("trailing."), Err(WireError::Malformed("DNS label length")));
+        assert_eq!(validate_name(&"x".repeat(64)), Err(WireError::Malformed("DNS label length")));
+        let long = vec!["y".repeat(63); 4].join(".");
+        assert_eq!(validate_name(&long), Err(WireError::Malformed("DNS name length")));
+        assert_eq!(validate_name(&long[..253]), Ok(()));
+    }
+
+    #[test]
+    fn pointer_loops_and_forward_pointers_are_rejected() {
+        let mut bytes = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1];
+        assert_eq!(DnsMessage::parse(&bytes), Err(WireError::Malformed("DNS compression pointer")));
+        bytes[13] = 14;
+        assert_eq!(DnsMessage::parse(&bytes), Err(WireError::Malformed("DNS compression pointer")));
+    }
+
+    #[test]
+    fn unsupported_sections_are_rejected() {
+        let mut out = Vec::new();
+        query().emit(&mut out);
+        let mut edns = out.clone();
+        edns[11] = 1;
+        assert_eq!(
+            DnsMessage::parse(&edns),
+            Err(WireError::Malformed("DNS authority or additional records"))
+        );
+        let mut tc = out.clone();
+        tc[2] |= 0x02;
+        assert_eq!(DnsMessage::parse(&tc), Err(WireError::Malformed("DNS truncated message")));
+        let mut rcode9 = out;
+        rcode9[3] = 9;
+        assert_eq!(DnsMessage::parse(&rcode9), Err(WireError::Malformed("DNS rcode")));
+    }
 }

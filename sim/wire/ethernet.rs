@@ -1,8 +1,12 @@
 //! Ethernet II frames (IEEE 802.3) and MAC addresses.
+//!
+//! Contract: `emit` writes the 14-byte header and the payload, without the FCS and without
+//! padding to the 60-byte minimum (a capture on the sending veth shows frames unpadded);
+//! `parse` accepts trailing padding and drops it.
 
 use std::fmt;
 
-use super::{ArpRepr, Ipv4Packet};
+use super::{be16, ArpRepr, Ipv4Packet, WireError};
 
 /// A 48-bit MAC address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -18,6 +22,10 @@ impl MacAddr {
     /// Multicast (the I/G bit), which includes broadcast.
     pub fn is_multicast(&self) -> bool {
         self.0[0] & 1 == 1
+    }
+    /// The address in the first six bytes of `bytes`, which must be at least that long.
+    pub(super) fn from_slice(bytes: &[u8]) -> MacAddr {
+        MacAddr(bytes[..6].try_into().expect("caller checked the length"))
     }
 }
 
@@ -44,4 +52,119 @@ pub enum EtherPayload {
     Arp(ArpRepr),
     /// EtherType 0x0800.
     Ipv4(Ipv4Packet),
+}
+
+impl EtherPayload {
+    pub const ETHERTYPE_IPV4: u16 = 0x0800;
+    pub const ETHERTYPE_ARP: u16 = 0x0806;
+
+    /// The EtherType field value for this payload.
+    pub fn ethertype(&self) -> u16 {
+        match self {
+            EtherPayload::Arp(_) => Self::ETHERTYPE_ARP,
+            EtherPayload::Ipv4(_) => Self::ETHERTYPE_IPV4,
+        }
+    }
+
+    pub fn buffer_len(&self) -> usize {
+        match self {
+            EtherPayload::Arp(arp) => arp.buffer_len(),
+            EtherPayload::Ipv4(ip) => ip.buffer_len(),
+        }
+    }
+}
+
+impl EthernetFrame {
+    /// Destination, source and EtherType.
+    pub const HEADER_LEN: usize = 14;
+
+    /// The frame's length on the wire, without FCS: what tcpdump `-e` prints as `length`.
+    pub fn buffer_len(&self) -> usize {
+        Self::HEADER_LEN + self.payload.buffer_len()
+    }
+
+    /// Appends the frame's bytes to `out`.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        out.reserve(self.buffer_len());
+        out.extend_from_slice(&self.dst.0);
+        out.extend_from_slice(&self.src.0);
+        out.extend_from_slice(&self.payload.ethertype().to_be_bytes());
+        match &self.payload {
+            EtherPayload::Arp(arp) => arp.emit(out),
+            EtherPayload::Ipv4(ip) => ip.emit(out),
+        }
+    }
+
+    /// The frame's bytes in a fresh buffer.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.buffer_len());
+        self.emit(&mut out);
+        out
+    }
+
+    /// Parses a frame carrying ARP or IPv4; other EtherTypes are `Malformed`.
+    pub fn parse(bytes: &[u8]) -> Result<EthernetFrame, WireError> {
+        if bytes.len() < Self::HEADER_LEN {
+            return Err(WireError::Truncated("Ethernet header"));
+        }
+        let body = &bytes[Self::HEADER_LEN..];
+        let payload = match be16(bytes, 12) {
+            EtherPayload::ETHERTYPE_ARP => EtherPayload::Arp(ArpRepr::parse(body)?),
+            EtherPayload::ETHERTYPE_IPV4 => EtherPayload::Ipv4(Ipv4Packet::parse(body)?),
+            _ => return Err(WireError::Malformed("EtherType")),
+        };
+        Ok(EthernetFrame {
+            dst: MacAddr::from_slice(&bytes[0..6]),
+            src: MacAddr::from_slice(&bytes[6..12]),
+            payload,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::wire::ArpOp;
+
+    fn arp_request() -> EthernetFrame {
+        EthernetFrame {
+            dst: MacAddr::BROADCAST,
+            src: MacAddr([0x02, 0x42, 0xac, 0x11, 0x00, 0x01]),
+            payload: EtherPayload::Arp(ArpRepr {
+                op: ArpOp::Request,
+                sender_mac: MacAddr([0x02, 0x42, 0xac, 0x11, 0x00, 0x01]),
+                sender_ip: Ipv4Addr::new(172, 17, 0, 1),
+                target_mac: MacAddr::ZERO,
+                target_ip: Ipv4Addr::new(172, 17, 0, 2),
+            }),
+        }
+    }
+
+    #[test]
+    fn arp_frame_bytes() {
+        let bytes = arp_request().to_bytes();
+        assert_eq!(bytes.len(), 42);
+        assert_eq!(
+            &bytes[..14],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0x42, 0xac, 0x11, 0, 1, 8, 6]
+        );
+        assert_eq!(EthernetFrame::parse(&bytes), Ok(arp_request()));
+    }
+
+    #[test]
+    fn padding_is_dropped() {
+        let mut bytes = arp_request().to_bytes();
+        bytes.resize(60, 0);
+        assert_eq!(EthernetFrame::parse(&bytes), Ok(arp_request()));
+    }
+
+    #[test]
+    fn rejects_short_and_unknown_ethertype() {
+        assert_eq!(EthernetFrame::parse(&[0; 13]), Err(WireError::Truncated("Ethernet header")));
+        let mut bytes = arp_request().to_bytes();
+        bytes[12..14].copy_from_slice(&[0x86, 0xdd]);
+        assert_eq!(EthernetFrame::parse(&bytes), Err(WireError::Malformed("EtherType")));
+    }
 }

@@ -1,0 +1,449 @@
+//! The text `tcpdump -n` prints for a frame, and a stateful printer for whole captures.
+//!
+//! Contract: `Display` for [`EthernetFrame`], [`Ipv4Packet`] and [`ArpRepr`] gives the line
+//! tcpdump 4.99 prints after the timestamp, with absolute TCP sequence numbers (what it
+//! prints for the first segment of a flow it has not seen). [`TcpdumpPrinter`] keeps
+//! tcpdump's per-connection initial sequence numbers so later segments print relative
+//! (`seq 1:78, ack 1`), and prefixes tcpdump's default `HH:MM:SS.uuuuuu` timestamp. The
+//! formats follow tcpdump's print-ether.c, print-arp.c, print-ip.c, print-icmp.c,
+//! print-udp.c, print-tcp.c, print-domain.c and print-http.c (txtproto_print); payload
+//! decoders other than DNS on UDP 53 and HTTP on TCP 80/8080 are not reproduced.
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use super::{
+    ArpOp, ArpRepr, DnsClass, DnsMessage, DnsRecordData, DnsType, EtherPayload, EthernetFrame,
+    IcmpRepr, IpPayload, Ipv4Packet, TcpFlags, TcpSegment, UdpDatagram, UdpPayload,
+};
+use crate::engine::SimTime;
+
+/// What tcpdump subtracts from a TCP segment's seq and ack (zero: absolute numbers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct SeqBase {
+    seq: u32,
+    ack: u32,
+}
+
+impl fmt::Display for EthernetFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_frame(f, self, false, SeqBase::default())
+    }
+}
+
+impl fmt::Display for Ipv4Packet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IP ")?;
+        write_ipv4(f, self, SeqBase::default())
+    }
+}
+
+impl fmt::Display for ArpRepr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ARP, ")?;
+        write_arp(f, self)
+    }
+}
+
+impl EthernetFrame {
+    /// The line `tcpdump -n` (or, with `link_level`, `tcpdump -n -e`) prints for this frame
+    /// after the timestamp.
+    pub fn tcpdump_line(&self, link_level: bool) -> String {
+        let mut line = String::new();
+        write_frame(&mut line, self, link_level, SeqBase::default()).expect("String never fails");
+        line
+    }
+}
+
+/// With `-e` tcpdump prints the Ethernet header and leaves out the `ARP, `/`IP ` that names
+/// the protocol, since the EtherType already says it.
+fn write_frame(
+    f: &mut dyn Write,
+    frame: &EthernetFrame,
+    link_level: bool,
+    base: SeqBase,
+) -> fmt::Result {
+    if link_level {
+        let kind = match frame.payload {
+            EtherPayload::Arp(_) => "ARP",
+            EtherPayload::Ipv4(_) => "IPv4",
+        };
+        write!(
+            f,
+            "{} > {}, ethertype {kind} (0x{:04x}), length {}: ",
+            frame.src,
+            frame.dst,
+            frame.payload.ethertype(),
+            frame.buffer_len()
+        )?;
+    }
+    match &frame.payload {
+        EtherPayload::Arp(arp) => {
+            if !link_level {
+                f.write_str("ARP, ")?;
+            }
+            write_arp(f, arp)
+        }
+        EtherPayload::Ipv4(ip) => {
+            if !link_level {
+                f.write_str("IP ")?;
+            }
+            write_ipv4(f, ip, base)
+        }
+    }
+}
+
+fn write_arp(f: &mut dyn Write, arp: &ArpRepr) -> fmt::Result {
+    match arp.op {
+        ArpOp::Request => {
+            write!(f, "Request who-has {}", arp.target_ip)?;
+            if arp.target_mac != super::MacAddr::ZERO {
+                write!(f, " ({})", arp.target_mac)?;
+            }
+            write!(f, " tell {}", arp.sender_ip)?;
+        }
+        ArpOp::Reply => write!(f, "Reply {} is-at {}", arp.sender_ip, arp.sender_mac)?,
+    }
+    write!(f, ", length {}", arp.buffer_len())
+}
+
+fn write_ipv4(f: &mut dyn Write, ip: &Ipv4Packet, base: SeqBase) -> fmt::Result {
+    match &ip.payload {
+        IpPayload::Icmp(icmp) => {
+            write!(f, "{} > {}: ", ip.src, ip.dst)?;
+            write_icmp(f, icmp)
+        }
+        IpPayload::Udp(udp) => {
+            write!(f, "{}.{} > {}.{}: ", ip.src, udp.src_port, ip.dst, udp.dst_port)?;
+            write_udp(f, udp)
+        }
+        IpPayload::Tcp(tcp) => {
+            write!(f, "{}.{} > {}.{}: ", ip.src, tcp.src_port, ip.dst, tcp.dst_port)?;
+            write_tcp(f, tcp, base)
+        }
+    }
+}
+
+fn write_icmp(f: &mut dyn Write, icmp: &IcmpRepr) -> fmt::Result {
+    match icmp {
+        IcmpRepr::EchoRequest { ident, seq, .. } => {
+            write!(f, "ICMP echo request, id {ident}, seq {seq}")?
+        }
+        IcmpRepr::EchoReply { ident, seq, .. } => {
+            write!(f, "ICMP echo reply, id {ident}, seq {seq}")?
+        }
+        IcmpRepr::DestUnreachable { code, original } => {
+            f.write_str("ICMP ")?;
+            write_unreachable(f, *code, original)?;
+        }
+    }
+    write!(f, ", length {}", icmp.buffer_len())
+}
+
+/// print-icmp.c's `unreach2str` and its special cases for protocol, port and need-frag.
+fn write_unreachable(f: &mut dyn Write, code: u8, original: &Ipv4Packet) -> fmt::Result {
+    let dst = original.dst;
+    match code {
+        2 => write!(f, "{dst} protocol {} unreachable", original.payload.protocol().number()),
+        3 => match &original.payload {
+            IpPayload::Udp(udp) => write!(f, "{dst} udp port {} unreachable", udp.dst_port),
+            IpPayload::Tcp(tcp) => write!(f, "{dst} tcp port {} unreachable", tcp.dst_port),
+            // tcpdump reads the "port" from the bytes where a UDP header would be: for
+            // ICMP that is the type and code.
+            IpPayload::Icmp(inner) => {
+                let mut bytes = Vec::new();
+                inner.emit(&mut bytes);
+                let port = u16::from_be_bytes([bytes[2], bytes[3]]);
+                write!(f, "{dst} protocol 1 port {port} unreachable")
+            }
+        },
+        // The next-hop MTU field is not modelled and always zero.
+        4 => write!(f, "{dst} unreachable - need to frag"),
+        _ => match unreach_text(code) {
+            Some((prefix, suffix)) => write!(f, "{prefix}{dst} unreachable{suffix}"),
+            None => write!(f, "#{code} {dst} unreachable"),
+        },
+    }
+}
+
+fn unreach_text(code: u8) -> Option<(&'static str, &'static str)> {
+    Some(match code {
+        0 => ("net ", ""),
+        1 => ("host ", ""),
+        5 => ("", " - source route failed"),
+        6 => ("net ", " - unknown"),
+        7 => ("host ", " - unknown"),
+        8 => ("", " - source host isolated"),
+        9 => ("net ", " - admin prohibited"),
+        10 => ("host ", " - admin prohibited"),
+        11 => ("net ", " - tos prohibited"),
+        12 => ("host ", " - tos prohibited"),
+        13 => ("host ", " - admin prohibited filter"),
+        14 => ("host ", " - host precedence violation"),
+        15 => ("host ", " - precedence cutoff"),
+        _ => return None,
+    })
+}
+
+fn write_udp(f: &mut dyn Write, udp: &UdpDatagram) -> fmt::Result {
+    match &udp.payload {
+        UdpPayload::Dns(dns) => write_dns(f, dns),
+        UdpPayload::Raw(bytes) => write!(f, "UDP, length {}", bytes.len()),
+    }
+}
+
+fn write_dns(f: &mut dyn Write, dns: &DnsMessage) -> fmt::Result {
+    let qd = dns.questions.len();
+    if dns.response {
+        const RCODES: [&str; 6] = ["", " FormErr", " ServFail", " NXDomain", " NotImp", " Refused"];
+        let rcode = RCODES[usize::from(dns.rcode.number())];
+        let aa = if dns.authoritative { "*" } else { "" };
+        let ra = if dns.recursion_available { "" } else { "-" };
+        write!(f, "{}{rcode}{aa}{ra}", dns.id)?;
+        if qd != 1 {
+            write!(f, " [{qd}q]")?;
+        }
+        // Without -vv the questions are skipped, but a comma still separates them.
+        f.write_str(&",".repeat(qd.saturating_sub(1)))?;
+        write!(f, " {}/0/0", dns.answers.len())?;
+        for (i, rr) in dns.answers.iter().enumerate() {
+            f.write_str(if i == 0 { " " } else { ", " })?;
+            match &rr.data {
+                DnsRecordData::A(addr) => write!(f, "A {addr}")?,
+                DnsRecordData::Cname(name) => write!(f, "CNAME {}", fqdn(name))?,
+                DnsRecordData::Ptr(name) => write!(f, "PTR {}", fqdn(name))?,
+            }
+        }
+    } else {
+        write!(f, "{}{}", dns.id, if dns.recursion_desired { "+" } else { "" })?;
+        // AA, TC, RA, Z or an rcode in a query is "weird" and shown in hex (0x6cf mask).
+        let flags = dns_flags(dns);
+        if flags & 0x6cf != 0 {
+            write!(f, " [b2&3=0x{flags:x}]")?;
+        }
+        if !dns.answers.is_empty() {
+            write!(f, " [{}a]", dns.answers.len())?;
+        }
+        if qd != 1 {
+            write!(f, " [{qd}q]")?;
+        }
+        for q in &dns.questions {
+            write!(f, " {}", type_name(q.qtype))?;
+            if q.qclass != DnsClass::In {
+                write!(f, " {}", class_name(q.qclass))?;
+            }
+            write!(f, "? {}", fqdn(&q.name))?;
+        }
+    }
+    write!(f, " ({})", dns.buffer_len())
+}
+
+fn dns_flags(dns: &DnsMessage) -> u16 {
+    let mut bytes = Vec::with_capacity(4);
+    dns.emit(&mut bytes);
+    u16::from_be_bytes([bytes[2], bytes[3]])
+}
+
+/// A name as tcpdump's `fqdn_print` shows it: with the trailing dot; the root is `.`.
+fn fqdn(name: &str) -> String {
+    format!("{name}.")
+}
+
+/// tcpdump's `ns_type2str` for the types a simulated resolver may see.
+fn type_name(t: DnsType) -> String {
+    let name = match t.number() {
+        1 => "A",
+        2 => "NS",
+        5 => "CNAME",
+        6 => "SOA",
+        12 => "PTR",
+        13 => "HINFO",
+        15 => "MX",
+        16 => "TXT",
+        28 => "AAAA",
+        33 => "SRV",
+        41 => "OPT",
+        252 => "AXFR",
+        255 => "ANY",
+        n => return format!("Type{n}"),
+    };
+    name.to_string()
+}
+
+fn class_name(c: DnsClass) -> String {
+    match c.number() {
+        3 => "CHAOS".into(),
+        4 => "HS".into(),
+        255 => "ANY".into(),
+        n => format!("(Class {n})"),
+    }
+}
+
+fn write_tcp(f: &mut dyn Write, tcp: &TcpSegment, base: SeqBase) -> fmt::Result {
+    write!(f, "Flags [{}]", flag_chars(tcp.flags))?;
+    let len = tcp.payload.len() as u32;
+    let seq = tcp.seq.wrapping_sub(base.seq);
+    let ends_or_starts = tcp.flags.0 & (TcpFlags::SYN.0 | TcpFlags::FIN.0 | TcpFlags::RST.0) != 0;
+    if len > 0 || ends_or_starts {
+        write!(f, ", seq {seq}")?;
+        if len > 0 {
+            write!(f, ":{}", seq.wrapping_add(len))?;
+        }
+    }
+    if tcp.flags.contains(TcpFlags::ACK) {
+        write!(f, ", ack {}", tcp.ack.wrapping_sub(base.ack))?;
+    }
+    write!(f, ", win {}", tcp.window)?;
+    if tcp.flags.contains(TcpFlags::URG) {
+        f.write_str(", urg 0")?;
+    }
+    if let Some(mss) = tcp.mss {
+        write!(f, ", options [mss {mss}]")?;
+    }
+    write!(f, ", length {len}")?;
+    if len > 0 && [80, 8080].iter().any(|p| *p == tcp.src_port || *p == tcp.dst_port) {
+        f.write_str(": ")?;
+        write_http(f, &tcp.payload)?;
+    }
+    Ok(())
+}
+
+/// tcpdump's `tcp_flag_values` in bit order, `.` standing for ACK.
+fn flag_chars(flags: TcpFlags) -> String {
+    const CHARS: [(u8, char); 8] = [
+        (0x01, 'F'),
+        (0x02, 'S'),
+        (0x04, 'R'),
+        (0x08, 'P'),
+        (0x10, '.'),
+        (0x20, 'U'),
+        (0x40, 'E'),
+        (0x80, 'W'),
+    ];
+    let s: String = CHARS.iter().filter(|(bit, _)| flags.0 & bit != 0).map(|(_, c)| *c).collect();
+    if s.is_empty() {
+        "none".into()
+    } else {
+        s
+    }
+}
+
+/// The request methods print-http.c recognises (a subset: the WebDAV ones are left out).
+const HTTP_METHODS: [&str; 9] =
+    ["GET", "PUT", "HEAD", "POST", "TRACE", "DELETE", "CONNECT", "OPTIONS", "PATCH"];
+
+/// txtproto_print: `HTTP`, then `: ` and the first line if the segment starts a request
+/// (a known method) or a response (a 3-digit second token).
+fn write_http(f: &mut dyn Write, data: &[u8]) -> fmt::Result {
+    f.write_str("HTTP")?;
+    let mut tokens =
+        data.split(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')).filter(|t| !t.is_empty());
+    let first = tokens.next().unwrap_or_default();
+    let second = tokens.next().unwrap_or_default();
+    let is_request = HTTP_METHODS.iter().any(|m| m.as_bytes().eq_ignore_ascii_case(first));
+    let is_response = second.len() == 3 && second.iter().all(u8::is_ascii_digit);
+    if !(is_request || is_response) {
+        return Ok(());
+    }
+    let end = data.iter().position(|&b| b == b'\n').unwrap_or(data.len());
+    let line = data[..end].strip_suffix(b"\r").unwrap_or(&data[..end]);
+    // A line with a stray CR or a non-printable byte is binary to tcpdump: not printed.
+    if line.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)) {
+        write!(f, ": {}", String::from_utf8_lossy(line))?;
+    }
+    Ok(())
+}
+
+/// One TCP connection's initial sequence numbers, per direction, as tcpdump records them.
+#[derive(Debug, Clone, Copy)]
+struct Isns {
+    /// The ISN of the endpoint that sorts first in the flow key.
+    low: u32,
+    high: u32,
+}
+
+/// Prints a capture the way `tcpdump -n` (optionally `-e`) prints it: timestamps in
+/// `HH:MM:SS.uuuuuu` and TCP sequence numbers relative to each connection's first segment
+/// with ACK set, exactly as print-tcp.c's `tcp_seq_hash` does.
+///
+/// ```
+/// # use swarmsim::wire::TcpdumpPrinter;
+/// // A capture that starts at 19:04:42 (local time of day, as tcpdump prints it).
+/// let printer = TcpdumpPrinter::new(19 * 3600 + 4 * 60 + 42);
+/// # let _ = printer;
+/// ```
+#[derive(Debug, Clone)]
+pub struct TcpdumpPrinter {
+    /// Seconds since midnight at simulated time zero.
+    epoch_secs_of_day: u64,
+    link_level: bool,
+    flows: BTreeMap<(SocketAddrV4, SocketAddrV4), Isns>,
+}
+
+impl TcpdumpPrinter {
+    /// A printer whose simulated time zero is `epoch_secs_of_day` seconds after midnight
+    /// (wall-clock time of day; it wraps past 24 hours as tcpdump's clock would).
+    pub fn new(epoch_secs_of_day: u64) -> TcpdumpPrinter {
+        TcpdumpPrinter { epoch_secs_of_day, link_level: false, flows: BTreeMap::new() }
+    }
+
+    /// Also print the link-level header, like `tcpdump -e`.
+    pub fn with_link_level(mut self, link_level: bool) -> TcpdumpPrinter {
+        self.link_level = link_level;
+        self
+    }
+
+    /// The full line for `frame` captured at `at`, timestamp included, no newline.
+    pub fn line(&mut self, at: SimTime, frame: &EthernetFrame) -> String {
+        let mut line = self.timestamp(at);
+        line.push(' ');
+        let base = match &frame.payload {
+            EtherPayload::Ipv4(ip) => match &ip.payload {
+                IpPayload::Tcp(tcp) => self.seq_base(ip.src, ip.dst, tcp),
+                _ => SeqBase::default(),
+            },
+            EtherPayload::Arp(_) => SeqBase::default(),
+        };
+        write_frame(&mut line, frame, self.link_level, base).expect("String never fails");
+        line
+    }
+
+    /// `HH:MM:SS.uuuuuu`, microseconds truncated as in a pcap record.
+    pub fn timestamp(&self, at: SimTime) -> String {
+        let micros = at.as_nanos() / 1_000;
+        let secs = (self.epoch_secs_of_day + micros / 1_000_000) % 86_400;
+        let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+        format!("{h:02}:{m:02}:{s:02}.{:06}", micros % 1_000_000)
+    }
+
+    /// print-tcp.c: only segments with ACK take part; the first one seen for a connection,
+    /// and any SYN-ACK, records the ISNs (this direction's seq, the other's ack − 1) and
+    /// prints absolute numbers; later ones print relative to them.
+    fn seq_base(&mut self, src: Ipv4Addr, dst: Ipv4Addr, tcp: &TcpSegment) -> SeqBase {
+        if !tcp.flags.contains(TcpFlags::ACK) {
+            return SeqBase::default();
+        }
+        let me = SocketAddrV4::new(src, tcp.src_port);
+        let peer = SocketAddrV4::new(dst, tcp.dst_port);
+        let i_am_low = me <= peer;
+        let key = if i_am_low { (me, peer) } else { (peer, me) };
+        let (mine, theirs) = (tcp.seq, tcp.ack.wrapping_sub(1));
+        match self.flows.get(&key) {
+            Some(isns) if !tcp.flags.contains(TcpFlags::SYN) => {
+                let (my_isn, their_isn) =
+                    if i_am_low { (isns.low, isns.high) } else { (isns.high, isns.low) };
+                SeqBase { seq: my_isn, ack: their_isn }
+            }
+            _ => {
+                let isns = if i_am_low {
+                    Isns { low: mine, high: theirs }
+                } else {
+                    Isns { low: theirs, high: mine }
+                };
+                self.flows.insert(key, isns);
+                SeqBase::default()
+            }
+        }
+    }
+}
