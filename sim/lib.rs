@@ -37,4 +37,5 @@
 
 pub mod engine;
 pub mod kernel;
+pub mod scenario;
 pub mod wire;
