@@ -1,0 +1,99 @@
+//! Scenario files: YAML → raw serde structs → [`validate`](parse) → a typed [`Scenario`].
+//!
+//! Contract: [`load`] and [`parse`] either return a `Scenario` in which every name has
+//! become an id and every value is parsed, or a [`ScenarioError`] naming the file, line and
+//! column, what was expected there and, where one exists, a hint (the nearest valid word for
+//! misspelt keys, hosts, containers and captures). They never panic on any input.
+//!
+//! # The format
+//!
+//! ```yaml
+//! name: bridge-networking       # required; [a-z0-9-]+ (names the report directory)
+//! description: Replays "Bridge networking" from the Docker labs   # optional
+//! seed: 1                       # optional, default 1
+//! engine: "20.10.7"             # optional Docker engine version, default 20.10.7
+//! limits: {max_events: 10000000, max_time: 1h}   # optional; defaults: 10M events, 1 day
+//! underlay:
+//!   networks:                   # at least one; subnets may not overlap
+//!     - name: lan
+//!       subnet: 10.0.2.0/24
+//!       gateway: 10.0.2.1       # optional router to the "internet"
+//!       dns: 10.0.2.3           # optional resolver; default the gateway
+//!       latency: 0.5ms          # optional one-way latency, default 0.2ms
+//! hosts:                        # Docker hosts; `network:` optional (found from the IP)
+//!   - {name: docker-host, ip: 10.0.2.15}
+//! externals:                    # machines without Docker
+//!   - {name: client, ip: 10.0.2.100}          # inside a subnet: on that LAN
+//!   - {name: www.dockercon.com, ip: 104.239.220.248, latency: 45ms, hops: 25, serves: [http, ping]}
+//! steps:
+//!   - on: docker-host           # a host or external …
+//!     run: docker network ls
+//!     expect: {output_contains: bridge, output_equals: "…", exit_code: 0}   # all optional
+//!   - in: web1                  # … or a container created by an earlier `docker run --name web1`
+//!     run: ping -c 3 cat-db
+//!   - wait: 5s
+//!   - capture: {on: docker-host, iface: docker0, filter: "icmp or arp", name: ping-docker0}
+//!   - stop_capture: ping-docker0   # open captures stop at the end
+//!   - expect: {reachable: ["client -> docker-host:8080"], isolated: ["c2 -> c1/icmp"]}
+//!   - note: free text for the transcript
+//! ```
+//!
+//! Durations are a number and a unit: `ns`, `us`, `ms`, `s`, `m`, `h` (`0.5ms`, `30s`).
+//! Reachability specs are `SRC -> DST[:PORT][/tcp|/udp|/icmp]`: ICMP without a port, TCP with
+//! one unless `/udp`. Internet externals (outside every subnet) sit behind the gateway of
+//! their `network:` or of the only network that has one; `latency` defaults to 20ms and
+//! `hops` to 10, and LAN externals take neither. `serves` defaults to `[ping]`.
+//!
+//! Container names are tracked as documented in `validate/containers.rs`: a host step
+//! `docker run … --name X` declares `X` (unless the step expects a non-zero exit code), and
+//! `docker rm X` forgets it; names are one namespace across hosts and may not equal a
+//! host's or external's name.
+//!
+//! Commands themselves are checked by the caller's callback (the docker CLI parser), whose
+//! error is reported at the `run:` value.
+
+mod error;
+mod model;
+mod positions;
+mod raw;
+mod serde_errors;
+mod suggest;
+mod validate;
+mod values;
+
+use std::path::Path;
+
+pub use error::{CommandError, CommandSite, ErrorKind, RunsOn, ScenarioError};
+pub use model::*;
+pub use validate::CommandCheck;
+
+/// Reads and validates the scenario file at `path`, checking each command with
+/// `check_command`. I/O errors become a `ScenarioError` too.
+pub fn load(path: &Path, check_command: CommandCheck) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let source = std::fs::read_to_string(path)
+        .map_err(|err| ScenarioError::whole_file(ErrorKind::Io(err.to_string()), &file))?;
+    parse(&source, &file, check_command)
+}
+
+/// Validates the scenario in `source`; `file_name` is what errors call the file.
+pub fn parse(
+    source: &str,
+    file_name: &str,
+    check_command: CommandCheck,
+) -> Result<Scenario, ScenarioError> {
+    let index = positions::PositionIndex::build(source).map_err(|(message, region)| {
+        ScenarioError::at(ErrorKind::Syntax(message), file_name, source, region)
+    })?;
+    if index.is_empty() {
+        let err = ScenarioError::at(ErrorKind::Empty, file_name, source, positions::Region::START);
+        return Err(err.hint(Some(serde_errors::EMPTY_HINT.to_string())));
+    }
+    let raw: raw::RawScenario = serde_yaml::from_str(source)
+        .map_err(|err| serde_errors::convert(&err, file_name, source, &index))?;
+    let ctx = validate::Ctx { file: file_name, source, index: &index };
+    validate::validate(raw, &ctx, check_command)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,183 @@
+//! The validated scenario. Names have become ids (indexes into the `Vec`s of [`Scenario`]),
+//! addresses and durations are parsed, and every step is one variant of [`StepKind`] with
+//! exactly the fields it needs. Nothing here can refer to a host, network, container or
+//! capture that does not exist.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use crate::engine::{RunLimits, SimDuration};
+
+pub use super::values::EngineVersion;
+
+/// Index into [`Scenario::networks`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NetId(pub usize);
+
+/// Index into [`Scenario::hosts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostId(pub usize);
+
+/// Index into [`Scenario::externals`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ExternalId(pub usize);
+
+/// Index into [`Scenario::captures`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CaptureId(pub usize);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scenario {
+    /// `[a-z0-9-]+`; names the report directory.
+    pub name: String,
+    pub description: Option<String>,
+    /// Default 1; the CLI's `--seed` overrides it.
+    pub seed: u64,
+    pub engine: EngineVersion,
+    pub limits: RunLimits,
+    pub networks: Vec<Network>,
+    pub hosts: Vec<Host>,
+    pub externals: Vec<External>,
+    /// Every capture the steps start, in the order they start.
+    pub captures: Vec<Capture>,
+    pub steps: Vec<Step>,
+}
+
+/// An underlay L2 LAN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    pub name: String,
+    pub subnet: Ipv4Net,
+    /// The router to the "internet" (externals outside every subnet), if any.
+    pub gateway: Option<Ipv4Addr>,
+    /// The resolver hosts use (`/etc/resolv.conf`): `dns:`, else the gateway, else none.
+    pub dns: Option<Ipv4Addr>,
+    /// One-way latency across the LAN.
+    pub latency: SimDuration,
+}
+
+/// The default one-way LAN latency.
+pub const DEFAULT_LAN_LATENCY: SimDuration = SimDuration::from_micros(200);
+
+/// A Docker host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    pub name: String,
+    pub ip: Ipv4Addr,
+    pub net: NetId,
+}
+
+/// A plain machine without Docker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct External {
+    pub name: String,
+    pub ip: Ipv4Addr,
+    pub place: Placement,
+    /// What it answers; `[ping]` unless `serves:` says otherwise.
+    pub serves: Vec<Service>,
+}
+
+/// Where an external sits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// On a LAN: its IP is inside that network's subnet.
+    Lan(NetId),
+    /// Behind the gateway of `via`, `hops` routers and `latency` (one way) away.
+    Internet { via: NetId, latency: SimDuration, hops: u8 },
+}
+
+/// One-way latency to an internet external when `latency:` is not given.
+pub const DEFAULT_INTERNET_LATENCY: SimDuration = SimDuration::from_millis(20);
+/// Routers between the gateway and an internet external when `hops:` is not given.
+pub const DEFAULT_INTERNET_HOPS: u8 = 10;
+
+/// What an external answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Service {
+    /// ICMP echo requests.
+    Ping,
+    /// HTTP on TCP port 80.
+    Http,
+    /// HTTPS on TCP port 443 (the TCP handshake; there is no TLS model).
+    Https,
+    /// DNS on UDP port 53.
+    Dns,
+}
+
+/// A machine on the underlay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Machine {
+    Host(HostId),
+    External(ExternalId),
+}
+
+/// Where a command runs, or one end of a reachability check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Machine(Machine),
+    /// A container declared by `docker run --name NAME` on `host` in an earlier step.
+    Container {
+        host: HostId,
+        name: String,
+    },
+}
+
+/// A packet capture, started by one step and stopped by a later one or at the end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capture {
+    /// `[a-z0-9-]+`; names the pcap file.
+    pub name: String,
+    pub on: Machine,
+    pub iface: String,
+    /// tcpdump filter syntax; `None` captures everything.
+    pub filter: Option<String>,
+}
+
+/// One step, and the line it starts on (for the transcript and runtime errors).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub line: usize,
+    pub kind: StepKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepKind {
+    Run { at: Endpoint, command: String, expect: CommandExpect },
+    Wait(SimDuration),
+    StartCapture(CaptureId),
+    StopCapture(CaptureId),
+    Expect(ReachExpect),
+    Note(String),
+}
+
+/// What a command must do. Without `expect:`, exit code 0 and nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandExpect {
+    pub output_contains: Vec<String>,
+    pub output_equals: Option<String>,
+    pub exit_code: u8,
+}
+
+/// Reachability and isolation checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReachExpect {
+    pub reachable: Vec<Reach>,
+    pub isolated: Vec<Reach>,
+}
+
+/// `SRC -> DST[:PORT][/tcp|/udp|/icmp]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reach {
+    pub src: Endpoint,
+    pub dst: Endpoint,
+    pub probe: Probe,
+}
+
+/// How reachability is probed: ICMP echo, or a connection to a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    Icmp,
+    Tcp(u16),
+    Udp(u16),
+}

@@ -1,0 +1,396 @@
+//! The steps, validated in order. Each step is exactly one kind: a command (`run:` with
+//! `on:` or `in:`, optionally `expect:`), `wait`, `capture`, `stop_capture`, a
+//! reachability `expect`, or a `note`.
+//!
+//! As the steps go, the walk tracks which containers exist (see `containers`) and which
+//! captures are open, so `in:`, reachability endpoints and `stop_capture` can only name
+//! things an earlier step created.
+
+use indexmap::IndexMap;
+
+use super::containers::{self, Effect};
+use super::reach::{self, SPEC_EXPECTED};
+use super::topology::Topology;
+use super::{duration, CommandCheck, Ctx};
+use crate::scenario::error::{CommandSite, ErrorKind, RunsOn, ScenarioError};
+use crate::scenario::model::*;
+use crate::scenario::positions::Path;
+use crate::scenario::raw::{RawCapture, RawExpect, RawStep};
+use crate::scenario::suggest::did_you_mean;
+use crate::scenario::values::is_slug;
+
+const ON_EXPECTED: &str =
+    "expected the name of a host or external declared under `hosts:`/`externals:`";
+const IN_EXPECTED: &str =
+    "expected a container named with `--name` by an earlier `docker run` step";
+const STEP_KINDS: &str =
+    "expected one of `run` (with `on:` or `in:`), `wait`, `capture`, `stop_capture`, `expect`, `note`";
+
+pub(crate) fn build(
+    raw: &[RawStep],
+    topo: &Topology,
+    ctx: &Ctx,
+    check: CommandCheck,
+) -> Result<(Vec<Capture>, Vec<Step>), ScenarioError> {
+    let mut walk = Walk {
+        topo,
+        ctx,
+        check,
+        containers: IndexMap::new(),
+        removed: IndexMap::new(),
+        captures: Vec::new(),
+        open: IndexMap::new(),
+    };
+    let steps_path = Path::root().key("steps");
+    let mut steps = Vec::with_capacity(raw.len());
+    for (i, step) in raw.iter().enumerate() {
+        let path = steps_path.index(i);
+        let line = ctx.index.value(&path).line;
+        steps.push(Step { line, kind: walk.step(step, &path, line)? });
+    }
+    Ok((walk.captures, steps))
+}
+
+struct Walk<'a> {
+    topo: &'a Topology,
+    ctx: &'a Ctx<'a>,
+    check: CommandCheck<'a>,
+    /// Containers that exist now: name → (host, line of the step that created it).
+    containers: IndexMap<String, (HostId, usize)>,
+    /// Containers removed so far: name → line of the `docker rm`, for hints.
+    removed: IndexMap<String, usize>,
+    captures: Vec<Capture>,
+    open: IndexMap<String, CaptureId>,
+}
+
+/// The kind of a step, borrowing the field that makes it that kind.
+enum Kind<'r> {
+    Command,
+    Wait(&'r str),
+    Capture(&'r RawCapture),
+    StopCapture(&'r str),
+    Note(&'r str),
+    Expect(&'r RawExpect),
+}
+
+/// Every kind the step's fields ask for, with the key that asks.
+fn kinds(raw: &RawStep) -> Vec<(&'static str, Kind<'_>)> {
+    let mut kinds = Vec::new();
+    if raw.on.is_some() || raw.in_container.is_some() || raw.run.is_some() {
+        kinds.push(("run", Kind::Command));
+    } else if let Some(expect) = &raw.expect {
+        kinds.push(("expect", Kind::Expect(expect)));
+    }
+    if let Some(text) = &raw.wait {
+        kinds.push(("wait", Kind::Wait(text)));
+    }
+    if let Some(capture) = &raw.capture {
+        kinds.push(("capture", Kind::Capture(capture)));
+    }
+    if let Some(name) = &raw.stop_capture {
+        kinds.push(("stop_capture", Kind::StopCapture(name)));
+    }
+    if let Some(text) = &raw.note {
+        kinds.push(("note", Kind::Note(text)));
+    }
+    kinds
+}
+
+impl Walk<'_> {
+    fn step(&mut self, raw: &RawStep, path: &Path, line: usize) -> Result<StepKind, ScenarioError> {
+        match kinds(raw).as_slice() {
+            [] => {
+                let kind = ErrorKind::Step("step does nothing".into());
+                Err(self.ctx.at_value(path, kind).expected(STEP_KINDS))
+            }
+            [(_, Kind::Command)] => self.command(raw, path, line),
+            [(_, Kind::Wait(text))] => {
+                Ok(StepKind::Wait(duration(text, &path.key("wait"), self.ctx)?))
+            }
+            [(_, Kind::Capture(capture))] => self.capture(capture, &path.key("capture")),
+            [(_, Kind::StopCapture(name))] => self.stop_capture(name, &path.key("stop_capture")),
+            [(_, Kind::Note(text))] => Ok(StepKind::Note(text.to_string())),
+            [(_, Kind::Expect(expect))] => self.reach_expect(expect, &path.key("expect")),
+            [(first, _), (second, _), ..] => {
+                let kind = ErrorKind::Step(format!("step mixes `{first}` and `{second}`"));
+                let hint = Some("a step does one thing: split it into one step per kind".into());
+                Err(self.ctx.at_key(&path.key(second), kind).hint(hint))
+            }
+        }
+    }
+
+    fn command(
+        &mut self,
+        raw: &RawStep,
+        path: &Path,
+        line: usize,
+    ) -> Result<StepKind, ScenarioError> {
+        let (at, runs_on, target) = self.command_target(raw, path)?;
+        let Some(command) = &raw.run else {
+            let hint = Some("add `run: COMMAND`, the command to run there".to_string());
+            return Err(self.ctx.at_value(path, ErrorKind::MissingKey("run".into())).hint(hint));
+        };
+        let run_path = path.key("run");
+        if command.trim().is_empty() {
+            let kind = ErrorKind::Step("`run` is empty".into());
+            return Err(self
+                .ctx
+                .at_value(&run_path, kind)
+                .expected("expected a command, like `docker network ls`"));
+        }
+        let expect = match &raw.expect {
+            Some(expect) => self.command_expect(expect, &path.key("expect"))?,
+            None => CommandExpect::default(),
+        };
+        let site = CommandSite { command, runs_on, target };
+        self.check_command(&site, &run_path)?;
+        // A step expected to fail (say, a deliberate name conflict) creates and removes nothing.
+        if let (Endpoint::Machine(Machine::Host(host)), 0) = (&at, expect.exit_code) {
+            self.apply(containers::effect(command), *host, command, &run_path, line)?;
+        }
+        Ok(StepKind::Run { at, command: command.clone(), expect })
+    }
+
+    fn command_target<'r>(
+        &self,
+        raw: &'r RawStep,
+        path: &Path,
+    ) -> Result<(Endpoint, RunsOn, &'r str), ScenarioError> {
+        match (&raw.on, &raw.in_container) {
+            (Some(_), Some(_)) => {
+                let kind = ErrorKind::Step("step has both `on:` and `in:`".into());
+                let hint =
+                    Some("`on:` names a host or external, `in:` a container: keep one".to_string());
+                Err(self.ctx.at_key(&path.key("in"), kind).hint(hint))
+            }
+            (None, None) => {
+                let kind = ErrorKind::Step("`run` needs `on:` or `in:`".into());
+                let expected = "expected `on: HOST` or `in: CONTAINER` next to `run:`";
+                Err(self.ctx.at_key(&path.key("run"), kind).expected(expected))
+            }
+            (Some(name), None) => {
+                let machine = self.machine(name, &path.key("on"))?;
+                let runs_on = match machine {
+                    Machine::Host(_) => RunsOn::Host,
+                    Machine::External(_) => RunsOn::External,
+                };
+                Ok((Endpoint::Machine(machine), runs_on, name))
+            }
+            (None, Some(name)) => {
+                Ok((self.container(name, &path.key("in"))?, RunsOn::Container, name))
+            }
+        }
+    }
+
+    /// The caller's verdict on a command, reported at the `run:` value.
+    fn check_command(&self, site: &CommandSite, path: &Path) -> Result<(), ScenarioError> {
+        (self.check)(site).map_err(|err| {
+            let range = err.at.clone().unwrap_or(0..site.command.len());
+            self.ctx
+                .at_part(path, site.command, range, ErrorKind::Command(err.message))
+                .hint(err.hint)
+        })
+    }
+
+    fn apply(
+        &mut self,
+        effect: Effect,
+        host: HostId,
+        command: &str,
+        path: &Path,
+        line: usize,
+    ) -> Result<(), ScenarioError> {
+        match effect {
+            Effect::Create { name, at } => {
+                if self.topo.machine(name).is_some() {
+                    let kind =
+                        ErrorKind::Invalid { what: "container name", text: name.to_string() };
+                    let hint = Some(format!("`{name}` already names a host or external; reachability specs could not tell them apart"));
+                    return Err(self
+                        .ctx
+                        .at_part(path, command, at, kind)
+                        .expected("expected a name no machine has")
+                        .hint(hint));
+                }
+                if let Some((_, created)) = self.containers.get(name) {
+                    let kind = ErrorKind::ContainerNameInUse(name.to_string());
+                    let hint = Some(format!("the container made at line {created} still exists: remove it first with `docker rm -f {name}`, or choose another name"));
+                    return Err(self.ctx.at_part(path, command, at, kind).hint(hint));
+                }
+                self.removed.shift_remove(name);
+                self.containers.insert(name.to_string(), (host, line));
+            }
+            Effect::Remove(names) => {
+                for name in names {
+                    if self.containers.shift_remove(name).is_some() {
+                        self.removed.insert(name.to_string(), line);
+                    }
+                }
+            }
+            Effect::Nothing => {}
+        }
+        Ok(())
+    }
+
+    fn command_expect(&self, raw: &RawExpect, path: &Path) -> Result<CommandExpect, ScenarioError> {
+        for (key, given) in
+            [("reachable", raw.reachable.is_some()), ("isolated", raw.isolated.is_some())]
+        {
+            if given {
+                let kind =
+                    ErrorKind::Step(format!("`{key}` belongs in an `expect:` step of its own"));
+                let hint =
+                    Some(format!("move it to a separate step: `- expect: {{{key}: [...]}}`"));
+                return Err(self.ctx.at_key(&path.key(key), kind).hint(hint));
+            }
+        }
+        Ok(CommandExpect {
+            output_contains: raw.output_contains.as_ref().map(|o| o.0.clone()).unwrap_or_default(),
+            output_equals: raw.output_equals.clone(),
+            exit_code: raw.exit_code.unwrap_or(0),
+        })
+    }
+
+    fn reach_expect(&self, raw: &RawExpect, path: &Path) -> Result<StepKind, ScenarioError> {
+        let command_only = [
+            ("output_contains", raw.output_contains.is_some()),
+            ("output_equals", raw.output_equals.is_some()),
+            ("exit_code", raw.exit_code.is_some()),
+        ];
+        if let Some((key, _)) = command_only.iter().find(|(_, given)| *given) {
+            let kind = ErrorKind::Step(format!("`{key}` needs a command to check"));
+            let hint = Some("put it under the `expect:` of a step with `run:`".to_string());
+            return Err(self.ctx.at_key(&path.key(key), kind).hint(hint));
+        }
+        let reachable =
+            self.reach_list(raw.reachable.as_deref().unwrap_or_default(), &path.key("reachable"))?;
+        let isolated =
+            self.reach_list(raw.isolated.as_deref().unwrap_or_default(), &path.key("isolated"))?;
+        if reachable.is_empty() && isolated.is_empty() {
+            let kind = ErrorKind::Step("`expect:` step checks nothing".into());
+            return Err(self
+                .ctx
+                .at_value(path, kind)
+                .expected("expected `reachable:` or `isolated:` with at least one spec"));
+        }
+        Ok(StepKind::Expect(ReachExpect { reachable, isolated }))
+    }
+
+    fn reach_list(&self, specs: &[String], path: &Path) -> Result<Vec<Reach>, ScenarioError> {
+        specs.iter().enumerate().map(|(i, spec)| self.reach(spec, &path.index(i))).collect()
+    }
+
+    fn reach(&self, spec: &str, path: &Path) -> Result<Reach, ScenarioError> {
+        let parts = reach::parse(spec).map_err(|err| {
+            let kind = ErrorKind::Invalid { what: "reachability spec", text: spec.to_string() };
+            self.ctx.at_part(path, spec, err.at, kind).expected(SPEC_EXPECTED).hint(Some(err.hint))
+        })?;
+        let src = self.endpoint(parts.src.0, spec, parts.src.1, path)?;
+        let dst = self.endpoint(parts.dst.0, spec, parts.dst.1, path)?;
+        Ok(Reach { src, dst, probe: parts.probe })
+    }
+
+    fn endpoint(
+        &self,
+        name: &str,
+        spec: &str,
+        at: std::ops::Range<usize>,
+        path: &Path,
+    ) -> Result<Endpoint, ScenarioError> {
+        if let Some(machine) = self.topo.machine(name) {
+            return Ok(Endpoint::Machine(machine));
+        }
+        if let Some((host, _)) = self.containers.get(name) {
+            return Ok(Endpoint::Container { host: *host, name: name.to_string() });
+        }
+        let kind = ErrorKind::Unknown { what: "endpoint", name: name.to_string() };
+        let names = self.topo.machine_names().chain(self.containers.keys().map(String::as_str));
+        let hint = self.removed_hint(name).or_else(|| did_you_mean(name, names));
+        let expected = "expected a host, an external, or a container created by an earlier step";
+        Err(self.ctx.at_part(path, spec, at, kind).expected(expected).hint(hint))
+    }
+
+    fn machine(&self, name: &str, path: &Path) -> Result<Machine, ScenarioError> {
+        self.topo.machine(name).ok_or_else(|| {
+            let kind = ErrorKind::Unknown { what: "host", name: name.to_string() };
+            let hint = if self.containers.contains_key(name) {
+                Some(format!("`{name}` is a container: run commands in it with `in: {name}`"))
+            } else {
+                did_you_mean(name, self.topo.machine_names())
+            };
+            self.ctx.at_value(path, kind).expected(ON_EXPECTED).hint(hint)
+        })
+    }
+
+    fn container(&self, name: &str, path: &Path) -> Result<Endpoint, ScenarioError> {
+        if let Some((host, _)) = self.containers.get(name) {
+            return Ok(Endpoint::Container { host: *host, name: name.to_string() });
+        }
+        let kind = ErrorKind::Unknown { what: "container", name: name.to_string() };
+        let hint = if self.topo.machine(name).is_some() {
+            Some(format!("`{name}` is a host or external: use `on: {name}`"))
+        } else if self.containers.is_empty() && self.removed.is_empty() {
+            Some(format!(
+                "no step so far creates a container: start one with `docker run --name {name} …`"
+            ))
+        } else {
+            self.removed_hint(name)
+                .or_else(|| did_you_mean(name, self.containers.keys().map(String::as_str)))
+        };
+        Err(self.ctx.at_value(path, kind).expected(IN_EXPECTED).hint(hint))
+    }
+
+    fn removed_hint(&self, name: &str) -> Option<String> {
+        self.removed
+            .get(name)
+            .map(|line| format!("container `{name}` was removed by the step at line {line}"))
+    }
+
+    fn capture(&mut self, raw: &RawCapture, path: &Path) -> Result<StepKind, ScenarioError> {
+        let on = self.machine(&raw.on, &path.key("on"))?;
+        if !is_slug(&raw.name) {
+            let kind = ErrorKind::Invalid { what: "capture name", text: raw.name.clone() };
+            let expected = "expected lowercase letters, digits and dashes only ([a-z0-9-]+): it names the pcap file";
+            return Err(self.ctx.at_value(&path.key("name"), kind).expected(expected));
+        }
+        if self.captures.iter().any(|c| c.name == raw.name) {
+            let kind = ErrorKind::DuplicateName { what: "capture", name: raw.name.clone() };
+            let expected = "expected a name no earlier capture has: each capture is one pcap file";
+            return Err(self.ctx.at_value(&path.key("name"), kind).expected(expected));
+        }
+        if raw.iface.trim().is_empty() {
+            let kind = ErrorKind::Invalid { what: "interface", text: raw.iface.clone() };
+            return Err(self
+                .ctx
+                .at_value(&path.key("iface"), kind)
+                .expected("expected an interface name, like `eth0` or `docker0`"));
+        }
+        let filter = raw.filter.clone().filter(|f| !f.trim().is_empty());
+        let id = CaptureId(self.captures.len());
+        self.captures.push(Capture {
+            name: raw.name.clone(),
+            on,
+            iface: raw.iface.clone(),
+            filter,
+        });
+        self.open.insert(raw.name.clone(), id);
+        Ok(StepKind::StartCapture(id))
+    }
+
+    fn stop_capture(&mut self, name: &str, path: &Path) -> Result<StepKind, ScenarioError> {
+        if let Some(id) = self.open.shift_remove(name) {
+            return Ok(StepKind::StopCapture(id));
+        }
+        if self.captures.iter().any(|c| c.name == name) {
+            let kind = ErrorKind::Step(format!("capture `{name}` is already stopped"));
+            return Err(self
+                .ctx
+                .at_value(path, kind)
+                .expected("expected a capture that is still running"));
+        }
+        let kind = ErrorKind::Unknown { what: "capture", name: name.to_string() };
+        let hint = did_you_mean(name, self.open.keys().map(String::as_str));
+        let expected = "expected the name of a capture started by an earlier `capture:` step";
+        Err(self.ctx.at_value(path, kind).expected(expected).hint(hint))
+    }
+}
