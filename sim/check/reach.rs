@@ -120,7 +120,8 @@ impl Process for Prober {
     fn on_start(&mut self, cx: &mut ProcCtx) {
         let sent = match self.probe {
             Probe::Icmp => {
-                let s = cx.ping_open(cx.random(65536) as u16);
+                let ident = cx.random(65536) as u16;
+                let s = cx.ping_open(ident);
                 cx.ping_send(s, self.dst, 1, 56).map(|_| s)
             }
             Probe::Tcp(port) => cx.tcp_connect((self.dst, port)),

@@ -14,5 +14,5 @@ mod world;
 pub use capture::{Capture, Filter, FilterError};
 pub use queue::{EventQueue, LimitExceeded, RunLimits};
 pub use rng::{RngStream, Streams};
-pub use time::{SimDuration, SimTime};
+pub use time::{SimDuration, SimTime, EPOCH_UNIX_SECS};
 pub use world::{Event, Machine, ProcSlot, TracedHop, World};

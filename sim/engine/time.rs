@@ -6,6 +6,11 @@
 use std::fmt;
 use std::ops::{Add, AddAssign, Sub};
 
+/// The wall-clock instant simulated time 0 stands for, in Unix seconds: 2021-07-08T10:00:00Z,
+/// in Docker 20.10.7's release month. Timestamps the tools print (pcap, `Created`) count
+/// from here, so they are the same in every run.
+pub const EPOCH_UNIX_SECS: u32 = 1_625_738_400;
+
 /// An instant of simulated time, in nanoseconds since the start of the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct SimTime(pub u64);

@@ -94,7 +94,7 @@ pub fn render(name: &str, outcome: &Outcome, explain: bool) -> Vec<(String, Vec<
     let json = serde_json::to_string_pretty(&summary).expect("plain data serializes") + "\n";
     files.push(("summary.json".to_string(), json.into_bytes()));
     for c in &outcome.captures {
-        let mut w = PcapWriter::new();
+        let mut w = PcapWriter::new(crate::engine::EPOCH_UNIX_SECS);
         for (at, frame) in &c.frames {
             w.push(*at, frame);
         }
