@@ -207,8 +207,53 @@ fn dns_frames() -> Vec<EthernetFrame> {
     frames
 }
 
+/// Rarer shapes whose text is easy to get wrong: DNS flag oddities and several questions,
+/// HTTP continuation segments, flagless and URG segments, ICMP quoting ICMP.
+fn edge_frames() -> Vec<EthernetFrame> {
+    let (c, s) = ((CTR_IP, 43211), (DNS_IP, 53));
+    let mut two = dns(21, false, Rcode::NoError, "a.example", DnsType::A, vec![]);
+    two.questions.push(DnsQuestion {
+        name: "b.example".into(),
+        qtype: DnsType::Other(16),
+        qclass: DnsClass::Other(3),
+    });
+    let mut two_answered = DnsMessage {
+        response: true,
+        authoritative: true,
+        recursion_available: false,
+        ..two.clone()
+    };
+    two_answered.rcode = Rcode::ServFail;
+    let mut weird_query = dns(22, false, Rcode::NoError, "", DnsType::Other(255), vec![]);
+    weird_query.recursion_available = true;
+    weird_query.recursion_desired = false;
+    let (web, client) = ((WEB_IP, 8080), (CTR_IP, 50000));
+    let echo = Ipv4Packet {
+        src: CTR_IP,
+        dst: GW_IP,
+        ttl: 64,
+        ident: 5,
+        dont_fragment: true,
+        payload: IpPayload::Icmp(IcmpRepr::EchoRequest { ident: 9, seq: 3, data: vec![1; 8] }),
+    };
+    let unreachable = |code| IcmpRepr::DestUnreachable { code, original: Box::new(echo.clone()) };
+    vec![
+        udp(c, s, UdpPayload::Dns(two)),
+        udp(s, c, UdpPayload::Dns(two_answered)),
+        udp(c, s, UdpPayload::Dns(weird_query)),
+        tcp(client, web, 7, 9, TcpFlags::PSH | TcpFlags::ACK, b"GET /x HTTP/1.0\r\n\r\n"),
+        tcp(web, client, 9, 28, TcpFlags::ACK, b"rest of the body\r\n"),
+        tcp(web, client, 26, 28, TcpFlags::ACK, b"binary\x01\r\n"),
+        tcp(client, web, 28, 9, TcpFlags(0), b""),
+        tcp(client, web, 28, 9, TcpFlags::URG | TcpFlags::ACK, b"!"),
+        frame(HOST, CTR, ip(GW_IP, CTR_IP, false, IpPayload::Icmp(unreachable(3)))),
+        frame(HOST, CTR, ip(GW_IP, CTR_IP, false, IpPayload::Icmp(unreachable(2)))),
+        frame(HOST, CTR, ip(GW_IP, CTR_IP, false, IpPayload::Icmp(unreachable(10)))),
+    ]
+}
+
 fn capture() -> Vec<(SimTime, EthernetFrame)> {
-    let frames = [arp_frames(), icmp_frames(), tcp_frames(), dns_frames()].concat();
+    let frames = [arp_frames(), icmp_frames(), tcp_frames(), dns_frames(), edge_frames()].concat();
     // 1.000123 s apart, with a sub-microsecond part that must be truncated.
     let step = SimDuration::from_nanos(1_000_123_456);
     let mut at = SimTime::ZERO;
@@ -373,7 +418,10 @@ fn dns_columns(payload: &IpPayload) -> Vec<String> {
     vec![
         format!("0x{:04x}", m.id),
         u8::from(m.response).to_string(),
-        m.questions[0].name.clone(),
+        match m.questions[0].name.as_str() {
+            "" => "<Root>".to_string(),
+            name => name.to_string(),
+        },
         first_a.unwrap_or_default(),
     ]
 }

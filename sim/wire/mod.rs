@@ -19,6 +19,8 @@ mod ethernet;
 mod icmp;
 mod ipv4;
 mod pcap;
+#[cfg(test)]
+mod roundtrip;
 mod tcp;
 mod tcpdump;
 mod udp;

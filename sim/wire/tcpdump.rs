@@ -368,10 +368,12 @@ struct Isns {
 /// with ACK set, exactly as print-tcp.c's `tcp_seq_hash` does.
 ///
 /// ```
+/// # use swarmsim::engine::{SimDuration, SimTime};
 /// # use swarmsim::wire::TcpdumpPrinter;
-/// // A capture that starts at 19:04:42 (local time of day, as tcpdump prints it).
+/// // A capture whose simulated time zero is 19:04:42 (time of day, as tcpdump prints it).
 /// let printer = TcpdumpPrinter::new(19 * 3600 + 4 * 60 + 42);
-/// # let _ = printer;
+/// let at = SimTime::ZERO + SimDuration::from_nanos(806_601_999);
+/// assert_eq!(printer.timestamp(at), "19:04:42.806601");
 /// ```
 #[derive(Debug, Clone)]
 pub struct TcpdumpPrinter {
@@ -445,5 +447,199 @@ impl TcpdumpPrinter {
                 SeqBase::default()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Expected lines are what tcpdump 4.99.3 printed for the same frames (see
+    //! tests/pcap_tshark.rs, which re-checks them against the installed tcpdump).
+
+    use super::*;
+    use crate::engine::SimDuration;
+    use crate::wire::{DnsQuestion, DnsRecord, MacAddr, Rcode};
+
+    const A: Ipv4Addr = Ipv4Addr::new(172, 17, 0, 2);
+    const B: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 100);
+    const MAC_A: MacAddr = MacAddr([2, 0x42, 0xac, 0x11, 0, 2]);
+    const MAC_B: MacAddr = MacAddr([2, 0x42, 0x5e, 0x1a, 0x3c, 1]);
+
+    fn ip_frame(src: Ipv4Addr, dst: Ipv4Addr, payload: IpPayload) -> EthernetFrame {
+        let ip = Ipv4Packet { src, dst, ttl: 64, ident: 1, dont_fragment: true, payload };
+        EthernetFrame { dst: MAC_B, src: MAC_A, payload: EtherPayload::Ipv4(ip) }
+    }
+
+    fn seg(from_client: bool, seq: u32, ack: u32, flags: TcpFlags, data: &[u8]) -> EthernetFrame {
+        let (src, dst, sp, dp) = if from_client { (A, B, 45678, 80) } else { (B, A, 80, 45678) };
+        let syn = flags.contains(TcpFlags::SYN);
+        let tcp = TcpSegment {
+            src_port: sp,
+            dst_port: dp,
+            seq,
+            ack,
+            flags,
+            window: if syn { 64240 } else { 502 },
+            mss: syn.then_some(1460),
+            payload: data.to_vec(),
+        };
+        ip_frame(src, dst, IpPayload::Tcp(tcp))
+    }
+
+    #[test]
+    fn arp_lines() {
+        let request = ArpRepr {
+            op: ArpOp::Request,
+            sender_mac: MAC_B,
+            sender_ip: Ipv4Addr::new(172, 17, 0, 1),
+            target_mac: MacAddr::ZERO,
+            target_ip: A,
+        };
+        let frame = EthernetFrame {
+            dst: MacAddr::BROADCAST,
+            src: MAC_B,
+            payload: EtherPayload::Arp(request.clone()),
+        };
+        assert_eq!(frame.to_string(), "ARP, Request who-has 172.17.0.2 tell 172.17.0.1, length 28");
+        assert_eq!(
+            frame.tcpdump_line(true),
+            "02:42:5e:1a:3c:01 > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), length 42: \
+             Request who-has 172.17.0.2 tell 172.17.0.1, length 28"
+        );
+        let reply = ArpRepr {
+            op: ArpOp::Reply,
+            sender_mac: MAC_A,
+            sender_ip: A,
+            target_mac: MAC_B,
+            target_ip: request.sender_ip,
+        };
+        assert_eq!(reply.to_string(), "ARP, Reply 172.17.0.2 is-at 02:42:ac:11:00:02, length 28");
+    }
+
+    #[test]
+    fn icmp_lines() {
+        let echo = IcmpRepr::EchoRequest { ident: 1, seq: 1, data: vec![0; 56] };
+        let frame = ip_frame(B, A, IpPayload::Icmp(echo));
+        assert_eq!(
+            frame.to_string(),
+            "IP 10.0.2.100 > 172.17.0.2: ICMP echo request, id 1, seq 1, length 64"
+        );
+        assert_eq!(
+            frame.tcpdump_line(true),
+            "02:42:ac:11:00:02 > 02:42:5e:1a:3c:01, ethertype IPv4 (0x0800), length 98: \
+             10.0.2.100 > 172.17.0.2: ICMP echo request, id 1, seq 1, length 64"
+        );
+        let EtherPayload::Ipv4(probe) = udp_frame(9999, UdpPayload::Raw(b"ping?".to_vec())).payload
+        else {
+            panic!("udp_frame builds IPv4")
+        };
+        let err = IcmpRepr::DestUnreachable { code: 3, original: Box::new(probe.clone()) };
+        assert_eq!(
+            ip_frame(B, A, IpPayload::Icmp(err)).to_string(),
+            "IP 10.0.2.100 > 172.17.0.2: ICMP 10.0.2.3 udp port 9999 unreachable, length 41"
+        );
+        let filtered = IcmpRepr::DestUnreachable { code: 13, original: Box::new(probe) };
+        assert_eq!(
+            ip_frame(B, A, IpPayload::Icmp(filtered)).to_string(),
+            "IP 10.0.2.100 > 172.17.0.2: ICMP host 10.0.2.3 unreachable - admin prohibited filter, length 41"
+        );
+    }
+
+    fn udp_frame(dst_port: u16, payload: UdpPayload) -> EthernetFrame {
+        let udp = UdpDatagram { src_port: 43211, dst_port, payload };
+        ip_frame(A, Ipv4Addr::new(10, 0, 2, 3), IpPayload::Udp(udp))
+    }
+
+    fn query(name: &str, qtype: DnsType) -> DnsMessage {
+        DnsMessage {
+            id: 1234,
+            response: false,
+            recursion_desired: true,
+            recursion_available: false,
+            authoritative: false,
+            rcode: Rcode::NoError,
+            questions: vec![DnsQuestion { name: name.into(), qtype, qclass: DnsClass::In }],
+            answers: vec![],
+        }
+    }
+
+    #[test]
+    fn dns_lines() {
+        let q = query("www.dockercon.com", DnsType::A);
+        assert_eq!(
+            udp_frame(53, UdpPayload::Dns(q.clone())).to_string(),
+            "IP 172.17.0.2.43211 > 10.0.2.3.53: 1234+ A? www.dockercon.com. (35)"
+        );
+        let a = DnsRecordData::A(Ipv4Addr::new(104, 239, 220, 248));
+        let r = DnsMessage {
+            response: true,
+            recursion_available: true,
+            answers: vec![DnsRecord { name: q.questions[0].name.clone(), ttl: 600, data: a }],
+            ..q.clone()
+        };
+        assert_eq!(
+            udp_frame(53, UdpPayload::Dns(r)).to_string(),
+            "IP 172.17.0.2.43211 > 10.0.2.3.53: 1234 1/0/0 A 104.239.220.248 (51)"
+        );
+        let nx = DnsMessage { response: true, authoritative: true, rcode: Rcode::NxDomain, ..q };
+        assert_eq!(
+            udp_frame(53, UdpPayload::Dns(nx)).to_string(),
+            "IP 172.17.0.2.43211 > 10.0.2.3.53: 1234 NXDomain*- 0/0/0 (35)"
+        );
+        let mut weird = query("", DnsType::Other(255));
+        (weird.recursion_desired, weird.recursion_available) = (false, true);
+        assert_eq!(
+            udp_frame(53, UdpPayload::Dns(weird)).to_string(),
+            "IP 172.17.0.2.43211 > 10.0.2.3.53: 1234 [b2&3=0x80] ANY? . (17)"
+        );
+        assert_eq!(
+            udp_frame(9999, UdpPayload::Raw(vec![0; 5])).to_string(),
+            "IP 172.17.0.2.43211 > 10.0.2.3.9999: UDP, length 5"
+        );
+    }
+
+    #[test]
+    fn printer_makes_tcp_numbers_relative_after_the_syn_ack() {
+        let (c, s) = (1000, 3_000_000_000u32);
+        let get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        let n = get.len() as u32;
+        let frames = [
+            seg(true, c, 0, TcpFlags::SYN, b""),
+            seg(false, s, c + 1, TcpFlags::SYN | TcpFlags::ACK, b""),
+            seg(true, c + 1, s + 1, TcpFlags::ACK, b""),
+            seg(true, c + 1, s + 1, TcpFlags::PSH | TcpFlags::ACK, get),
+            seg(false, s + 1, c + 1 + n, TcpFlags::ACK, b"more body"),
+        ];
+        let mut printer = TcpdumpPrinter::new(86_399);
+        let step = SimDuration::from_micros(250_000);
+        let lines: Vec<String> = frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                printer.line(SimTime::ZERO + SimDuration::from_nanos(step.as_nanos() * i as u64), f)
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "23:59:59.000000 IP 172.17.0.2.45678 > 10.0.2.100.80: Flags [S], seq 1000, win 64240, options [mss 1460], length 0",
+                "23:59:59.250000 IP 10.0.2.100.80 > 172.17.0.2.45678: Flags [S.], seq 3000000000, ack 1001, win 64240, options [mss 1460], length 0",
+                "23:59:59.500000 IP 172.17.0.2.45678 > 10.0.2.100.80: Flags [.], ack 1, win 502, length 0",
+                "23:59:59.750000 IP 172.17.0.2.45678 > 10.0.2.100.80: Flags [P.], seq 1:28, ack 1, win 502, length 27: HTTP: GET / HTTP/1.1",
+                "00:00:00.000000 IP 10.0.2.100.80 > 172.17.0.2.45678: Flags [.], seq 1:10, ack 28, win 502, length 9: HTTP",
+            ]
+        );
+        // A one-off Display knows no connection: absolute numbers, as for a first sighting.
+        assert_eq!(
+            frames[2].to_string(),
+            "IP 172.17.0.2.45678 > 10.0.2.100.80: Flags [.], ack 3000000001, win 502, length 0"
+        );
+    }
+
+    #[test]
+    fn flag_letters_follow_bit_order() {
+        assert_eq!(flag_chars(TcpFlags(0)), "none");
+        assert_eq!(flag_chars(TcpFlags::FIN | TcpFlags::ACK), "F.");
+        assert_eq!(flag_chars(TcpFlags::RST | TcpFlags::ACK), "R.");
+        assert_eq!(flag_chars(TcpFlags(0xff)), "FSRP.UEW");
     }
 }
