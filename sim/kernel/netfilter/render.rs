@@ -59,8 +59,8 @@ fn selected<'a>(t: &'a TableState, chain: Option<&str>) -> Result<Vec<&'a Chain>
     }
 }
 
-/// One table as `iptables-save` prints it (with counters, as `-c` would not: legacy
-/// iptables-save always prints chain counters and omits rule counters).
+/// One table as `iptables-save` prints it: chain counters always, rule counters never
+/// (those need `-c`, which the simulator does not offer).
 pub(crate) fn save_table(t: &TableState) -> String {
     let mut out = format!("*{}\n", t.table);
     for c in &t.chains {
