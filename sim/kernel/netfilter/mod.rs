@@ -145,5 +145,8 @@ mod render;
 mod rule;
 mod tables;
 
-pub use conntrack::ConntrackEntry;
+pub use conntrack::{ConntrackEntry, TcpCtState, Tuple};
 pub use tables::Netfilter;
+
+#[cfg(test)]
+mod docker_tests;
