@@ -5,7 +5,7 @@ use crate::docker::{DockerOutcome, Effect};
 use crate::engine::LimitExceeded;
 use crate::kernel::process::{Process, ResolvConf};
 use crate::kernel::tools::PingFlavor;
-use crate::kernel::{views, NsRef};
+use crate::kernel::{views, KernelOp, NsRef};
 use crate::scenario::{Endpoint, RunsOn};
 
 use super::command::{self, Command};
@@ -28,6 +28,7 @@ impl Runner<'_> {
         let mut entry = Entry {
             line,
             at: at_time,
+            machine: self.world.machines[site.machine].name.clone(),
             prompt: format!("{}{text}", site.prompt),
             output: String::new(),
             exit_code: 0,
@@ -78,7 +79,7 @@ impl Runner<'_> {
         }
     }
 
-    fn execute(&mut self, site: &Site, cmd: Command, ops: &mut Vec<String>) -> Result<(String, i32), LimitExceeded> {
+    fn execute(&mut self, site: &Site, cmd: Command, ops: &mut Vec<KernelOp>) -> Result<(String, i32), LimitExceeded> {
         let kernel = &mut self.world.machines[site.machine].kernel;
         let view = |r: Result<String, String>| match r {
             Ok(s) => (s, 0),
@@ -112,14 +113,14 @@ impl Runner<'_> {
 
     /// A `docker …` command: the daemon answers, its ops change the kernel, its effects
     /// start and stop processes.
-    fn docker(&mut self, machine: usize, argv: &[String], ops: &mut Vec<String>) -> Result<(String, i32), LimitExceeded> {
+    fn docker(&mut self, machine: usize, argv: &[String], ops: &mut Vec<KernelOp>) -> Result<(String, i32), LimitExceeded> {
         let now = self.world.now();
         let m = &mut self.world.machines[machine];
         let daemon = m.daemon.as_mut().expect("validated: docker runs on Docker hosts");
         let DockerOutcome { stdout, stderr, exit_code, ops: kops, effects } = daemon.handle(now, argv);
         for op in &kops {
             m.kernel.apply(op).unwrap_or_else(|e| panic!("docker op `{op}` failed: {e}"));
-            ops.push(op.to_string());
+            ops.push(op.clone());
         }
         let mut out = stdout + &stderr;
         for effect in effects {

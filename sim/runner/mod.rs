@@ -31,8 +31,10 @@ pub struct Entry {
     pub prompt: String,
     pub output: String,
     pub exit_code: i32,
-    /// The KernelOps the command caused (`--explain`).
-    pub ops: Vec<String>,
+    /// The machine the command ran on, by name.
+    pub machine: String,
+    /// The KernelOps the command caused (`--explain`, the differential export).
+    pub ops: Vec<KernelOp>,
     pub checks: Vec<CheckResult>,
 }
 
@@ -43,7 +45,8 @@ pub struct Outcome {
     pub checks: Vec<CheckResult>,
     pub captures: Vec<Capture>,
     pub hops: Vec<TracedHop>,
-    pub startup_ops: Vec<(String, Vec<String>)>,
+    /// The ops each Docker host's daemon ran at start, by machine name.
+    pub startup_ops: Vec<(String, Vec<KernelOp>)>,
     pub end: SimTime,
     pub events: u64,
 }
@@ -66,7 +69,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, RunError> {
     let (world, layout, startup) = build::build(scenario, &streams);
     let startup_ops = startup
         .iter()
-        .map(|(m, ops)| (world.machines[*m].name.clone(), ops.iter().map(KernelOp::to_string).collect()))
+        .map(|(m, ops)| (world.machines[*m].name.clone(), ops.clone()))
         .collect();
     let mut r = Runner { world, layout, scenario, entries: Vec::new(), checks: Vec::new() };
     for step in &scenario.steps {
