@@ -35,6 +35,7 @@
 //! packet's trip is a list of hops — namespace, device, rule, decision — from which the
 //! transcript, the reachability checks and the reports are all built.
 
+pub mod docker;
 pub mod engine;
 pub mod kernel;
 pub mod wire;
