@@ -41,7 +41,8 @@ fn main() -> ExitCode {
 
 /// Ok(all checks held), or the message for bad input.
 fn run(args: &Args) -> Result<bool, String> {
-    let scenario = scenario::load(&args.file, &runner::command::check).map_err(|e| e.to_string())?;
+    let scenario =
+        scenario::load(&args.file, &runner::command::check).map_err(|e| e.to_string())?;
     let seed = args.seed.unwrap_or(scenario.seed);
     let outcome = runner::run(&scenario, seed).map_err(|e| format!("error: {e}\n"))?;
     if !args.quiet {
@@ -50,7 +51,8 @@ fn run(args: &Args) -> Result<bool, String> {
     print!("{}", report::summary(&outcome));
     let dir = args.out.clone().unwrap_or_else(|| Path::new("reports").join(&scenario.name));
     let files = report::render(&scenario.name, &outcome, args.explain);
-    report::write(&dir, &files).map_err(|e| format!("error: cannot write the report to {}: {e}\n", dir.display()))?;
+    report::write(&dir, &files)
+        .map_err(|e| format!("error: cannot write the report to {}: {e}\n", dir.display()))?;
     println!("Report: {}", dir.display());
     Ok(outcome.all_held())
 }

@@ -22,7 +22,12 @@ pub struct CheckResult {
 }
 
 /// A step's `expect:` against what the command printed and returned.
-pub fn command_expectations(output: &str, exit_code: i32, expect: &CommandExpect, line: usize) -> Vec<CheckResult> {
+pub fn command_expectations(
+    output: &str,
+    exit_code: i32,
+    expect: &CommandExpect,
+    line: usize,
+) -> Vec<CheckResult> {
     let mut checks = vec![CheckResult {
         line,
         what: format!("exit code {}", expect.exit_code),

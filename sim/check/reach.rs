@@ -24,19 +24,33 @@ enum Verdict {
     Silent,
 }
 
-pub fn reachability(r: &mut Runner, expect: &ReachExpect, line: usize) -> Result<Vec<CheckResult>, LimitExceeded> {
+pub fn reachability(
+    r: &mut Runner,
+    expect: &ReachExpect,
+    line: usize,
+) -> Result<Vec<CheckResult>, LimitExceeded> {
     let mut results = Vec::new();
     for (pairs, want_reach) in [(&expect.reachable, true), (&expect.isolated, false)] {
         for reach in pairs {
             let verdict = probe(r, reach)?;
             let reached = verdict != Verdict::Silent;
-            let what = format!("{} {} {}", describe(r, &reach.src), if want_reach { "reaches" } else { "is isolated from" }, target_text(r, reach));
+            let what = format!(
+                "{} {} {}",
+                describe(r, &reach.src),
+                if want_reach { "reaches" } else { "is isolated from" },
+                target_text(r, reach)
+            );
             let detail = match verdict {
                 Verdict::Answered => "answered",
                 Verdict::Refused => "refused (the packet got through; nothing listens)",
                 Verdict::Silent => "no answer",
             };
-            results.push(CheckResult { line, what, held: reached == want_reach, detail: detail.to_string() });
+            results.push(CheckResult {
+                line,
+                what,
+                held: reached == want_reach,
+                detail: detail.to_string(),
+            });
         }
     }
     Ok(results)
@@ -61,10 +75,13 @@ fn source(r: &Runner, src: &Endpoint) -> (usize, NsRef, ResolvConf) {
     let m = &r.world.machines[machine];
     match src {
         Endpoint::Container { name, .. } => {
-            let c = m.daemon.as_ref().and_then(|d| d.container(name)).expect("validated container");
-            (machine, c.ns(), c.resolv_conf())
+            let d = m.daemon.as_ref().expect("containers live on Docker hosts");
+            let c = d.container(name).expect("validated container");
+            (machine, c.ns().unwrap_or(NsRef::Root), d.resolv_conf(c))
         }
-        Endpoint::Machine(_) => (machine, NsRef::Root, ResolvConf { nameservers: m.nameservers.clone(), hosts: vec![] }),
+        Endpoint::Machine(_) => {
+            (machine, NsRef::Root, ResolvConf { nameservers: m.nameservers.clone(), hosts: vec![] })
+        }
     }
 }
 
@@ -76,13 +93,15 @@ fn address_of(r: &Runner, dst: &Endpoint, src: &Endpoint) -> Ipv4Addr {
         Endpoint::Machine(Machine::External(e)) => r.scenario.externals[e.0].ip,
         Endpoint::Container { name, .. } => {
             let m = &r.world.machines[r.machine_of(dst)];
-            let d = m.daemon.as_ref().expect("docker host");
+            let d = m.daemon.as_ref().expect("containers live on Docker hosts");
             let target = d.container(name).expect("validated container");
-            let shared = match src {
-                Endpoint::Container { name: s, .. } if r.machine_of(src) == r.machine_of(dst) => d.container(s).and_then(|sc| sc.address_shared_with(target)),
+            let from = match src {
+                Endpoint::Container { name: s, .. } if r.machine_of(src) == r.machine_of(dst) => {
+                    d.container(s)
+                }
                 _ => None,
             };
-            shared.or_else(|| target.first_address()).unwrap_or(Ipv4Addr::UNSPECIFIED)
+            d.address_seen_from(target, from).unwrap_or(Ipv4Addr::UNSPECIFIED)
         }
     }
 }
@@ -137,7 +156,9 @@ impl Process for Prober {
 
     fn on_socket(&mut self, cx: &mut ProcCtx, event: SocketEvent) {
         let code = match event.kind {
-            SocketEventKind::EchoReply { .. } | SocketEventKind::Connected | SocketEventKind::Datagram { .. } => 0,
+            SocketEventKind::EchoReply { .. }
+            | SocketEventKind::Connected
+            | SocketEventKind::Datagram { .. } => 0,
             SocketEventKind::Refused => 1,
             _ => return,
         };

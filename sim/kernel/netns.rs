@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 use ipnet::Ipv4Net;
 
 use super::link::{Bridge, Link, LinkKind};
-use super::neigh::Neighbours;
+use super::neigh::{NeighState, Neighbours};
 use super::netfilter::Netfilter;
 use super::route::{Route, RouteProto, RoutingTable};
 use super::socket::Sockets;
@@ -190,6 +190,10 @@ impl Netns {
                 let route =
                     Route { dst: *dst, via: *via, dev: idx, proto: RouteProto::Boot, src: None };
                 self.routes.add(route);
+            }
+            KernelOp::NeighAdd { dev, ip, mac, .. } => {
+                let idx = self.ifindex(dev).ok_or_else(|| OpError(no_device(dev)))?;
+                self.neigh.entries.insert((idx, *ip), NeighState::Permanent { mac: *mac });
             }
             KernelOp::Sysctl { key, value, .. } => {
                 self.sysctls.insert(key.clone(), value.clone());

@@ -66,6 +66,8 @@ pub enum KernelOp {
     AddrAdd { ns: NsRef, dev: String, addr: Ipv4Net },
     /// `ip route add DST [via GW] dev NAME`; `dst` 0.0.0.0/0 renders as `default`.
     RouteAdd { ns: NsRef, dst: Ipv4Net, via: Option<Ipv4Addr>, dev: String },
+    /// `ip neigh add IP lladdr MAC dev NAME nud permanent`
+    NeighAdd { ns: NsRef, dev: String, ip: Ipv4Addr, mac: MacAddr },
     /// `iptables ARGS…` exactly as typed, e.g. `["-t", "nat", "-A", "POSTROUTING", …]`.
     Iptables { ns: NsRef, args: Vec<String> },
     /// `sysctl -w KEY=VALUE`
@@ -88,6 +90,7 @@ impl KernelOp {
             | KernelOp::LinkDel { ns, .. }
             | KernelOp::AddrAdd { ns, .. }
             | KernelOp::RouteAdd { ns, .. }
+            | KernelOp::NeighAdd { ns, .. }
             | KernelOp::Iptables { ns, .. }
             | KernelOp::Sysctl { ns, .. } => ns,
         }
@@ -126,6 +129,9 @@ impl KernelOp {
                     Some(gw) => format!("ip route add {dst} via {gw} dev {dev}"),
                     None => format!("ip route add {dst} dev {dev}"),
                 }
+            }
+            KernelOp::NeighAdd { dev, ip, mac, .. } => {
+                format!("ip neigh add {ip} lladdr {mac} dev {dev} nud permanent")
             }
             KernelOp::Iptables { args, .. } => {
                 let quoted: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();

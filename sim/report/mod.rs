@@ -46,12 +46,20 @@ pub fn summary(outcome: &Outcome) -> String {
         s.push('\n');
     }
     let failed = all.iter().filter(|c| !c.held).count();
-    let _ = writeln!(s, "{} passed, {failed} failed (seed {}, {} events, simulated {})", all.len() - failed, outcome.seed, outcome.events, outcome.end);
+    let _ = writeln!(
+        s,
+        "{} passed, {failed} failed (seed {}, {} events, simulated {})",
+        all.len() - failed,
+        outcome.seed,
+        outcome.events,
+        outcome.end
+    );
     s
 }
 
 fn all_checks(outcome: &Outcome) -> Vec<&CheckResult> {
-    let mut all: Vec<&CheckResult> = outcome.entries.iter().flat_map(|e| &e.checks).chain(&outcome.checks).collect();
+    let mut all: Vec<&CheckResult> =
+        outcome.entries.iter().flat_map(|e| &e.checks).chain(&outcome.checks).collect();
     all.sort_by_key(|c| c.line);
     all
 }
@@ -88,7 +96,12 @@ pub fn render(name: &str, outcome: &Outcome, explain: bool) -> Vec<(String, Vec<
         captures: outcome
             .captures
             .iter()
-            .map(|c| CaptureSummary { name: &c.name, iface: &c.iface, packets: c.frames.len(), file: format!("{}.pcap", c.name) })
+            .map(|c| CaptureSummary {
+                name: &c.name,
+                iface: &c.iface,
+                packets: c.frames.len(),
+                file: format!("{}.pcap", c.name),
+            })
             .collect(),
     };
     let json = serde_json::to_string_pretty(&summary).expect("plain data serializes") + "\n";
@@ -104,14 +117,18 @@ pub fn render(name: &str, outcome: &Outcome, explain: bool) -> Vec<(String, Vec<
 }
 
 fn markdown(name: &str, outcome: &Outcome, explain: bool) -> String {
-    let mut s = format!("# {name}\n\nSeed {}; {} events; simulated time {}.\n\n", outcome.seed, outcome.events, outcome.end);
+    let mut s = format!(
+        "# {name}\n\nSeed {}; {} events; simulated time {}.\n\n",
+        outcome.seed, outcome.events, outcome.end
+    );
     s += "## Transcript\n\n```console\n";
     s += &transcript(outcome, explain);
     s += "```\n\n## Checks\n\n```text\n";
     s += &summary(outcome);
     s += "```\n\n## Captures\n\n";
     for c in &outcome.captures {
-        let _ = writeln!(s, "### {} ({} packets on {})\n\n```text", c.name, c.frames.len(), c.iface);
+        let _ =
+            writeln!(s, "### {} ({} packets on {})\n\n```text", c.name, c.frames.len(), c.iface);
         for (at, frame) in &c.frames {
             let _ = writeln!(s, "{at} {frame}");
         }
@@ -128,7 +145,9 @@ fn walks(outcome: &Outcome) -> String {
     let mut interesting: Vec<u64> = outcome
         .hops
         .iter()
-        .filter(|h| matches!(h.hop.stage, crate::kernel::Stage::Netfilter | crate::kernel::Stage::Drop))
+        .filter(|h| {
+            matches!(h.hop.stage, crate::kernel::Stage::Netfilter | crate::kernel::Stage::Drop)
+        })
         .map(|h| h.hop.packet)
         .collect();
     interesting.dedup();
@@ -139,7 +158,11 @@ fn walks(outcome: &Outcome) -> String {
         let _ = writeln!(s, "Packet {id}:\n\n```text");
         for h in outcome.hops.iter().filter(|h| h.hop.packet == *id) {
             let hop = &h.hop;
-            let _ = writeln!(s, "{} {} {} {} {}: {}", hop.at, h.machine, hop.ns, hop.dev, hop.stage, hop.detail);
+            let _ = writeln!(
+                s,
+                "{} {} {} {} {}: {}",
+                hop.at, h.machine, hop.ns, hop.dev, hop.stage, hop.detail
+            );
         }
         s += "```\n\n";
     }

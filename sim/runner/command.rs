@@ -59,7 +59,12 @@ fn parse_ip(args: &[String]) -> Result<Command, CommandError> {
     let dev = match rest.as_slice() {
         [] | ["show"] => None,
         ["show", "dev", d] | ["show", d] | ["dev", d] => Some(d.to_string()),
-        _ => return Err(err(format!("Command \"{}\" is unknown, try \"ip {obj} help\".", rest.join(" ")), None)),
+        _ => {
+            return Err(err(
+                format!("Command \"{}\" is unknown, try \"ip {obj} help\".", rest.join(" ")),
+                None,
+            ))
+        }
     };
     match obj {
         "a" | "addr" | "address" => Ok(Command::IpAddr { with_addrs: true, dev }),

@@ -22,8 +22,31 @@ struct Site {
 }
 
 impl Runner<'_> {
-    pub(super) fn run_command(&mut self, line: usize, at: &Endpoint, text: &str) -> Result<Entry, LimitExceeded> {
-        let site = self.site(at);
+    pub(super) fn run_command(
+        &mut self,
+        line: usize,
+        at: &Endpoint,
+        text: &str,
+    ) -> Result<Entry, LimitExceeded> {
+        let site = match self.site(at) {
+            Ok(site) => site,
+            Err(message) => {
+                let prompt = format!("$ docker exec {text}");
+                let output = format!("Error response from daemon: {message}\n");
+                let machine = self.world.machines[self.machine_of(at)].name.clone();
+                let at = self.world.now();
+                return Ok(Entry {
+                    line,
+                    at,
+                    machine,
+                    prompt,
+                    output,
+                    exit_code: 1,
+                    ops: Vec::new(),
+                    checks: Vec::new(),
+                });
+            }
+        };
         let at_time = self.world.now();
         let mut entry = Entry {
             line,
@@ -49,37 +72,54 @@ impl Runner<'_> {
         Ok(entry)
     }
 
-    fn site(&self, at: &Endpoint) -> Site {
+    /// Where a step's command runs; an error when its container is not running.
+    fn site(&self, at: &Endpoint) -> Result<Site, String> {
         let machine = self.machine_of(at);
         let m = &self.world.machines[machine];
         match at {
             Endpoint::Container { name, .. } => {
-                let c = m.daemon.as_ref().and_then(|d| d.container(name)).expect("validated: declared by an earlier step");
+                let daemon = m.daemon.as_ref().expect("containers live on Docker hosts");
+                let c =
+                    daemon.container(name).ok_or_else(|| format!("No such container: {name}"))?;
+                let ns = c.ns().ok_or_else(|| format!("Container {} is not running", c.id))?;
                 let busybox = matches!(c.image_name(), "alpine" | "busybox");
-                let prompt = if busybox { "/ # ".to_string() } else { format!("root@{}:/# ", &c.id[..12]) };
-                Site {
+                let prompt =
+                    if busybox { "/ # ".to_string() } else { format!("root@{}:/# ", &c.id[..12]) };
+                Ok(Site {
                     machine,
-                    ns: c.ns(),
-                    resolv: c.resolv_conf(),
+                    ns,
+                    resolv: daemon.resolv_conf(c),
                     prompt,
                     flavor: if busybox { PingFlavor::Busybox } else { PingFlavor::Iputils },
                     runs_on: RunsOn::Container,
-                }
+                })
             }
             Endpoint::Machine(_) => {
-                let prompt = if self.scenario.hosts.len() + self.scenario.externals.len() > 1 {
-                    format!("{}$ ", m.name)
-                } else {
+                let prompt = if m.daemon.is_some() && self.scenario.hosts.len() == 1 {
                     "$ ".to_string()
+                } else {
+                    format!("{}$ ", m.name)
                 };
                 let runs_on = if m.daemon.is_some() { RunsOn::Host } else { RunsOn::External };
                 let resolv = ResolvConf { nameservers: m.nameservers.clone(), hosts: Vec::new() };
-                Site { machine, ns: NsRef::Root, resolv, prompt, flavor: PingFlavor::Iputils, runs_on }
+                Ok(Site {
+                    machine,
+                    ns: NsRef::Root,
+                    resolv,
+                    prompt,
+                    flavor: PingFlavor::Iputils,
+                    runs_on,
+                })
             }
         }
     }
 
-    fn execute(&mut self, site: &Site, cmd: Command, ops: &mut Vec<KernelOp>) -> Result<(String, i32), LimitExceeded> {
+    fn execute(
+        &mut self,
+        site: &Site,
+        cmd: Command,
+        ops: &mut Vec<KernelOp>,
+    ) -> Result<(String, i32), LimitExceeded> {
         let kernel = &mut self.world.machines[site.machine].kernel;
         let view = |r: Result<String, String>| match r {
             Ok(s) => (s, 0),
@@ -89,7 +129,9 @@ impl Runner<'_> {
             Command::Docker(argv) => self.docker(site.machine, &argv, ops)?,
             Command::Ping(p) => self.foreground(site, Box::new(p))?,
             Command::Curl(c) => self.foreground(site, Box::new(c))?,
-            Command::IpAddr { with_addrs, dev } => view(views::ip_addr(kernel, &site.ns, with_addrs, dev.as_deref())),
+            Command::IpAddr { with_addrs, dev } => {
+                view(views::ip_addr(kernel, &site.ns, with_addrs, dev.as_deref()))
+            }
             Command::IpRoute => view(views::ip_route(kernel, &site.ns)),
             Command::BrctlShow => (views::brctl_show(kernel, &site.ns), 0),
             Command::Iptables(args) => match kernel.ns_mut(&site.ns).netfilter.run_command(&args) {
@@ -101,8 +143,13 @@ impl Runner<'_> {
     }
 
     /// Runs a tool until it exits (or interrupts it like Ctrl-C), returning what it printed.
-    fn foreground(&mut self, site: &Site, process: Box<dyn Process>) -> Result<(String, i32), LimitExceeded> {
-        let pid = self.world.spawn(site.machine, site.ns.clone(), process, site.resolv.clone(), None);
+    fn foreground(
+        &mut self,
+        site: &Site,
+        process: Box<dyn Process>,
+    ) -> Result<(String, i32), LimitExceeded> {
+        let pid =
+            self.world.spawn(site.machine, site.ns.clone(), process, site.resolv.clone(), None);
         let code = self.world.run_until_exit(site.machine, pid, FOREGROUND_BUDGET)?;
         if code.is_none() {
             self.world.with_process(site.machine, pid, |p, cx| p.interrupt(cx));
@@ -113,16 +160,23 @@ impl Runner<'_> {
 
     /// A `docker …` command: the daemon answers, its ops change the kernel, its effects
     /// start and stop processes.
-    fn docker(&mut self, machine: usize, argv: &[String], ops: &mut Vec<KernelOp>) -> Result<(String, i32), LimitExceeded> {
+    fn docker(
+        &mut self,
+        machine: usize,
+        argv: &[String],
+        ops: &mut Vec<KernelOp>,
+    ) -> Result<(String, i32), LimitExceeded> {
         let now = self.world.now();
         let m = &mut self.world.machines[machine];
         let daemon = m.daemon.as_mut().expect("validated: docker runs on Docker hosts");
-        let DockerOutcome { stdout, stderr, exit_code, ops: kops, effects } = daemon.handle(now, argv);
+        let DockerOutcome { stdout, stderr, exit_code, ops: kops, effects } =
+            daemon.handle(now, argv);
         for op in &kops {
             m.kernel.apply(op).unwrap_or_else(|e| panic!("docker op `{op}` failed: {e}"));
             ops.push(op.clone());
         }
-        let mut out = stdout + &stderr;
+        // What a terminal shows: `docker run`'s pull progress (stderr) before the ID.
+        let mut out = stderr + &stdout;
         for effect in effects {
             out += &self.apply_effect(machine, effect)?;
         }
@@ -137,7 +191,13 @@ impl Runner<'_> {
             Effect::StopProcesses { container_id } => self.stop_container(machine, &container_id),
             Effect::StartProxy { host_ip, host_port, container_ip, container_port, .. } => {
                 let proxy = DockerProxy::new((host_ip, host_port), (container_ip, container_port));
-                self.world.spawn(machine, NsRef::Root, Box::new(proxy), ResolvConf::default(), None);
+                self.world.spawn(
+                    machine,
+                    NsRef::Root,
+                    Box::new(proxy),
+                    ResolvConf::default(),
+                    None,
+                );
             }
             Effect::StopProxy { host_port, .. } => self.stop_proxy(machine, host_port),
             Effect::Exec { container_id, ns, image, cmd, .. } => {
@@ -147,11 +207,20 @@ impl Runner<'_> {
         Ok(String::new())
     }
 
-    fn exec_in_container(&mut self, machine: usize, id: &str, ns: NsRef, image: &str, cmd: &[String]) -> Result<String, LimitExceeded> {
+    fn exec_in_container(
+        &mut self,
+        machine: usize,
+        id: &str,
+        ns: NsRef,
+        image: &str,
+        cmd: &[String],
+    ) -> Result<String, LimitExceeded> {
         let busybox = matches!(image, "alpine" | "busybox");
         let flavor = if busybox { PingFlavor::Busybox } else { PingFlavor::Iputils };
-        let resolv = self.world.machines[machine].daemon.as_ref().and_then(|d| d.container(id)).map(|c| c.resolv_conf()).unwrap_or_default();
-        let site = Site { machine, ns, resolv, prompt: String::new(), flavor, runs_on: RunsOn::Container };
+        let daemon = self.world.machines[machine].daemon.as_ref().expect("docker host");
+        let resolv = daemon.container(id).map(|c| daemon.resolv_conf(c)).unwrap_or_default();
+        let site =
+            Site { machine, ns, resolv, prompt: String::new(), flavor, runs_on: RunsOn::Container };
         let line = cmd.join(" ");
         match command::parse(&line, RunsOn::Container, flavor) {
             Ok(c) => Ok(self.execute(&site, c, &mut Vec::new())?.0),
@@ -160,7 +229,14 @@ impl Runner<'_> {
     }
 
     /// The container's main process, by image, plus its embedded DNS server.
-    fn start_container_process(&mut self, machine: usize, id: &str, ns: NsRef, image: &str, cmd: &[String]) {
+    fn start_container_process(
+        &mut self,
+        machine: usize,
+        id: &str,
+        ns: NsRef,
+        image: &str,
+        cmd: &[String],
+    ) {
         let process: Box<dyn Process> = match image {
             "nginx" => Box::new(HttpServer::nginx()),
             "redis" => Box::new(Redis::default()),
@@ -168,11 +244,14 @@ impl Runner<'_> {
         };
         let daemon = self.world.machines[machine].daemon.as_ref().expect("docker host");
         let c = daemon.container(id).expect("just created");
-        let (resolv, dns) = (c.resolv_conf(), c.embedded_dns());
+        let (resolv, dns) = (daemon.resolv_conf(c), c.embedded_dns());
         let forwarders = self.world.machines[machine].nameservers.clone();
         self.world.spawn(machine, ns.clone(), process, resolv.clone(), Some(id.to_string()));
         if let Some(bind) = dns {
-            let server = DnsServer::new(bind, Upstream::Embedded { container_id: id.to_string(), forwarders });
+            let server = DnsServer::new(
+                bind,
+                Upstream::Embedded { container_id: id.to_string(), forwarders },
+            );
             self.world.spawn(machine, ns, Box::new(server), resolv, Some(id.to_string()));
         }
     }
@@ -192,7 +271,8 @@ impl Runner<'_> {
     fn stop_proxy(&mut self, machine: usize, host_port: u16) {
         let m = &self.world.machines[machine];
         let listeners = m.kernel.root().sockets.listeners();
-        let owner = listeners.iter().find(|(p, _, port, _)| *p == "tcp" && *port == host_port).map(|l| l.3);
+        let owner =
+            listeners.iter().find(|(p, _, port, _)| *p == "tcp" && *port == host_port).map(|l| l.3);
         if let Some(pid) = owner {
             self.world.kill(machine, pid);
         }

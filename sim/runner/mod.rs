@@ -11,7 +11,9 @@ mod exec;
 pub mod shell;
 
 use crate::check::{self, CheckResult};
-use crate::engine::{Capture, Filter, LimitExceeded, SimDuration, SimTime, Streams, TracedHop, World};
+use crate::engine::{
+    Capture, Filter, LimitExceeded, SimDuration, SimTime, Streams, TracedHop, World,
+};
 use crate::kernel::KernelOp;
 use crate::scenario::{Endpoint, Scenario, StepKind};
 
@@ -67,10 +69,8 @@ pub enum RunError {
 pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, RunError> {
     let streams = Streams::new(seed);
     let (world, layout, startup) = build::build(scenario, &streams);
-    let startup_ops = startup
-        .iter()
-        .map(|(m, ops)| (world.machines[*m].name.clone(), ops.clone()))
-        .collect();
+    let startup_ops =
+        startup.iter().map(|(m, ops)| (world.machines[*m].name.clone(), ops.clone())).collect();
     let mut r = Runner { world, layout, scenario, entries: Vec::new(), checks: Vec::new() };
     for step in &scenario.steps {
         r.step(step.line, &step.kind).map_err(|e| RunError::Limit(e, seed))?;
@@ -105,7 +105,8 @@ impl Runner<'_> {
         match kind {
             StepKind::Run { at, command, expect } => {
                 let mut entry = self.run_command(line, at, command)?;
-                entry.checks = check::command_expectations(&entry.output, entry.exit_code, expect, line);
+                entry.checks =
+                    check::command_expectations(&entry.output, entry.exit_code, expect, line);
                 self.entries.push(entry);
             }
             StepKind::Wait(d) => {

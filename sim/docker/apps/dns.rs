@@ -139,3 +139,9 @@ impl Process for DnsServer {
         }
     }
 }
+
+impl crate::kernel::process::NameService for crate::docker::Daemon {
+    fn lookup(&self, container_id: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
+        self.resolve(container_id, name)
+    }
+}
