@@ -100,6 +100,7 @@ pub(crate) fn create_network(
     if !cfg.internal {
         set_inc(fw, &name, Action::Insert, out);
     }
+    fw.enable_bridge_netfilter(out);
     out.push(KernelOp::LinkUp { ns, name });
 }
 

@@ -64,6 +64,8 @@ pub(crate) struct Firewall {
     ns: NsRef,
     chains: BTreeSet<(String, String)>,
     rules: BTreeSet<RuleKey>,
+    /// Whether `bridge-nf-call-iptables` has been switched on.
+    bridge_nf_on: bool,
 }
 
 fn strings(args: &[&str]) -> Vec<String> {
@@ -71,8 +73,21 @@ fn strings(args: &[&str]) -> Vec<String> {
 }
 
 impl Firewall {
+    /// libnetwork's `setupBridgeNetFiltering`: with IP forwarding on, bridged IPv4 must
+    /// traverse iptables (br_netfilter), so the sysctl is written once, when it is still 0.
+    pub(crate) fn enable_bridge_netfilter(&mut self, out: &mut Vec<KernelOp>) {
+        if !self.bridge_nf_on {
+            self.bridge_nf_on = true;
+            out.push(KernelOp::Sysctl {
+                ns: self.ns.clone(),
+                key: "net.bridge.bridge-nf-call-iptables".into(),
+                value: "1".into(),
+            });
+        }
+    }
+
     pub(crate) fn new(ns: NsRef) -> Self {
-        Firewall { ns, chains: BTreeSet::new(), rules: BTreeSet::new() }
+        Firewall { ns, chains: BTreeSet::new(), rules: BTreeSet::new(), bridge_nf_on: false }
     }
 
     fn key(table: Table, chain: &str, args: &[String]) -> RuleKey {

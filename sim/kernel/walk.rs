@@ -541,6 +541,8 @@ impl Kernel {
         match &pkt.payload {
             IpPayload::Icmp(IcmpRepr::EchoRequest { ident, seq, data }) => {
                 let reply = IcmpRepr::EchoReply { ident: *ident, seq: *seq, data: data.clone() };
+                // The reply is a new skb: no mark, and conntrack finds it by its own tuple.
+                (w.mark, w.conntrack_id) = (0, None);
                 let ttl = self.default_ttl(ns);
                 let out_pkt = Ipv4Packet {
                     src: pkt.dst,

@@ -177,13 +177,21 @@ impl Runner<'_> {
         }
         // What a terminal shows: `docker run`'s pull progress (stderr) before the ID.
         let mut out = stderr + &stdout;
+        let mut code = exit_code;
         for effect in effects {
-            out += &self.apply_effect(machine, effect)?;
+            let (text, exec_code) = self.apply_effect(machine, effect)?;
+            out += &text;
+            code = exec_code.unwrap_or(code);
         }
-        Ok((out, exit_code))
+        Ok((out, code))
     }
 
-    fn apply_effect(&mut self, machine: usize, effect: Effect) -> Result<String, LimitExceeded> {
+    /// Runs one effect; `docker exec` also returns what the command printed and its status.
+    fn apply_effect(
+        &mut self,
+        machine: usize,
+        effect: Effect,
+    ) -> Result<(String, Option<i32>), LimitExceeded> {
         match effect {
             Effect::StartProcess { container_id, ns, image, cmd, .. } => {
                 self.start_container_process(machine, &container_id, ns, &image, &cmd);
@@ -201,10 +209,12 @@ impl Runner<'_> {
             }
             Effect::StopProxy { host_port, .. } => self.stop_proxy(machine, host_port),
             Effect::Exec { container_id, ns, image, cmd, .. } => {
-                return self.exec_in_container(machine, &container_id, ns, &image, &cmd);
+                let (out, code) =
+                    self.exec_in_container(machine, &container_id, ns, &image, &cmd)?;
+                return Ok((out, Some(code)));
             }
         }
-        Ok(String::new())
+        Ok((String::new(), None))
     }
 
     fn exec_in_container(
@@ -214,7 +224,7 @@ impl Runner<'_> {
         ns: NsRef,
         image: &str,
         cmd: &[String],
-    ) -> Result<String, LimitExceeded> {
+    ) -> Result<(String, i32), LimitExceeded> {
         let busybox = matches!(image, "alpine" | "busybox");
         let flavor = if busybox { PingFlavor::Busybox } else { PingFlavor::Iputils };
         let daemon = self.world.machines[machine].daemon.as_ref().expect("docker host");
@@ -223,8 +233,8 @@ impl Runner<'_> {
             Site { machine, ns, resolv, prompt: String::new(), flavor, runs_on: RunsOn::Container };
         let line = cmd.join(" ");
         match command::parse(&line, RunsOn::Container, flavor) {
-            Ok(c) => Ok(self.execute(&site, c, &mut Vec::new())?.0),
-            Err(e) => Ok(format!("OCI runtime exec failed: exec failed: {}\n", e.message)),
+            Ok(c) => self.execute(&site, c, &mut Vec::new()),
+            Err(e) => Ok((format!("OCI runtime exec failed: exec failed: {}\n", e.message), 126)),
         }
     }
 
