@@ -100,7 +100,12 @@ pub(crate) fn create_network(
     if !cfg.internal {
         set_inc(fw, &name, Action::Insert, out);
     }
-    fw.enable_bridge_netfilter(out);
+    // `setupBridgeNetFiltering` is queued only for ICC-off networks: with ICC on, bridged
+    // traffic between containers never meets iptables unless something else loaded
+    // br_netfilter.
+    if !cfg.icc {
+        fw.enable_bridge_netfilter(out);
+    }
     out.push(KernelOp::LinkUp { ns, name });
 }
 
