@@ -11,13 +11,17 @@ use swarmsim::scenario;
 
 fn bridge_of(save: &str, subnet: &str) -> String {
     let prefix = format!("-A POSTROUTING -s {subnet} ! -o ");
-    let line = save.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no MASQUERADE for {subnet}:\n{save}"));
+    let line = save
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no MASQUERADE for {subnet}:\n{save}"));
     line[prefix.len()..].split_whitespace().next().expect("a bridge name").to_string()
 }
 
 #[test]
 fn iptables_save_equals_engine_20_10() {
-    let s = scenario::load(Path::new("scenarios/iptables-layout.yaml"), &runner::command::check).expect("valid scenario");
+    let s = scenario::load(Path::new("scenarios/iptables-layout.yaml"), &runner::command::check)
+        .expect("valid scenario");
     let outcome = runner::run(&s, s.seed).expect("runs");
     let save = &outcome.entries.last().expect("iptables-save ran last").output;
     let (red, blue) = (bridge_of(save, "172.30.0.0/16"), bridge_of(save, "172.31.0.0/16"));
