@@ -39,11 +39,9 @@ fn bench_scheduler(bencher: Bencher) {
             q
         })
         .bench_local_values(|mut q| {
-            let mut i = POPULATION;
-            for _ in 0..TOTAL {
+            for i in POPULATION..POPULATION + TOTAL as usize {
                 let ev = q.pop().expect("within limits").expect("population is constant");
                 q.schedule(table[i & ((1 << 20) - 1)], ev);
-                i += 1;
             }
             q
         });

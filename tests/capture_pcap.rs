@@ -2,7 +2,6 @@
 //! shows exactly the packets the report lists (the host pinging its container over docker0,
 //! with the ARP exchange that precedes the first echo).
 
-use std::path::Path;
 use std::process::Command;
 
 fn tool(name: &str, args: &[&str]) -> String {

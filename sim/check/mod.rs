@@ -4,7 +4,7 @@
 
 mod reach;
 
-pub use reach::reachability;
+pub(crate) use reach::reachability;
 
 use serde::Serialize;
 

@@ -24,7 +24,7 @@ enum Verdict {
     Silent,
 }
 
-pub fn reachability(
+pub(crate) fn reachability(
     r: &mut Runner,
     expect: &ReachExpect,
     line: usize,

@@ -587,6 +587,20 @@ fn ellipsis(s: &str, max: usize) -> String {
     s.chars().take(max - 1).collect::<String>() + "…"
 }
 
+/// What the simulator's processes need to know of a container.
+impl Container {
+    /// The image's short name (`nginx`, `chrch/web`), which picks the simulated program.
+    pub fn image_name(&self) -> &str {
+        self.image.repo.strip_prefix("library/").unwrap_or(&self.image.repo)
+    }
+
+    /// Where the embedded DNS server listens inside the namespace (UDP), if it runs.
+    pub fn embedded_dns(&self) -> Option<(Ipv4Addr, u16)> {
+        let (udp, _tcp) = self.sandbox.as_ref()?.dns_ports?;
+        Some((crate::docker::RESOLVER_IP, udp))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -606,19 +620,5 @@ mod tests {
             ellipsis("/docker-entrypoint.sh nginx -g 'daemon off;'", 20),
             "/docker-entrypoint.…"
         );
-    }
-}
-
-/// What the simulator's processes need to know of a container.
-impl Container {
-    /// The image's short name (`nginx`, `chrch/web`), which picks the simulated program.
-    pub fn image_name(&self) -> &str {
-        self.image.repo.strip_prefix("library/").unwrap_or(&self.image.repo)
-    }
-
-    /// Where the embedded DNS server listens inside the namespace (UDP), if it runs.
-    pub fn embedded_dns(&self) -> Option<(Ipv4Addr, u16)> {
-        let (udp, _tcp) = self.sandbox.as_ref()?.dns_ports?;
-        Some((crate::docker::RESOLVER_IP, udp))
     }
 }

@@ -386,18 +386,6 @@ fn bridge_config(net: &Network, id: &str, gw: Ipv4Addr, subnet: Ipv4Net) -> Brid
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn natural_order_compares_numbers() {
-        let mut v = vec!["net10", "net2", "bridge", "docker_gwbridge", "host"];
-        v.sort_by(|a, b| natural_cmp(a, b));
-        assert_eq!(v, ["bridge", "docker_gwbridge", "host", "net2", "net10"]);
-    }
-}
-
 const HOST_CONFLICT: &str =
     "container cannot be disconnected from host network or connected to host network";
 const NONE_CONFLICT: &str = "container cannot be connected to multiple networks with one of the networks in private (none) mode";
@@ -479,5 +467,17 @@ impl Daemon {
         self.leave(&cid, &nid, &mut pl);
         self.containers[&cid].networks.remove(pos);
         DockerOutcome { ops: pl.ops, effects: pl.effects, ..Default::default() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn natural_order_compares_numbers() {
+        let mut v = vec!["net10", "net2", "bridge", "docker_gwbridge", "host"];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(v, ["bridge", "docker_gwbridge", "host", "net2", "net10"]);
     }
 }

@@ -52,15 +52,6 @@ pub fn parse_resp(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// Encodes a command as a RESP array of bulk strings, as clients send it.
-pub fn encode_resp(words: &[&str]) -> String {
-    let mut s = format!("*{}\r\n", words.len());
-    for w in words {
-        s += &format!("${}\r\n{w}\r\n", w.len());
-    }
-    s
-}
-
 impl Process for Redis {
     fn name(&self) -> &str {
         "redis-server"
@@ -91,7 +82,7 @@ mod tests {
     #[test]
     fn incr_counts() {
         let mut r = Redis::default();
-        let cmd = parse_resp(encode_resp(&["INCR", "hits"]).as_bytes());
+        let cmd = parse_resp(b"*2\r\n$4\r\nINCR\r\n$4\r\nhits\r\n");
         assert_eq!(r.execute(&cmd), ":1\r\n");
         assert_eq!(r.execute(&cmd), ":2\r\n");
         assert_eq!(r.execute(&["PING".into()]), "+PONG\r\n");

@@ -210,7 +210,7 @@ fn split_url(url: &str) -> Result<(String, u16, String), ToolUsageError> {
         Some((h, p)) => (
             h,
             p.parse().map_err(|_| {
-                ToolUsageError(format!("curl: (3) URL using bad/illegal format or missing URL"))
+                ToolUsageError("curl: (3) URL using bad/illegal format or missing URL".into())
             })?,
         ),
         None => (authority, 80),
