@@ -25,6 +25,10 @@ struct Args {
     /// After each command, print the kernel operations it caused.
     #[arg(long)]
     explain: bool,
+    /// After the transcript, print the hop-by-hop walk of every packet that met an iptables
+    /// rule or was dropped.
+    #[arg(long)]
+    trace: bool,
 }
 
 fn main() -> ExitCode {
@@ -47,6 +51,9 @@ fn run(args: &Args) -> Result<bool, String> {
     let outcome = runner::run(&scenario, seed).map_err(|e| format!("error: {e}\n"))?;
     if !args.quiet {
         print!("{}", report::transcript(&outcome, args.explain));
+    }
+    if args.trace {
+        print!("{}", report::walks(&outcome));
     }
     print!("{}", report::summary(&outcome));
     let dir = args.out.clone().unwrap_or_else(|| Path::new("reports").join(&scenario.name));

@@ -531,8 +531,19 @@ impl Kernel {
         }
         if !outcome.accepted {
             w.hop(ns, dev_name, Stage::Drop, format!("netfilter {}", hook_name(hook)));
+        } else if matches!(hook, Hook::Input | Hook::Postrouting) {
+            self.conntrack_hop(w, ns, dev_name);
         }
         outcome.accepted
+    }
+
+    /// The packet's conntrack entry as it stands when it leaves the namespace's hooks.
+    fn conntrack_hop(&self, w: &mut Walk, ns: &NsRef, dev_name: &str) {
+        let n = self.ns(ns).expect("live");
+        let line = w.conntrack_id.and_then(|id| n.netfilter.conntrack_line(id, w.now));
+        if let Some(line) = line {
+            w.hop(ns, dev_name, Stage::Netfilter, format!("conntrack: {line}"));
+        }
     }
 
     /// Hands a packet addressed to this namespace to ICMP or a socket.

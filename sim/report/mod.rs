@@ -134,14 +134,15 @@ fn markdown(name: &str, outcome: &Outcome, explain: bool) -> String {
         }
         s += "```\n\n";
     }
-    s += "## Packet walks\n\n";
+    s += "## Packet walks\n\n```text\n";
     s += &walks(outcome);
+    s += "```\n";
     s
 }
 
 /// Every recorded hop, grouped by packet, for the packets that crossed netfilter rules or
 /// were dropped (the interesting ones).
-fn walks(outcome: &Outcome) -> String {
+pub fn walks(outcome: &Outcome) -> String {
     let mut interesting: Vec<u64> = outcome
         .hops
         .iter()
@@ -150,12 +151,11 @@ fn walks(outcome: &Outcome) -> String {
         })
         .map(|h| h.hop.packet)
         .collect();
-    interesting.dedup();
     interesting.sort();
     interesting.dedup();
     let mut s = String::new();
     for id in interesting.iter().take(50) {
-        let _ = writeln!(s, "Packet {id}:\n\n```text");
+        let _ = writeln!(s, "Packet {id}:");
         for h in outcome.hops.iter().filter(|h| h.hop.packet == *id) {
             let hop = &h.hop;
             let _ = writeln!(

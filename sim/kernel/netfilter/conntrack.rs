@@ -466,24 +466,26 @@ pub(crate) fn translate(
 /// `conntrack -L` (stdout): one line per confirmed entry, in creation order (Linux prints
 /// hash-bucket order, which is not reproducible anyway).
 pub(crate) fn list(ct: &Conntrack, now: SimTime) -> String {
+    ct.confirmed().filter(|e| e.expires > now).map(|e| entry_line(e, now) + "\n").collect()
+}
+
+/// One entry as `conntrack -L` prints it, without the newline.
+pub(crate) fn entry_line(e: &ConntrackEntry, now: SimTime) -> String {
     let mut out = String::new();
-    for e in ct.confirmed().filter(|e| e.expires > now) {
-        let secs = e.expires.since(now).as_nanos() / 1_000_000_000;
-        write!(out, "{:<8} {} {} ", e.original.proto.name(), e.original.proto.number(), secs)
-            .unwrap();
-        if let Some(s) = e.tcp_state {
-            write!(out, "{s} ").unwrap();
-        }
-        out.push_str(&tuple_text(&e.original, 8));
-        if !e.seen_reply {
-            out.push_str("[UNREPLIED] ");
-        }
-        out.push_str(&tuple_text(&e.reply, 0));
-        if e.assured {
-            out.push_str("[ASSURED] ");
-        }
-        writeln!(out, "mark={} use=1", e.mark).unwrap();
+    let secs = e.expires.since(now).as_nanos() / 1_000_000_000;
+    write!(out, "{:<8} {} {} ", e.original.proto.name(), e.original.proto.number(), secs).unwrap();
+    if let Some(s) = e.tcp_state {
+        write!(out, "{s} ").unwrap();
     }
+    out.push_str(&tuple_text(&e.original, 8));
+    if !e.seen_reply {
+        out.push_str("[UNREPLIED] ");
+    }
+    out.push_str(&tuple_text(&e.reply, 0));
+    if e.assured {
+        out.push_str("[ASSURED] ");
+    }
+    write!(out, "mark={} use=1", e.mark).unwrap();
     out
 }
 

@@ -221,6 +221,13 @@ impl Netfilter {
         conntrack::list(&self.conntrack, now)
     }
 
+    /// The `conntrack -L` line of the entry a packet belongs to (its `conntrack_id`), for
+    /// packet walks.
+    pub fn conntrack_line(&self, conntrack_id: u64, now: SimTime) -> Option<String> {
+        let entry = self.conntrack.get(conntrack_id >> 3)?;
+        Some(conntrack::entry_line(entry, now))
+    }
+
     /// The line `conntrack -L` prints on stderr after the entries.
     pub fn conntrack_summary(&self, now: SimTime) -> String {
         conntrack::summary(&self.conntrack, now)
