@@ -2,6 +2,7 @@
 //! and reachability/isolation between endpoints, probed with real packets through the
 //! model so every verdict has a packet walk behind it.
 
+pub mod peer;
 mod reach;
 
 pub(crate) use reach::reachability;

@@ -7,6 +7,7 @@
 //! `Vec<Action>` — frames to transmit, hops for the packet walk, socket events, timers.
 //! The kernel never reads a clock or a global RNG; the world hands both in.
 
+pub mod export;
 mod link;
 mod meta;
 mod neigh;

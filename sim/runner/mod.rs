@@ -67,6 +67,12 @@ pub enum RunError {
 }
 
 pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, RunError> {
+    run_keeping_world(scenario, seed).map(|(outcome, _)| outcome)
+}
+
+/// `run`, also handing back the world as the last step left it, for probes made after the
+/// scenario (the differential tests). Its captures and hops have moved into the outcome.
+pub fn run_keeping_world(scenario: &Scenario, seed: u64) -> Result<(Outcome, World), RunError> {
     let streams = Streams::new(seed);
     let (world, layout, startup) = build::build(scenario, &streams);
     let startup_ops =
@@ -77,19 +83,20 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, RunError> {
         let next = r.world.now() + THINK_TIME;
         r.world.run_until(next).map_err(|e| RunError::Limit(e, seed))?;
     }
-    let Runner { world, entries, checks, .. } = r;
-    let mut captures = world.captures;
+    let Runner { mut world, entries, checks, .. } = r;
+    let mut captures = std::mem::take(&mut world.captures);
     captures.iter_mut().for_each(|c| c.active = false);
-    Ok(Outcome {
+    let outcome = Outcome {
         seed,
         entries,
         checks,
         captures,
-        hops: world.hops,
+        hops: std::mem::take(&mut world.hops),
         startup_ops,
         end: world.queue.now(),
         events: world.queue.events_run(),
-    })
+    };
+    Ok((outcome, world))
 }
 
 pub(crate) struct Runner<'s> {
