@@ -60,6 +60,10 @@ pub(crate) fn configure_driver(
     ip_forward_was_on: bool,
     out: &mut Vec<KernelOp>,
 ) {
+    // `configure` first runs `modprobe -va bridge br_netfilter` when /proc/sys/net/bridge is
+    // missing; the loaded module starts with bridge-nf-call-iptables=1, which this op stands
+    // for. From then on bridged IPv4 meets iptables on every bridge, ICC on or off.
+    fw.enable_bridge_netfilter(out);
     fw.new_chain(out, Table::Nat, DOCKER_CHAIN);
     fw.new_chain(out, Table::Filter, DOCKER_CHAIN);
     fw.new_chain(out, Table::Filter, ISOLATION_1);
@@ -100,9 +104,8 @@ pub(crate) fn create_network(
     if !cfg.internal {
         set_inc(fw, &name, Action::Insert, out);
     }
-    // `setupBridgeNetFiltering` is queued only for ICC-off networks: with ICC on, bridged
-    // traffic between containers never meets iptables unless something else loaded
-    // br_netfilter.
+    // `setupBridgeNetFiltering` is queued for ICC-off networks; the module load above has
+    // already switched the sysctl on, so this writes nothing more.
     if !cfg.icc {
         fw.enable_bridge_netfilter(out);
     }

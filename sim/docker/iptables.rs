@@ -73,9 +73,8 @@ fn strings(args: &[&str]) -> Vec<String> {
 }
 
 impl Firewall {
-    /// libnetwork's `setupBridgeNetFiltering`: bridged IPv4 must traverse iptables
-    /// (br_netfilter) for an ICC-off bridge's DROP rule to work, so the sysctl is written
-    /// once, when it is still 0.
+    /// Bridged IPv4 must traverse iptables (br_netfilter): switched on once, by the module
+    /// load at driver start or by `setupBridgeNetFiltering`, whichever comes first.
     pub(crate) fn enable_bridge_netfilter(&mut self, out: &mut Vec<KernelOp>) {
         if !self.bridge_nf_on {
             self.bridge_nf_on = true;

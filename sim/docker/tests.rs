@@ -34,9 +34,10 @@ fn owned(v: &[&str]) -> Vec<String> {
 fn daemon_start_programs_engine_20_10s_base_rules() {
     let (_, ops) = daemon();
     let got = lines(&ops);
-    let mac = got[14].strip_prefix("ip link set dev docker0 address ").unwrap();
+    let mac = got[15].strip_prefix("ip link set dev docker0 address ").unwrap();
     assert!(mac.starts_with("02:42:") && mac.len() == 17, "{mac}");
     let want = owned(&[
+        "sysctl -w net.bridge.bridge-nf-call-iptables=1",
         "iptables -t nat -N DOCKER",
         "iptables -t filter -N DOCKER",
         "iptables -t filter -N DOCKER-ISOLATION-STAGE-1",
@@ -51,7 +52,7 @@ fn daemon_start_programs_engine_20_10s_base_rules() {
         "iptables -D FORWARD -j DOCKER-USER",
         "iptables -I FORWARD -j DOCKER-USER",
         "ip link add docker0 type bridge",
-        &got[14],
+        &got[15],
         "ip addr add 172.17.0.1/16 dev docker0",
         "iptables -t nat -I POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE",
         "iptables -t nat -I DOCKER -i docker0 -j RETURN",
