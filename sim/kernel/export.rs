@@ -58,29 +58,8 @@ impl NsNames {
 
     /// `op` as it runs in real Linux: every namespace renamed, the machine's root included.
     pub fn localize(&self, machine: &str, op: &KernelOp) -> KernelOp {
-        let real = |ns: &NsRef| NsRef::Named(self.of(machine, ns));
-        let named = |n: &String| self.of(machine, &NsRef::Named(n.clone()));
         let mut op = op.clone();
-        match &mut op {
-            KernelOp::NetnsAdd { name } | KernelOp::NetnsDel { name } => *name = named(name),
-            KernelOp::LinkSetNetns { ns, target, .. } => {
-                *target = real(target);
-                *ns = real(ns);
-            }
-            KernelOp::BridgeAdd { ns, .. }
-            | KernelOp::VethAdd { ns, .. }
-            | KernelOp::LinkRename { ns, .. }
-            | KernelOp::LinkSetMac { ns, .. }
-            | KernelOp::LinkSetMtu { ns, .. }
-            | KernelOp::LinkSetMaster { ns, .. }
-            | KernelOp::LinkUp { ns, .. }
-            | KernelOp::LinkDel { ns, .. }
-            | KernelOp::AddrAdd { ns, .. }
-            | KernelOp::RouteAdd { ns, .. }
-            | KernelOp::NeighAdd { ns, .. }
-            | KernelOp::Iptables { ns, .. }
-            | KernelOp::Sysctl { ns, .. } => *ns = real(ns),
-        }
+        op.rename_namespaces(|ns| NsRef::Named(self.of(machine, ns)));
         op
     }
 }

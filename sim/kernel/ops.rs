@@ -96,6 +96,35 @@ impl KernelOp {
         }
     }
 
+    /// Renames every namespace the op names (where it runs, where it moves a link, the
+    /// namespace it adds or deletes), as when replaying it under other names.
+    pub fn rename_namespaces(&mut self, rename: impl Fn(&NsRef) -> NsRef) {
+        let renamed_name = |n: &String| match rename(&NsRef::Named(n.clone())) {
+            NsRef::Named(new) => new,
+            NsRef::Root => panic!("a named namespace cannot become the root"),
+        };
+        match self {
+            KernelOp::NetnsAdd { name } | KernelOp::NetnsDel { name } => *name = renamed_name(name),
+            KernelOp::LinkSetNetns { ns, target, .. } => {
+                *target = rename(target);
+                *ns = rename(ns);
+            }
+            KernelOp::BridgeAdd { ns, .. }
+            | KernelOp::VethAdd { ns, .. }
+            | KernelOp::LinkRename { ns, .. }
+            | KernelOp::LinkSetMac { ns, .. }
+            | KernelOp::LinkSetMtu { ns, .. }
+            | KernelOp::LinkSetMaster { ns, .. }
+            | KernelOp::LinkUp { ns, .. }
+            | KernelOp::LinkDel { ns, .. }
+            | KernelOp::AddrAdd { ns, .. }
+            | KernelOp::RouteAdd { ns, .. }
+            | KernelOp::NeighAdd { ns, .. }
+            | KernelOp::Iptables { ns, .. }
+            | KernelOp::Sysctl { ns, .. } => *ns = rename(ns),
+        }
+    }
+
     /// The command without the namespace prefix.
     fn command(&self) -> String {
         match self {

@@ -133,12 +133,10 @@ impl Process for Curl {
     }
 
     fn on_socket(&mut self, cx: &mut ProcCtx, event: SocketEvent) {
-        if let Some(r) = self.resolver.as_mut().filter(|r| r.owns(&event)) {
-            if let Some(done) = r.on_socket(cx, event) {
-                self.resolved(cx, done);
-            }
-            return;
-        }
+        let event = match StubResolver::feed(&mut self.resolver, cx, event) {
+            Ok(done) => return done.into_iter().for_each(|r| self.resolved(cx, r)),
+            Err(event) => event,
+        };
         let target = format!("{} port {}", self.host, self.port);
         match event.kind {
             SocketEventKind::Connected => {
@@ -163,7 +161,7 @@ impl Process for Curl {
     fn on_timer(&mut self, cx: &mut ProcCtx, token: u64) {
         match token {
             TOKEN_RESOLVER => {
-                if let Some(done) = self.resolver.as_mut().and_then(|r| r.on_timer(cx)) {
+                if let Some(done) = StubResolver::feed_timer(&mut self.resolver, cx) {
                     self.resolved(cx, done);
                 }
             }

@@ -205,12 +205,10 @@ impl Process for Ping {
     }
 
     fn on_socket(&mut self, cx: &mut ProcCtx, event: SocketEvent) {
-        if let Some(r) = self.resolver.as_mut().filter(|r| r.owns(&event)) {
-            if let Some(done) = r.on_socket(cx, event) {
-                self.resolved(cx, done);
-            }
-            return;
-        }
+        let event = match StubResolver::feed(&mut self.resolver, cx, event) {
+            Ok(done) => return done.into_iter().for_each(|r| self.resolved(cx, r)),
+            Err(event) => event,
+        };
         if let SocketEventKind::EchoReply { from, seq, ttl, bytes } = event.kind {
             self.on_reply(cx, from, seq, ttl, bytes);
         }
@@ -221,7 +219,7 @@ impl Process for Ping {
             TOKEN_SEND => self.send(cx),
             TOKEN_LINGER => self.finish(cx),
             TOKEN_RESOLVER => {
-                if let Some(done) = self.resolver.as_mut().and_then(|r| r.on_timer(cx)) {
+                if let Some(done) = StubResolver::feed_timer(&mut self.resolver, cx) {
                     self.resolved(cx, done);
                 }
             }

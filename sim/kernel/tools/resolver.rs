@@ -92,6 +92,20 @@ impl StubResolver {
         self.sock == Some(event.sock)
     }
 
+    /// Routes a socket event to the pending lookup in `slot`: `Err(event)` when it is not
+    /// the lookup's, `Ok(Some(r))` when the lookup ended (the slot is then empty).
+    pub fn feed(slot: &mut Option<StubResolver>, cx: &mut ProcCtx, event: SocketEvent) -> Result<Option<Resolution>, SocketEvent> {
+        match slot.as_mut().filter(|r| r.owns(&event)) {
+            Some(r) => Ok(r.on_socket(cx, event).inspect(|_| *slot = None)),
+            None => Err(event),
+        }
+    }
+
+    /// The lookup's timer fired: `Some(r)` when it gave up (the slot is then empty).
+    pub fn feed_timer(slot: &mut Option<StubResolver>, cx: &mut ProcCtx) -> Option<Resolution> {
+        slot.as_mut().and_then(|r| r.on_timer(cx)).inspect(|_| *slot = None)
+    }
+
     /// An answer arrived on our socket.
     pub fn on_socket(&mut self, cx: &mut ProcCtx, event: SocketEvent) -> Option<Resolution> {
         let SocketEventKind::Datagram { payload: UdpPayload::Dns(msg), .. } = event.kind else {
