@@ -1,4 +1,4 @@
-//! Scenario files: YAML → raw serde structs → [`validate`](parse) → a typed [`Scenario`].
+//! Scenario files: YAML → raw serde structs → `validate()` → a typed [`Scenario`].
 //!
 //! Contract: [`load`] and [`parse`] either return a `Scenario` in which every name has
 //! become an id and every value is parsed, or a [`ScenarioError`] naming the file, line and
@@ -82,8 +82,14 @@ pub fn parse(
     file_name: &str,
     check_command: CommandCheck,
 ) -> Result<Scenario, ScenarioError> {
-    let index = positions::PositionIndex::build(source).map_err(|(message, region)| {
-        ScenarioError::at(ErrorKind::Syntax(message), file_name, source, region)
+    let index = positions::PositionIndex::build(source).map_err(|err| match err {
+        positions::IndexError::Syntax(message, region) => {
+            syntax_error(source, file_name, message, region)
+        }
+        positions::IndexError::TooDeep(region) => {
+            let message = format!("nested more than {} levels deep", positions::MAX_DEPTH);
+            ScenarioError::at(ErrorKind::Syntax(message), file_name, source, region)
+        }
     })?;
     if index.is_empty() {
         let err = ScenarioError::at(ErrorKind::Empty, file_name, source, positions::Region::START);
@@ -93,6 +99,22 @@ pub fn parse(
         .map_err(|err| serde_errors::convert(&err, file_name, source, &index))?;
     let ctx = validate::Ctx { file: file_name, source, index: &index };
     validate::validate(raw, &ctx, check_command)
+}
+
+/// Both parsers read the file; libyaml's messages say more ("while parsing a flow mapping
+/// at line 9 column 5"), so its error wins when it has one.
+fn syntax_error(
+    source: &str,
+    file: &str,
+    message: String,
+    region: positions::Region,
+) -> ScenarioError {
+    match serde_yaml::from_str::<serde_yaml::Value>(source) {
+        Err(err) if err.location().is_some() => {
+            serde_errors::convert(&err, file, source, &positions::PositionIndex::default())
+        }
+        _ => ScenarioError::at(ErrorKind::Syntax(message), file, source, region),
+    }
 }
 
 #[cfg(test)]

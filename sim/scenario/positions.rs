@@ -80,6 +80,17 @@ pub struct PositionIndex {
     repeated_keys: Vec<(Path, Region)>,
 }
 
+/// Scenario files are a few levels deep. Deeper input is refused here, before libyaml
+/// sees it: its parser slows down badly on thousands of nested collections.
+pub const MAX_DEPTH: usize = 32;
+
+/// Why the source could not be indexed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum IndexError {
+    Syntax(String, Region),
+    TooDeep(Region),
+}
+
 enum Frame {
     Seq { path: Path, next: usize },
     Map { path: Path, key: Option<(String, Region)> },
@@ -88,12 +99,15 @@ enum Frame {
 impl PositionIndex {
     /// Reads `source` with the marker-keeping parser. A syntax error comes back as the
     /// parser's message and the region where it happened.
-    pub fn build(source: &str) -> Result<PositionIndex, (String, Region)> {
+    pub fn build(source: &str) -> Result<PositionIndex, IndexError> {
         let mut index = PositionIndex::default();
         let mut stack: Vec<Frame> = Vec::new();
         for item in Parser::new_from_str(source) {
             let (event, span) = item.map_err(scan_error)?;
             let region = Region::from_span(span);
+            if stack.len() >= MAX_DEPTH {
+                return Err(IndexError::TooDeep(region));
+            }
             match event {
                 Event::DocumentEnd => break,
                 Event::Scalar(text, ..) => index.on_scalar(&mut stack, &text, region),
@@ -194,9 +208,12 @@ impl PositionIndex {
     }
 }
 
-fn scan_error(err: ScanError) -> (String, Region) {
+fn scan_error(err: ScanError) -> IndexError {
     let mark = err.marker();
-    (err.info().to_string(), Region { line: mark.line(), column: mark.col() + 1, len: 1 })
+    IndexError::Syntax(
+        err.info().to_string(),
+        Region { line: mark.line(), column: mark.col() + 1, len: 1 },
+    )
 }
 
 #[cfg(test)]
@@ -235,8 +252,14 @@ mod tests {
 
     #[test]
     fn syntax_errors_carry_a_position() {
-        let (message, region) = PositionIndex::build("a: [1, 2\n").unwrap_err();
+        let Err(IndexError::Syntax(message, region)) = PositionIndex::build("a: [1, 2\n") else {
+            panic!("expected a syntax error")
+        };
         assert_eq!(region.line, 2);
         assert!(!message.is_empty());
+        let deep = format!("a: {}", "[".repeat(40));
+        let err = PositionIndex::build(&deep).unwrap_err();
+        // The root mapping is the first of the 32 levels, so the 32nd `[` is one too many.
+        assert_eq!(err, IndexError::TooDeep(Region { line: 1, column: 35, len: 1 }));
     }
 }

@@ -98,21 +98,19 @@ fn quote_list(words: &[&str]) -> String {
     words.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ")
 }
 
-/// Drops " at line N column M" and " at position N": the caret shows where.
+/// Drops the first " at line N column M" (or " at position N"): the caret shows where.
+/// A later one, libyaml's context ("while parsing a flow mapping at line 9 column 5"),
+/// stays, since it points somewhere else.
 fn strip_locations(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find(" at ") {
-        out.push_str(&rest[..at]);
-        let tail = &rest[at + 4..];
-        let skip = location_len(tail);
-        if skip == 0 {
-            out.push_str(" at ");
+    let mut from = 0;
+    while let Some(at) = text[from..].find(" at ").map(|i| from + i) {
+        let skip = location_len(&text[at + 4..]);
+        if skip > 0 {
+            return format!("{}{}", &text[..at], &text[at + 4 + skip..]);
         }
-        rest = &tail[skip..];
+        from = at + 4;
     }
-    out.push_str(rest);
-    out
+    text.to_string()
 }
 
 /// The length of "line N column M" or "position N" at the start of `text`, else 0.
@@ -154,7 +152,7 @@ mod tests {
         let syntax = "did not find expected key at line 2 column 1, while parsing a block mapping at line 1 column 1";
         assert_eq!(
             strip_locations(syntax),
-            "did not find expected key, while parsing a block mapping"
+            "did not find expected key, while parsing a block mapping at line 1 column 1"
         );
         assert_eq!(strip_locations("look at this"), "look at this");
     }

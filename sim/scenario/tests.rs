@@ -176,7 +176,7 @@ fn syntax_error() {
     let err = error_of("name: [x\n");
     assert_eq!(
         err.message(),
-        "YAML syntax error: while parsing a flow sequence, expected ',' or ']'"
+        "YAML syntax error: did not find expected ',' or ']', while parsing a flow sequence at line 1 column 7"
     );
     assert_eq!(err.line_col(), Some((2, 1)));
 }
@@ -555,4 +555,43 @@ fn command_checker_errors_point_into_the_command() {
         err.to_string().contains(&(String::from("\n   | ") + &" ".repeat(20) + "^^^^^^\n")),
         "{err}"
     );
+}
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        /// Any edit of a valid file either still loads or becomes an error with a position.
+        #[test]
+        fn on_edited_scenarios(at in 0usize..FULL.len(), cut in 0usize..40, insert in "[ -~\n\t]{0,12}") {
+            let start = (0..=at).rev().find(|&i| FULL.is_char_boundary(i)).unwrap_or(0);
+            let end = (start + cut..=FULL.len()).find(|&i| FULL.is_char_boundary(i)).unwrap_or(FULL.len());
+            let source = format!("{}{}{}", &FULL[..start], insert, &FULL[end..]);
+            if let Err(err) = parse(&source, "t.yaml", &accept) {
+                prop_assert!(err.line_col().is_some());
+                prop_assert!(err.to_string().starts_with("error: "));
+            }
+        }
+
+        #[test]
+        fn on_arbitrary_text(source in "\\PC{0,200}") {
+            if let Err(err) = parse(&source, "t.yaml", &accept) {
+                prop_assert!(err.line_col().is_some());
+            }
+        }
+    }
+}
+
+#[test]
+fn deep_nesting_is_refused_before_libyaml_sees_it() {
+    let deep = format!("name: {}{}\n", "[".repeat(40), "]".repeat(40));
+    let err = error_of(&deep);
+    assert_eq!(err.message(), "YAML syntax error: nested more than 32 levels deep");
+    assert_eq!(err.line_col(), Some((1, 38)));
+    // Far deeper input trips saphyr's own limit, and libyaml's, before any slow path.
+    let deeper = format!("name: {}{}\n", "[".repeat(20_000), "]".repeat(20_000));
+    assert_eq!(error_of(&deeper).message(), "YAML syntax error: recursion limit exceeded");
 }
