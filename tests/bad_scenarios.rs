@@ -1,51 +1,14 @@
 //! Every file in `tests/bad_scenarios/` has exactly one problem, named on its first line as
 //! `# expect: PHRASE`. Loading it must fail with an error that names a line and whose
-//! headline contains PHRASE — never a panic, never a scenario.
+//! headline contains PHRASE — never a panic, never a scenario — and the binary must exit 2
+//! with that message and write no report.
 
 use std::path::{Path, PathBuf};
 
-use swarmsim::scenario::{self, CommandError, CommandSite};
+use std::process::Command;
 
-/// The commands the labs use. A stand-in for the docker CLI parser the binary plugs in:
-/// it rejects only commands whose first word is not one of these.
-const KNOWN_COMMANDS: &[&str] = &[
-    "docker",
-    "ping",
-    "curl",
-    "ip",
-    "brctl",
-    "bridge",
-    "iptables",
-    "iptables-save",
-    "nc",
-    "tcpdump",
-    "nslookup",
-    "dig",
-    "drill",
-    "getent",
-    "apt-get",
-    "cat",
-    "echo",
-    "ifconfig",
-    "sleep",
-    "route",
-    "conntrack",
-    "ipvsadm",
-];
-
-fn check_command(site: &CommandSite) -> Result<(), CommandError> {
-    let first = site.command.split_whitespace().next().unwrap_or("");
-    if KNOWN_COMMANDS.contains(&first) {
-        return Ok(());
-    }
-    Err(CommandError {
-        message: format!("unknown command `{first}`"),
-        hint: Some(
-            "the simulator knows docker, ping, curl, ip, iptables, tcpdump and a few more".into(),
-        ),
-        at: Some(0..first.len()),
-    })
-}
+use swarmsim::runner::command::check as check_command;
+use swarmsim::scenario;
 
 fn bad_scenarios() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_scenarios");
@@ -90,4 +53,26 @@ fn each_bad_scenario_fails_with_its_phrase_and_a_line() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn the_binary_exits_2_and_writes_nothing() {
+    for path in bad_scenarios() {
+        let out = std::env::temp_dir().join(format!("swarmsim-bad-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let run = Command::new(env!("CARGO_BIN_EXE_swarmsim"))
+            .arg(&path)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        let name = path.file_name().unwrap().to_string_lossy();
+        assert_eq!(run.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(&expected_phrase(&path)), "{name}: {stderr}");
+        assert!(stderr.contains(&format!("{name}:")), "{name} must be named with a line: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert!(run.stdout.is_empty(), "{name}: nothing may run");
+        assert!(!out.exists(), "{name}: no report may be written");
+    }
 }

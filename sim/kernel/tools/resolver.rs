@@ -94,7 +94,11 @@ impl StubResolver {
 
     /// Routes a socket event to the pending lookup in `slot`: `Err(event)` when it is not
     /// the lookup's, `Ok(Some(r))` when the lookup ended (the slot is then empty).
-    pub fn feed(slot: &mut Option<StubResolver>, cx: &mut ProcCtx, event: SocketEvent) -> Result<Option<Resolution>, SocketEvent> {
+    pub fn feed(
+        slot: &mut Option<StubResolver>,
+        cx: &mut ProcCtx,
+        event: SocketEvent,
+    ) -> Result<Option<Resolution>, SocketEvent> {
         match slot.as_mut().filter(|r| r.owns(&event)) {
             Some(r) => Ok(r.on_socket(cx, event).inspect(|_| *slot = None)),
             None => Err(event),

@@ -366,6 +366,12 @@ impl Walk<'_> {
                 .expected("expected an interface name, like `eth0` or `docker0`"));
         }
         let filter = raw.filter.clone().filter(|f| !f.trim().is_empty());
+        if let Err(e) = crate::engine::Filter::parse(filter.as_deref().unwrap_or("")) {
+            let kind = ErrorKind::Invalid { what: "capture filter", text: e.0 };
+            let expected =
+                "expected a tcpdump filter: `icmp or arp`, `tcp port 80`, `host 172.17.0.2`, …";
+            return Err(self.ctx.at_value(&path.key("filter"), kind).expected(expected));
+        }
         let id = CaptureId(self.captures.len());
         self.captures.push(Capture {
             name: raw.name.clone(),
