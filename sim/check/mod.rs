@@ -4,8 +4,11 @@
 
 pub mod peer;
 mod reach;
+mod uniqueness;
 
-pub(crate) use reach::reachability;
+pub(crate) use reach::{matrix, reachability};
+pub use reach::{Cell, Matrix};
+pub use uniqueness::uniqueness;
 
 use serde::Serialize;
 

@@ -171,3 +171,73 @@ impl Process for Prober {
         }
     }
 }
+
+/// One source's view of one destination: ICMP, and TCP to the destination's lowest
+/// listening port, if it has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Cell {
+    pub icmp: bool,
+    pub tcp: Option<(u16, bool)>,
+}
+
+/// Reachability between every pair of endpoints: machines and running containers.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Matrix {
+    pub names: Vec<String>,
+    /// `cells[src][dst]`; `None` on the diagonal.
+    pub cells: Vec<Vec<Option<Cell>>>,
+}
+
+/// Probes every ordered pair of endpoints.
+pub(crate) fn matrix(r: &mut Runner) -> Result<Matrix, LimitExceeded> {
+    let endpoints = all_endpoints(r);
+    let names = endpoints.iter().map(|e| describe(r, e)).collect();
+    let mut cells = Vec::new();
+    for src in &endpoints {
+        let mut row = Vec::new();
+        for dst in &endpoints {
+            row.push(if src == dst { None } else { Some(cell(r, src, dst)?) });
+        }
+        cells.push(row);
+    }
+    Ok(Matrix { names, cells })
+}
+
+fn cell(r: &mut Runner, src: &Endpoint, dst: &Endpoint) -> Result<Cell, LimitExceeded> {
+    let reach = |probe| Reach { src: src.clone(), dst: dst.clone(), probe };
+    let icmp = probe(r, &reach(Probe::Icmp))? != Verdict::Silent;
+    let tcp = match lowest_tcp_port(r, dst) {
+        Some(port) => Some((port, probe(r, &reach(Probe::Tcp(port)))? == Verdict::Answered)),
+        None => None,
+    };
+    Ok(Cell { icmp, tcp })
+}
+
+/// Every machine of the scenario, then every running container, host by host.
+fn all_endpoints(r: &Runner) -> Vec<Endpoint> {
+    let hosts = (0..r.scenario.hosts.len())
+        .map(|i| Endpoint::Machine(Machine::Host(crate::scenario::HostId(i))));
+    let externals = (0..r.scenario.externals.len())
+        .map(|i| Endpoint::Machine(Machine::External(crate::scenario::ExternalId(i))));
+    let mut all: Vec<Endpoint> = hosts.chain(externals).collect();
+    for (h, &m) in r.layout.hosts.iter().enumerate() {
+        let Some(d) = r.world.machines[m].daemon.as_ref() else { continue };
+        for c in d.containers().filter(|c| c.ns().is_some() && !d.addresses(c).is_empty()) {
+            all.push(Endpoint::Container {
+                host: crate::scenario::HostId(h),
+                name: c.name.clone(),
+            });
+        }
+    }
+    all
+}
+
+fn lowest_tcp_port(r: &Runner, dst: &Endpoint) -> Option<u16> {
+    let m = &r.world.machines[r.machine_of(dst)];
+    let ns = match dst {
+        Endpoint::Container { name, .. } => m.daemon.as_ref()?.container(name)?.ns()?,
+        Endpoint::Machine(_) => NsRef::Root,
+    };
+    let listeners = m.kernel.ns(&ns)?.sockets.listeners();
+    listeners.iter().filter(|l| l.0 == "tcp").map(|l| l.2).min()
+}

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::check::CheckResult;
+use crate::check::{Cell, CheckResult, Matrix};
 use crate::runner::Outcome;
 use crate::wire::PcapWriter;
 
@@ -73,6 +73,7 @@ struct Summary<'a> {
     simulated_ns: u64,
     checks: Vec<&'a CheckResult>,
     captures: Vec<CaptureSummary<'a>>,
+    reachability: &'a Matrix,
 }
 
 #[derive(Serialize)]
@@ -103,6 +104,7 @@ pub fn render(name: &str, outcome: &Outcome, explain: bool) -> Vec<(String, Vec<
                 file: format!("{}.pcap", c.name),
             })
             .collect(),
+        reachability: &outcome.matrix,
     };
     let json = serde_json::to_string_pretty(&summary).expect("plain data serializes") + "\n";
     files.push(("summary.json".to_string(), json.into_bytes()));
@@ -125,7 +127,9 @@ fn markdown(name: &str, outcome: &Outcome, explain: bool) -> String {
     s += &transcript(outcome, explain);
     s += "```\n\n## Checks\n\n```text\n";
     s += &summary(outcome);
-    s += "```\n\n## Captures\n\n";
+    s += "```\n\n## Reachability at the end of the run\n\n";
+    s += &matrix_table(&outcome.matrix);
+    s += "\n## Captures\n\n";
     for c in &outcome.captures {
         let _ =
             writeln!(s, "### {} ({} packets on {})\n\n```text", c.name, c.frames.len(), c.iface);
@@ -138,6 +142,37 @@ fn markdown(name: &str, outcome: &Outcome, explain: bool) -> String {
     s += &walks(outcome);
     s += "```\n";
     s
+}
+
+/// The reachability matrix as a Markdown table: rows are sources, columns destinations.
+/// `I` answers ICMP echo, `T80` completes a TCP handshake on port 80 (its lowest listening
+/// port), `·` neither.
+pub fn matrix_table(m: &Matrix) -> String {
+    if m.names.is_empty() {
+        return String::new();
+    }
+    let mut s = format!("| from \\ to | {} |\n", m.names.join(" | "));
+    s += &format!("|---|{}\n", "---|".repeat(m.names.len()));
+    for (name, row) in m.names.iter().zip(&m.cells) {
+        let cells: Vec<String> = row.iter().map(|c| c.map_or("—".to_string(), cell_text)).collect();
+        s += &format!("| {name} | {} |\n", cells.join(" | "));
+    }
+    s + "\n`I`: answers ICMP echo; `T<port>`: a TCP handshake completes on the destination's lowest listening port; `·`: neither.\n"
+}
+
+fn cell_text(c: Cell) -> String {
+    let mut parts = Vec::new();
+    if c.icmp {
+        parts.push("I".to_string());
+    }
+    if let Some((port, true)) = c.tcp {
+        parts.push(format!("T{port}"));
+    }
+    if parts.is_empty() {
+        "·".to_string()
+    } else {
+        parts.join(" ")
+    }
 }
 
 /// Every recorded hop, grouped by packet, for the packets that crossed netfilter rules or

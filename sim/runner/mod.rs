@@ -51,6 +51,8 @@ pub struct Outcome {
     pub startup_ops: Vec<(String, Vec<KernelOp>)>,
     pub end: SimTime,
     pub events: u64,
+    /// Reachability between every pair of endpoints at the end of the run.
+    pub matrix: check::Matrix,
 }
 
 impl Outcome {
@@ -67,47 +69,64 @@ pub enum RunError {
 }
 
 pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, RunError> {
-    run_keeping_world(scenario, seed).map(|(outcome, _)| outcome)
+    let mut r = run_steps(scenario, seed)?;
+    let matrix = check::matrix(&mut r).map_err(|e| RunError::Limit(e, seed))?;
+    Ok(r.into_outcome(seed, matrix).0)
 }
 
-/// `run`, also handing back the world as the last step left it, for probes made after the
-/// scenario (the differential tests). Its captures and hops have moved into the outcome.
+/// `run` without the final reachability matrix, also handing back the world as the last
+/// step left it, for probes made after the scenario (the differential tests). Its captures
+/// and hops have moved into the outcome.
 pub fn run_keeping_world(scenario: &Scenario, seed: u64) -> Result<(Outcome, World), RunError> {
+    Ok(run_steps(scenario, seed)?.into_outcome(seed, check::Matrix::default()))
+}
+
+/// Builds the world and runs every step; then the captures stop and the address
+/// uniqueness invariants are checked.
+fn run_steps(scenario: &Scenario, seed: u64) -> Result<Runner<'_>, RunError> {
     let streams = Streams::new(seed);
     let (world, layout, startup) = build::build(scenario, &streams);
     let startup_ops =
         startup.iter().map(|(m, ops)| (world.machines[*m].name.clone(), ops.clone())).collect();
-    let mut r = Runner { world, layout, scenario, entries: Vec::new(), checks: Vec::new() };
+    let mut r =
+        Runner { world, layout, scenario, startup_ops, entries: Vec::new(), checks: Vec::new() };
     for step in &scenario.steps {
         r.step(step.line, &step.kind).map_err(|e| RunError::Limit(e, seed))?;
         let next = r.world.now() + THINK_TIME;
         r.world.run_until(next).map_err(|e| RunError::Limit(e, seed))?;
     }
-    let Runner { mut world, entries, checks, .. } = r;
-    let mut captures = std::mem::take(&mut world.captures);
-    captures.iter_mut().for_each(|c| c.active = false);
-    let outcome = Outcome {
-        seed,
-        entries,
-        checks,
-        captures,
-        hops: std::mem::take(&mut world.hops),
-        startup_ops,
-        end: world.queue.now(),
-        events: world.queue.events_run(),
-    };
-    Ok((outcome, world))
+    r.world.captures.iter_mut().for_each(|c| c.active = false);
+    let invariants = check::uniqueness(&r.world);
+    r.checks.extend(invariants);
+    Ok(r)
 }
 
 pub(crate) struct Runner<'s> {
     pub world: World,
     pub layout: Layout,
     pub scenario: &'s Scenario,
+    startup_ops: Vec<(String, Vec<KernelOp>)>,
     pub entries: Vec<Entry>,
     pub checks: Vec<CheckResult>,
 }
 
 impl Runner<'_> {
+    fn into_outcome(self, seed: u64, matrix: check::Matrix) -> (Outcome, World) {
+        let Runner { mut world, entries, checks, startup_ops, .. } = self;
+        let outcome = Outcome {
+            seed,
+            entries,
+            checks,
+            captures: std::mem::take(&mut world.captures),
+            hops: std::mem::take(&mut world.hops),
+            startup_ops,
+            end: world.queue.now(),
+            events: world.queue.events_run(),
+            matrix,
+        };
+        (outcome, world)
+    }
+
     fn step(&mut self, line: usize, kind: &StepKind) -> Result<(), LimitExceeded> {
         match kind {
             StepKind::Run { at, command, expect } => {
