@@ -22,7 +22,7 @@ pub fn ip_addr(
     }
     let mut out = String::new();
     for link in n.links.values().filter(|l| dev.is_none_or(|d| l.name == d)) {
-        link_lines(&mut out, kernel, n, link);
+        link_lines(&mut out, n, link);
         if with_addrs {
             addr_lines(&mut out, n, link);
         }
@@ -30,7 +30,7 @@ pub fn ip_addr(
     Ok(out)
 }
 
-fn link_lines(out: &mut String, kernel: &Kernel, n: &Netns, link: &Link) {
+fn link_lines(out: &mut String, n: &Netns, link: &Link) {
     let peer = link.peer().map(|(pns, pidx)| (pns != &n.name, *pidx));
     let name = match peer {
         Some((_, pidx)) => format!("{}@if{pidx}", link.name),
@@ -49,7 +49,7 @@ fn link_lines(out: &mut String, kernel: &Kernel, n: &Netns, link: &Link) {
         link.ifindex, link.mtu
     );
     let netnsid = match peer {
-        Some((true, _)) => format!(" link-netnsid {}", netnsid(kernel, n, link)),
+        Some((true, _)) => format!(" link-netnsid {}", netnsid(n, link)),
         _ => String::new(),
     };
     match link.kind {
@@ -64,7 +64,7 @@ fn link_lines(out: &mut String, kernel: &Kernel, n: &Netns, link: &Link) {
 
 /// The id this namespace gives the namespace of a veth's peer: 0, 1, … in order of first
 /// reference, as `ip link` shows after `link-netnsid`.
-fn netnsid(kernel: &Kernel, n: &Netns, link: &Link) -> usize {
+fn netnsid(n: &Netns, link: &Link) -> usize {
     let mut seen: Vec<&NsRef> = Vec::new();
     for l in n.links.values() {
         if let Some((pns, _)) = l.peer() {
@@ -74,7 +74,6 @@ fn netnsid(kernel: &Kernel, n: &Netns, link: &Link) -> usize {
         }
     }
     let target = &link.peer().expect("a veth").0;
-    let _ = kernel;
     seen.iter().position(|p| *p == target).unwrap_or(0)
 }
 

@@ -3,6 +3,7 @@
 //! command the simulator does not know is an error with a hint, never silently skipped.
 
 use crate::kernel::tools::{Curl, Ping, PingFlavor};
+use crate::scenario::suggest::did_you_mean;
 use crate::scenario::{CommandError, CommandSite, RunsOn};
 
 use super::shell;
@@ -44,7 +45,10 @@ pub fn parse(line: &str, runs_on: RunsOn, flavor: PingFlavor) -> Result<Command,
         "brctl" if args.first().map(String::as_str) == Some("show") => Ok(Command::BrctlShow),
         "iptables" => Ok(Command::Iptables(args)),
         "iptables-save" => Ok(Command::IptablesSave),
-        other => Err(err(format!("{other}: command not found"), suggest(other))),
+        other => Err(err(
+            format!("{other}: command not found"),
+            did_you_mean(other, PROGRAMS.iter().copied()),
+        )),
     }
 }
 
@@ -79,23 +83,4 @@ fn parse_ip(args: &[String]) -> Result<Command, CommandError> {
 
 fn err(message: String, hint: Option<String>) -> CommandError {
     CommandError { message, hint, at: None }
-}
-
-/// The nearest known program, when it is close.
-fn suggest(word: &str) -> Option<String> {
-    let best = PROGRAMS.iter().min_by_key(|p| edit_distance(word, p))?;
-    (edit_distance(word, best) <= 2).then(|| format!("did you mean `{best}`?"))
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }

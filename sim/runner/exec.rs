@@ -82,15 +82,17 @@ impl Runner<'_> {
                 let c =
                     daemon.container(name).ok_or_else(|| format!("No such container: {name}"))?;
                 let ns = c.ns().ok_or_else(|| format!("Container {} is not running", c.id))?;
-                let busybox = matches!(c.image_name(), "alpine" | "busybox");
-                let prompt =
-                    if busybox { "/ # ".to_string() } else { format!("root@{}:/# ", &c.id[..12]) };
+                let flavor = ping_flavor(c.image_name());
+                let prompt = match flavor {
+                    PingFlavor::Busybox => "/ # ".to_string(),
+                    PingFlavor::Iputils => format!("root@{}:/# ", c.short_id()),
+                };
                 Ok(Site {
                     machine,
                     ns,
                     resolv: daemon.resolv_conf(c),
                     prompt,
-                    flavor: if busybox { PingFlavor::Busybox } else { PingFlavor::Iputils },
+                    flavor,
                     runs_on: RunsOn::Container,
                 })
             }
@@ -193,8 +195,8 @@ impl Runner<'_> {
         effect: Effect,
     ) -> Result<(String, Option<i32>), LimitExceeded> {
         match effect {
-            Effect::StartProcess { container_id, ns, image, cmd, .. } => {
-                self.start_container_process(machine, &container_id, ns, &image, &cmd);
+            Effect::StartProcess { container_id, ns, cmd, .. } => {
+                self.start_container_process(machine, &container_id, ns, &cmd);
             }
             Effect::StopProcesses { container_id } => self.stop_container(machine, &container_id),
             Effect::StartProxy { host_ip, host_port, container_ip, container_port, .. } => {
@@ -208,9 +210,8 @@ impl Runner<'_> {
                 );
             }
             Effect::StopProxy { host_port, .. } => self.stop_proxy(machine, host_port),
-            Effect::Exec { container_id, ns, image, cmd, .. } => {
-                let (out, code) =
-                    self.exec_in_container(machine, &container_id, ns, &image, &cmd)?;
+            Effect::Exec { container_id, ns, cmd, .. } => {
+                let (out, code) = self.exec_in_container(machine, &container_id, ns, &cmd)?;
                 return Ok((out, Some(code)));
             }
         }
@@ -222,13 +223,11 @@ impl Runner<'_> {
         machine: usize,
         id: &str,
         ns: NsRef,
-        image: &str,
         cmd: &[String],
     ) -> Result<(String, i32), LimitExceeded> {
-        let busybox = matches!(image, "alpine" | "busybox");
-        let flavor = if busybox { PingFlavor::Busybox } else { PingFlavor::Iputils };
         let daemon = self.world.machines[machine].daemon.as_ref().expect("docker host");
-        let resolv = daemon.container(id).map(|c| daemon.resolv_conf(c)).unwrap_or_default();
+        let c = daemon.container(id).expect("docker exec names a live container");
+        let (resolv, flavor) = (daemon.resolv_conf(c), ping_flavor(c.image_name()));
         let site =
             Site { machine, ns, resolv, prompt: String::new(), flavor, runs_on: RunsOn::Container };
         let line = cmd.join(" ");
@@ -239,21 +238,15 @@ impl Runner<'_> {
     }
 
     /// The container's main process, by image, plus its embedded DNS server.
-    fn start_container_process(
-        &mut self,
-        machine: usize,
-        id: &str,
-        ns: NsRef,
-        image: &str,
-        cmd: &[String],
-    ) {
+    fn start_container_process(&mut self, machine: usize, id: &str, ns: NsRef, cmd: &[String]) {
+        let daemon = self.world.machines[machine].daemon.as_ref().expect("docker host");
+        let c = daemon.container(id).expect("just created");
+        let image = c.image_name();
         let process: Box<dyn Process> = match image {
             "nginx" => Box::new(HttpServer::nginx()),
             "redis" => Box::new(Redis::default()),
             _ => Box::new(Idle::new(cmd.first().map_or(image, |c| c.as_str()))),
         };
-        let daemon = self.world.machines[machine].daemon.as_ref().expect("docker host");
-        let c = daemon.container(id).expect("just created");
         let (resolv, dns) = (daemon.resolv_conf(c), c.embedded_dns());
         let forwarders = self.world.machines[machine].nameservers.clone();
         self.world.spawn(machine, ns.clone(), process, resolv.clone(), Some(id.to_string()));
@@ -286,5 +279,13 @@ impl Runner<'_> {
         if let Some(pid) = owner {
             self.world.kill(machine, pid);
         }
+    }
+}
+
+/// Which `ping` an image ships: BusyBox's in alpine and busybox, iputils' elsewhere.
+fn ping_flavor(image: &str) -> PingFlavor {
+    match image {
+        "alpine" | "busybox" => PingFlavor::Busybox,
+        _ => PingFlavor::Iputils,
     }
 }

@@ -57,7 +57,7 @@ mod model;
 mod positions;
 mod raw;
 mod serde_errors;
-mod suggest;
+pub mod suggest;
 mod validate;
 mod values;
 

@@ -126,9 +126,9 @@ impl Process for Curl {
         if let Some(t) = self.max_time {
             cx.set_timer(t, TOKEN_TIMEOUT);
         }
-        match StubResolver::start(cx, &self.host.clone(), TOKEN_RESOLVER) {
-            Ok(r) => self.resolved(cx, r),
-            Err(pending) => self.resolver = Some(pending),
+        let name = self.host.clone();
+        if let Some(r) = StubResolver::begin(&mut self.resolver, cx, &name, TOKEN_RESOLVER) {
+            self.resolved(cx, r);
         }
     }
 

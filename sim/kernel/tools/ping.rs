@@ -198,9 +198,9 @@ impl Process for Ping {
     }
 
     fn on_start(&mut self, cx: &mut ProcCtx) {
-        match StubResolver::start(cx, &self.target.clone(), TOKEN_RESOLVER) {
-            Ok(r) => self.resolved(cx, r),
-            Err(pending) => self.resolver = Some(pending),
+        let name = self.target.clone();
+        if let Some(r) = StubResolver::begin(&mut self.resolver, cx, &name, TOKEN_RESOLVER) {
+            self.resolved(cx, r);
         }
     }
 

@@ -92,6 +92,23 @@ impl StubResolver {
         self.sock == Some(event.sock)
     }
 
+    /// Starts a lookup into `slot`: `Some(r)` when it is answered at once, else the lookup
+    /// waits in the slot for `feed`/`feed_timer`.
+    pub fn begin(
+        slot: &mut Option<StubResolver>,
+        cx: &mut ProcCtx,
+        name: &str,
+        timer_token: u64,
+    ) -> Option<Resolution> {
+        match StubResolver::start(cx, name, timer_token) {
+            Ok(r) => Some(r),
+            Err(pending) => {
+                *slot = Some(pending);
+                None
+            }
+        }
+    }
+
     /// Routes a socket event to the pending lookup in `slot`: `Err(event)` when it is not
     /// the lookup's, `Ok(Some(r))` when the lookup ended (the slot is then empty).
     pub fn feed(
