@@ -2,7 +2,7 @@
 //! tools (`ping`, `curl`) and the views (`ip`, `brctl`, `iptables`, `iptables-save`). A
 //! command the simulator does not know is an error with a hint, never silently skipped.
 
-use crate::kernel::tools::{Curl, Ping, PingFlavor};
+use crate::kernel::tools::{Curl, Nc, Ping, PingFlavor};
 use crate::scenario::suggest::did_you_mean;
 use crate::scenario::{CommandError, CommandSite, RunsOn};
 
@@ -13,6 +13,7 @@ pub enum Command {
     Docker(Vec<String>),
     Ping(Ping),
     Curl(Curl),
+    Nc(Nc),
     IpAddr { with_addrs: bool, dev: Option<String> },
     IpRoute,
     BrctlShow,
@@ -21,7 +22,8 @@ pub enum Command {
 }
 
 /// The programs a step may start, for the "did you mean" hint.
-const PROGRAMS: &[&str] = &["docker", "ping", "curl", "ip", "brctl", "iptables", "iptables-save"];
+const PROGRAMS: &[&str] =
+    &["docker", "ping", "curl", "nc", "ip", "brctl", "iptables", "iptables-save"];
 
 /// Parses `line` as it would run at `runs_on`; `flavor` picks BusyBox or iputils `ping`.
 pub fn parse(line: &str, runs_on: RunsOn, flavor: PingFlavor) -> Result<Command, CommandError> {
@@ -41,6 +43,7 @@ pub fn parse(line: &str, runs_on: RunsOn, flavor: PingFlavor) -> Result<Command,
         )),
         "ping" => Ping::parse(flavor, &args).map(Command::Ping).map_err(|e| err(e.0, None)),
         "curl" => Curl::parse(&args).map(Command::Curl).map_err(|e| err(e.0, None)),
+        "nc" => Nc::parse(flavor, &args).map(Command::Nc).map_err(|e| err(e.0, None)),
         "ip" => parse_ip(&args),
         "brctl" if args.first().map(String::as_str) == Some("show") => Ok(Command::BrctlShow),
         "iptables" => Ok(Command::Iptables(args)),

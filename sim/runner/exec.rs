@@ -131,6 +131,7 @@ impl Runner<'_> {
             Command::Docker(argv) => self.docker(site.machine, &argv, ops)?,
             Command::Ping(p) => self.foreground(site, Box::new(p))?,
             Command::Curl(c) => self.foreground(site, Box::new(c))?,
+            Command::Nc(n) => self.foreground(site, Box::new(n))?,
             Command::IpAddr { with_addrs, dev } => {
                 view(views::ip_addr(kernel, &site.ns, with_addrs, dev.as_deref()))
             }

@@ -1,12 +1,14 @@
 //! The tools a person runs in a shell, as processes: `ping` (iputils and BusyBox flavours),
-//! `curl`, and the stub resolver they share. Their output is byte for byte what the real
+//! `curl`, `nc -z`, and the stub resolver they share. Their output is byte for byte what the real
 //! tools print; `parse_*` functions reject what the real tools reject.
 
 mod curl;
+mod nc;
 mod ping;
 mod resolver;
 
 pub use curl::Curl;
+pub use nc::Nc;
 pub use ping::{Ping, PingFlavor};
 pub use resolver::{Resolution, StubResolver};
 
