@@ -1,6 +1,7 @@
 //! The `swarmsim` command: replay a scenario, print the transcript and the checks, write
 //! the report. Exit code 0 when every check held, 1 when one failed, 2 for bad input.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -49,17 +50,27 @@ fn run(args: &Args) -> Result<bool, String> {
         scenario::load(&args.file, &runner::command::check).map_err(|e| e.to_string())?;
     let seed = args.seed.unwrap_or(scenario.seed);
     let outcome = runner::run(&scenario, seed).map_err(|e| format!("error: {e}\n"))?;
-    if !args.quiet {
-        print!("{}", report::transcript(&outcome, args.explain));
-    }
-    if args.trace {
-        print!("{}", report::walks(&outcome));
-    }
-    print!("{}", report::summary(&outcome));
     let dir = args.out.clone().unwrap_or_else(|| Path::new("reports").join(&scenario.name));
     let files = report::render(&scenario.name, &outcome, args.explain);
     report::write(&dir, &files)
         .map_err(|e| format!("error: cannot write the report to {}: {e}\n", dir.display()))?;
-    println!("Report: {}", dir.display());
+    let mut text = String::new();
+    if !args.quiet {
+        text += &report::transcript(&outcome, args.explain);
+    }
+    if args.trace {
+        text += &report::walks(&outcome);
+    }
+    text += &report::summary(&outcome);
+    text += &format!("Report: {}\n", dir.display());
+    emit(&text)?;
     Ok(outcome.all_held())
+}
+
+/// Writes to stdout; a reader that went away (`| head`) is not an error.
+fn emit(text: &str) -> Result<(), String> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("error: {e}\n")),
+        _ => Ok(()),
+    }
 }

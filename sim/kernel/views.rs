@@ -22,7 +22,7 @@ pub fn ip_addr(
     }
     let mut out = String::new();
     for link in n.links.values().filter(|l| dev.is_none_or(|d| l.name == d)) {
-        link_lines(&mut out, n, link);
+        link_lines(&mut out, n, link, with_addrs);
         if with_addrs {
             addr_lines(&mut out, n, link);
         }
@@ -30,7 +30,8 @@ pub fn ip_addr(
     Ok(out)
 }
 
-fn link_lines(out: &mut String, n: &Netns, link: &Link) {
+/// The two lines every view starts a device with; `ip link` adds `mode DEFAULT`.
+fn link_lines(out: &mut String, n: &Netns, link: &Link, with_addrs: bool) {
     let peer = link.peer().map(|(pns, pidx)| (pns != &n.name, *pidx));
     let name = match peer {
         Some((_, pidx)) => format!("{}@if{pidx}", link.name),
@@ -43,9 +44,10 @@ fn link_lines(out: &mut String, n: &Netns, link: &Link) {
         LinkKind::Ethernet => ("fq_codel", " qlen 1000"),
         _ => ("noqueue", ""),
     };
+    let mode = if with_addrs { "" } else { " mode DEFAULT" };
     let _ = writeln!(
         out,
-        "{}: {name}: <{flags}> mtu {} qdisc {qdisc}{master} state {state} group default{qlen}",
+        "{}: {name}: <{flags}> mtu {} qdisc {qdisc}{master} state {state}{mode} group default{qlen}",
         link.ifindex, link.mtu
     );
     let netnsid = match peer {
