@@ -1,9 +1,12 @@
-//! Views: what `ip addr`, `ip link`, `ip route` and `brctl show` print for a namespace,
-//! formatted as iproute2 and bridge-utils do. IPv6 is not modelled, so no `inet6` lines.
+//! Views: what `ip addr`, `ip link`, `ip route`, `brctl show` and `bridge fdb show` print
+//! for a namespace, formatted as iproute2 and bridge-utils do. IPv6 is not modelled, so no
+//! `inet6` lines and no IPv6 multicast FDB entries.
 
 use std::fmt::Write;
 
-use super::link::{Link, LinkKind};
+use crate::engine::SimTime;
+
+use super::link::{Link, LinkKind, BRIDGE_AGEING_TIME};
 use super::route::RouteProto;
 use super::{Kernel, Netns, NsRef};
 
@@ -154,4 +157,73 @@ pub fn brctl_show(kernel: &Kernel, ns: &NsRef) -> String {
         }
     }
     out
+}
+
+/// What `bridge fdb show` selects: `br BRIDGE` and/or `brport|dev DEVICE`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FdbFilter {
+    pub bridge: Option<String>,
+    pub dev: Option<String>,
+}
+
+/// The IPv4 all-hosts group every up multicast device joins (224.0.0.1).
+const ALL_HOSTS_MAC: &str = "01:00:5e:00:00:01";
+/// The multicast router discovery group a bridge joins (224.0.0.106, RFC 4286).
+const MRD_MAC: &str = "01:00:5e:00:00:6a";
+
+/// `bridge fdb show`, in the kernel's dump order: device by device; a bridge's own
+/// multicast (`self`) entries, then its local entry; for a port, learned entries newest
+/// first, its local entry, then its `self` entries. IPv6 is not modelled, so the
+/// `33:33:…` entries a real host also lists are absent.
+pub fn bridge_fdb(
+    kernel: &Kernel,
+    ns: &NsRef,
+    now: SimTime,
+    filter: &FdbFilter,
+) -> Result<String, String> {
+    let n = kernel.ns(ns).ok_or_else(|| format!("Cannot open network namespace \"{ns}\""))?;
+    let bridge = match &filter.bridge {
+        Some(b) => Some(n.ifindex(b).ok_or_else(|| format!("Cannot find bridge device \"{b}\""))?),
+        None => None,
+    };
+    if let Some(d) = &filter.dev {
+        n.ifindex(d).ok_or_else(|| format!("Cannot find device \"{d}\""))?;
+    }
+    let mut out = String::new();
+    for link in n.links.values() {
+        let in_bridge = bridge.is_none_or(|b| link.ifindex == b || link.master == Some(b));
+        let selected = filter.dev.as_ref().is_none_or(|d| *d == link.name);
+        if in_bridge && selected && link.kind != LinkKind::Loopback {
+            let dev =
+                if filter.dev.is_some() { String::new() } else { format!("dev {} ", link.name) };
+            fdb_lines(&mut out, n, link, &dev, now);
+        }
+    }
+    Ok(out)
+}
+
+fn fdb_lines(out: &mut String, n: &Netns, link: &Link, dev: &str, now: SimTime) {
+    let self_groups: &[&str] =
+        if link.bridge().is_some() { &[MRD_MAC, ALL_HOSTS_MAC] } else { &[ALL_HOSTS_MAC] };
+    let self_lines = |out: &mut String| {
+        if link.up {
+            for g in self_groups {
+                let _ = writeln!(out, "{g} {dev}self permanent");
+            }
+        }
+    };
+    if link.bridge().is_some() {
+        self_lines(out);
+        let _ = writeln!(out, "{} {dev}master {} permanent", link.mac, link.name);
+        return;
+    }
+    if let Some(br) = link.master.map(|b| n.link(b)) {
+        let fdb = &br.bridge().expect("masters are bridges").fdb;
+        for (mac, e) in fdb.iter().rev().filter(|(_, e)| e.port == link.ifindex) {
+            let state = if now.since(e.updated) >= BRIDGE_AGEING_TIME { "stale" } else { "" };
+            let _ = writeln!(out, "{mac} {dev}master {} {state}", br.name);
+        }
+        let _ = writeln!(out, "{} {dev}master {} permanent", link.mac, br.name);
+    }
+    self_lines(out);
 }

@@ -3,6 +3,7 @@
 //! command the simulator does not know is an error with a hint, never silently skipped.
 
 use crate::kernel::tools::{Curl, Nc, Ping, PingFlavor};
+use crate::kernel::views::FdbFilter;
 use crate::scenario::suggest::did_you_mean;
 use crate::scenario::{CommandError, CommandSite, RunsOn};
 
@@ -17,13 +18,14 @@ pub enum Command {
     IpAddr { with_addrs: bool, dev: Option<String> },
     IpRoute,
     BrctlShow,
+    BridgeFdb(FdbFilter),
     Iptables(Vec<String>),
     IptablesSave,
 }
 
 /// The programs a step may start, for the "did you mean" hint.
 const PROGRAMS: &[&str] =
-    &["docker", "ping", "curl", "nc", "ip", "brctl", "iptables", "iptables-save"];
+    &["docker", "ping", "curl", "nc", "ip", "brctl", "bridge", "iptables", "iptables-save"];
 
 /// Parses `line` as it would run at `runs_on`; `flavor` picks BusyBox or iputils `ping`.
 pub fn parse(line: &str, runs_on: RunsOn, flavor: PingFlavor) -> Result<Command, CommandError> {
@@ -46,6 +48,7 @@ pub fn parse(line: &str, runs_on: RunsOn, flavor: PingFlavor) -> Result<Command,
         "nc" => Nc::parse(flavor, &args).map(Command::Nc).map_err(|e| err(e.0, None)),
         "ip" => parse_ip(&args),
         "brctl" if args.first().map(String::as_str) == Some("show") => Ok(Command::BrctlShow),
+        "bridge" => parse_bridge(&args),
         "iptables" => Ok(Command::Iptables(args)),
         "iptables-save" => Ok(Command::IptablesSave),
         other => Err(err(
@@ -82,6 +85,32 @@ fn parse_ip(args: &[String]) -> Result<Command, CommandError> {
             Some("the simulator's `ip` shows `addr`, `link` and `route`".into()),
         )),
     }
+}
+
+/// `bridge fdb [show] [br BRIDGE] [brport|dev DEVICE]`.
+fn parse_bridge(args: &[String]) -> Result<Command, CommandError> {
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let rest = match words.as_slice() {
+        ["fdb", "show" | "list", rest @ ..] | ["fdb", rest @ ..] => rest,
+        [obj, ..] => {
+            return Err(err(format!("Object \"{obj}\" is unknown, try \"bridge help\"."), None))
+        }
+        [] => return Err(err("Usage: bridge [ OPTIONS ] OBJECT { COMMAND | help }".into(), None)),
+    };
+    let mut filter = FdbFilter::default();
+    for pair in rest.chunks(2) {
+        match pair {
+            ["br", b] => filter.bridge = Some(b.to_string()),
+            ["brport" | "dev", d] => filter.dev = Some(d.to_string()),
+            _ => {
+                return Err(err(
+                    format!("Command \"{}\" is unknown, try \"bridge fdb help\".", pair.join(" ")),
+                    None,
+                ))
+            }
+        }
+    }
+    Ok(Command::BridgeFdb(filter))
 }
 
 fn err(message: String, hint: Option<String>) -> CommandError {

@@ -122,6 +122,7 @@ impl Runner<'_> {
         cmd: Command,
         ops: &mut Vec<KernelOp>,
     ) -> Result<(String, i32), LimitExceeded> {
+        let now = self.world.now();
         let kernel = &mut self.world.machines[site.machine].kernel;
         let view = |r: Result<String, String>| match r {
             Ok(s) => (s, 0),
@@ -137,6 +138,7 @@ impl Runner<'_> {
             }
             Command::IpRoute => view(views::ip_route(kernel, &site.ns)),
             Command::BrctlShow => (views::brctl_show(kernel, &site.ns), 0),
+            Command::BridgeFdb(filter) => view(views::bridge_fdb(kernel, &site.ns, now, &filter)),
             Command::Iptables(args) => match kernel.ns_mut(&site.ns).netfilter.run_command(&args) {
                 Ok(out) => (out, 0),
                 Err(e) => (format!("{}\n", e.message), e.exit_code),
