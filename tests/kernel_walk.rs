@@ -4,7 +4,7 @@
 use swarmsim::docker::apps::HttpServer;
 use swarmsim::engine::{Machine, RunLimits, SimDuration, Streams, World};
 use swarmsim::kernel::process::ResolvConf;
-use swarmsim::kernel::tools::{Curl, Ping, PingFlavor};
+use swarmsim::kernel::tools::{Curl, Ping, PingFlavor, Resolving};
 use swarmsim::kernel::views::{self, FdbFilter};
 use swarmsim::kernel::{Kernel, KernelOp, NsRef};
 use swarmsim::wire::MacAddr;
@@ -77,7 +77,8 @@ fn host_pings_a_container_across_the_bridge() {
     let mut world = host_with_container();
     let ping =
         Ping::parse(PingFlavor::Iputils, &["-c".into(), "3".into(), "172.17.0.2".into()]).unwrap();
-    let pid = world.spawn(0, NsRef::Root, Box::new(ping), ResolvConf::default(), None);
+    let pid =
+        world.spawn(0, NsRef::Root, Box::new(Resolving::new(ping)), ResolvConf::default(), None);
     let code = world.run_until_exit(0, pid, SimDuration::from_secs(30)).unwrap();
     let out = &world.machines[0].procs[&pid].stdout;
     assert_eq!(code, Some(0), "{out}");
@@ -90,7 +91,8 @@ fn host_fetches_a_page_from_a_container() {
     let mut world = host_with_container();
     world.spawn(0, NsRef::named("c1"), Box::new(HttpServer::nginx()), ResolvConf::default(), None);
     let curl = Curl::parse(&["172.17.0.2".into()]).unwrap();
-    let pid = world.spawn(0, NsRef::Root, Box::new(curl), ResolvConf::default(), None);
+    let pid =
+        world.spawn(0, NsRef::Root, Box::new(Resolving::new(curl)), ResolvConf::default(), None);
     let code = world.run_until_exit(0, pid, SimDuration::from_secs(30)).unwrap();
     let out = &world.machines[0].procs[&pid].stdout;
     assert_eq!(code, Some(0), "{out}");
@@ -101,7 +103,8 @@ fn host_fetches_a_page_from_a_container() {
 fn a_closed_port_is_refused() {
     let mut world = host_with_container();
     let curl = Curl::parse(&["172.17.0.2:81".into()]).unwrap();
-    let pid = world.spawn(0, NsRef::Root, Box::new(curl), ResolvConf::default(), None);
+    let pid =
+        world.spawn(0, NsRef::Root, Box::new(Resolving::new(curl)), ResolvConf::default(), None);
     let code = world.run_until_exit(0, pid, SimDuration::from_secs(30)).unwrap();
     assert_eq!(code, Some(7));
     assert_eq!(
@@ -118,7 +121,8 @@ fn the_bridge_fdb_lists_learned_and_local_entries_like_the_kernel() {
     let mut world = host_with_container();
     let ping =
         Ping::parse(PingFlavor::Iputils, &["-c".into(), "1".into(), "172.17.0.2".into()]).unwrap();
-    let pid = world.spawn(0, NsRef::Root, Box::new(ping), ResolvConf::default(), None);
+    let pid =
+        world.spawn(0, NsRef::Root, Box::new(Resolving::new(ping)), ResolvConf::default(), None);
     world.run_until_exit(0, pid, SimDuration::from_secs(30)).unwrap();
     let kernel = &world.machines[0].kernel;
     let veth_mac = kernel.root().link_by_name("veth3a080f1").unwrap().mac;

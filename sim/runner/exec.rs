@@ -4,7 +4,7 @@ use crate::docker::apps::{DnsServer, DockerProxy, HttpServer, Idle, Redis, Upstr
 use crate::docker::{DockerOutcome, Effect};
 use crate::engine::LimitExceeded;
 use crate::kernel::process::{Process, ResolvConf};
-use crate::kernel::tools::PingFlavor;
+use crate::kernel::tools::{PingFlavor, Resolving};
 use crate::kernel::{views, KernelOp, NsRef};
 use crate::scenario::{Endpoint, RunsOn};
 
@@ -130,9 +130,9 @@ impl Runner<'_> {
         };
         Ok(match cmd {
             Command::Docker(argv) => self.docker(site.machine, &argv, ops)?,
-            Command::Ping(p) => self.foreground(site, Box::new(p))?,
-            Command::Curl(c) => self.foreground(site, Box::new(c))?,
-            Command::Nc(n) => self.foreground(site, Box::new(n))?,
+            Command::Ping(p) => self.foreground(site, Box::new(Resolving::new(p)))?,
+            Command::Curl(c) => self.foreground(site, Box::new(Resolving::new(c)))?,
+            Command::Nc(n) => self.foreground(site, Box::new(Resolving::new(n)))?,
             Command::IpAddr { with_addrs, dev } => {
                 view(views::ip_addr(kernel, &site.ns, with_addrs, dev.as_deref()))
             }

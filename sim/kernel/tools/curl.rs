@@ -4,13 +4,12 @@
 use std::net::Ipv4Addr;
 
 use crate::engine::SimDuration;
-use crate::kernel::process::{ProcCtx, Process};
+use crate::kernel::process::ProcCtx;
 use crate::kernel::{SockId, SocketEvent, SocketEventKind};
 
-use super::resolver::{Resolution, StubResolver};
+use super::resolver::{LookupTool, Resolution};
 use super::ToolUsageError;
 
-const TOKEN_RESOLVER: u64 = 1;
 const TOKEN_TIMEOUT: u64 = 2;
 /// The curl that Ubuntu 20.04 ships, as it names itself in requests.
 const USER_AGENT: &str = "curl/7.68.0";
@@ -22,7 +21,6 @@ pub struct Curl {
     host_header: Option<String>,
     max_time: Option<SimDuration>,
     silent: bool,
-    resolver: Option<StubResolver>,
     ip: Option<Ipv4Addr>,
     sock: Option<SockId>,
     response: Vec<u8>,
@@ -55,7 +53,6 @@ impl Curl {
             host_header,
             max_time,
             silent,
-            resolver: None,
             ip: None,
             sock: None,
             response: Vec::new(),
@@ -68,22 +65,6 @@ impl Curl {
             cx.println(&format!("curl: ({code}) {msg}"));
         }
         cx.exit(code);
-    }
-
-    fn resolved(&mut self, cx: &mut ProcCtx, r: Resolution) {
-        self.resolver = None;
-        let Resolution::Found(ip) = r else {
-            return self.fail(cx, 6, format!("Could not resolve host: {}", self.host));
-        };
-        self.ip = Some(ip);
-        match cx.tcp_connect((ip, self.port)) {
-            Ok(sock) => self.sock = Some(sock),
-            Err(e) => self.fail(
-                cx,
-                7,
-                format!("Failed to connect to {} port {}: {e}", self.host, self.port),
-            ),
-        }
     }
 
     fn request(&self) -> String {
@@ -116,27 +97,38 @@ impl Curl {
     }
 }
 
-impl Process for Curl {
+impl LookupTool for Curl {
     fn name(&self) -> &str {
         "curl"
     }
 
-    fn on_start(&mut self, cx: &mut ProcCtx) {
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn on_begin(&mut self, cx: &mut ProcCtx) {
         self.started = cx.now;
         if let Some(t) = self.max_time {
             cx.set_timer(t, TOKEN_TIMEOUT);
         }
-        let name = self.host.clone();
-        if let Some(r) = StubResolver::begin(&mut self.resolver, cx, &name, TOKEN_RESOLVER) {
-            self.resolved(cx, r);
+    }
+
+    fn on_resolved(&mut self, cx: &mut ProcCtx, r: Resolution) {
+        let Resolution::Found(ip) = r else {
+            return self.fail(cx, 6, format!("Could not resolve host: {}", self.host));
+        };
+        self.ip = Some(ip);
+        match cx.tcp_connect((ip, self.port)) {
+            Ok(sock) => self.sock = Some(sock),
+            Err(e) => self.fail(
+                cx,
+                7,
+                format!("Failed to connect to {} port {}: {e}", self.host, self.port),
+            ),
         }
     }
 
     fn on_socket(&mut self, cx: &mut ProcCtx, event: SocketEvent) {
-        let event = match StubResolver::feed(&mut self.resolver, cx, event) {
-            Ok(done) => return done.into_iter().for_each(|r| self.resolved(cx, r)),
-            Err(event) => event,
-        };
         let target = format!("{} port {}", self.host, self.port);
         match event.kind {
             SocketEventKind::Connected => {
@@ -160,11 +152,6 @@ impl Process for Curl {
 
     fn on_timer(&mut self, cx: &mut ProcCtx, token: u64) {
         match token {
-            TOKEN_RESOLVER => {
-                if let Some(done) = StubResolver::feed_timer(&mut self.resolver, cx) {
-                    self.resolved(cx, done);
-                }
-            }
             TOKEN_TIMEOUT => {
                 let ms = cx.now.since(self.started).as_nanos() / 1_000_000;
                 let what = if self.response.is_empty() {

@@ -4,13 +4,12 @@
 use std::net::Ipv4Addr;
 
 use crate::engine::SimDuration;
-use crate::kernel::process::{ProcCtx, Process};
+use crate::kernel::process::ProcCtx;
 use crate::kernel::{SocketEvent, SocketEventKind};
 
-use super::resolver::{Resolution, StubResolver};
+use super::resolver::{LookupTool, Resolution};
 use super::{PingFlavor, ToolUsageError};
 
-const TOKEN_RESOLVER: u64 = 1;
 const TOKEN_TIMEOUT: u64 = 2;
 
 pub struct Nc {
@@ -20,7 +19,6 @@ pub struct Nc {
     verbose: bool,
     timeout: Option<SimDuration>,
     ip: Option<Ipv4Addr>,
-    resolver: Option<StubResolver>,
 }
 
 impl Nc {
@@ -60,24 +58,7 @@ impl Nc {
         let port = port
             .parse()
             .map_err(|_| ToolUsageError(format!("nc: port range not valid: {port}")))?;
-        Ok(Nc { flavor, host: host.clone(), port, verbose, timeout, ip: None, resolver: None })
-    }
-
-    fn resolved(&mut self, cx: &mut ProcCtx, r: Resolution) {
-        let Resolution::Found(ip) = r else {
-            cx.println(&format!(
-                "nc: getaddrinfo for host \"{}\" port {}: Name or service not known",
-                self.host, self.port
-            ));
-            return cx.exit(1);
-        };
-        self.ip = Some(ip);
-        if let Some(t) = self.timeout {
-            cx.set_timer(t, TOKEN_TIMEOUT);
-        }
-        if let Err(e) = cx.tcp_connect((ip, self.port)) {
-            self.failed(cx, &e.to_string());
-        }
+        Ok(Nc { flavor, host: host.clone(), port, verbose, timeout, ip: None })
     }
 
     fn succeeded(&self, cx: &mut ProcCtx) {
@@ -120,23 +101,33 @@ impl Nc {
     }
 }
 
-impl Process for Nc {
+impl LookupTool for Nc {
     fn name(&self) -> &str {
         "nc"
     }
 
-    fn on_start(&mut self, cx: &mut ProcCtx) {
-        let name = self.host.clone();
-        if let Some(r) = StubResolver::begin(&mut self.resolver, cx, &name, TOKEN_RESOLVER) {
-            self.resolved(cx, r);
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn on_resolved(&mut self, cx: &mut ProcCtx, r: Resolution) {
+        let Resolution::Found(ip) = r else {
+            cx.println(&format!(
+                "nc: getaddrinfo for host \"{}\" port {}: Name or service not known",
+                self.host, self.port
+            ));
+            return cx.exit(1);
+        };
+        self.ip = Some(ip);
+        if let Some(t) = self.timeout {
+            cx.set_timer(t, TOKEN_TIMEOUT);
+        }
+        if let Err(e) = cx.tcp_connect((ip, self.port)) {
+            self.failed(cx, &e.to_string());
         }
     }
 
     fn on_socket(&mut self, cx: &mut ProcCtx, event: SocketEvent) {
-        let event = match StubResolver::feed(&mut self.resolver, cx, event) {
-            Ok(done) => return done.into_iter().for_each(|r| self.resolved(cx, r)),
-            Err(event) => event,
-        };
         match event.kind {
             SocketEventKind::Connected => {
                 cx.tcp_close(event.sock);
@@ -150,11 +141,6 @@ impl Process for Nc {
 
     fn on_timer(&mut self, cx: &mut ProcCtx, token: u64) {
         match token {
-            TOKEN_RESOLVER => {
-                if let Some(done) = StubResolver::feed_timer(&mut self.resolver, cx) {
-                    self.resolved(cx, done);
-                }
-            }
             TOKEN_TIMEOUT => match self.flavor {
                 PingFlavor::Iputils => {
                     self.report_failure(cx, "timed out", "Operation now in progress")

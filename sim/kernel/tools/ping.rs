@@ -6,16 +6,15 @@
 use std::net::Ipv4Addr;
 
 use crate::engine::{SimDuration, SimTime};
-use crate::kernel::process::{ProcCtx, Process};
+use crate::kernel::process::ProcCtx;
 use crate::kernel::{SockId, SocketEvent, SocketEventKind};
 
-use super::resolver::{Resolution, StubResolver};
+use super::resolver::{LookupTool, Resolution};
 use super::ToolUsageError;
 
 const INTERVAL: SimDuration = SimDuration::from_secs(1);
 const DATA_BYTES: usize = 56;
 const TOKEN_SEND: u64 = 1;
-const TOKEN_RESOLVER: u64 = 2;
 const TOKEN_LINGER: u64 = 3;
 /// How long ping waits for the last reply after the last request (iputils: 10 s with -c,
 /// unless every reply is in).
@@ -32,7 +31,6 @@ pub struct Ping {
     target: String,
     count: Option<u32>,
     ip: Option<Ipv4Addr>,
-    resolver: Option<StubResolver>,
     sock: Option<SockId>,
     sent: u32,
     sent_at: Vec<SimTime>,
@@ -64,39 +62,12 @@ impl Ping {
             target,
             count,
             ip: None,
-            resolver: None,
             sock: None,
             sent: 0,
             sent_at: Vec::new(),
             rtts_ns: Vec::new(),
             started: SimTime::ZERO,
         })
-    }
-
-    fn resolved(&mut self, cx: &mut ProcCtx, r: Resolution) {
-        self.resolver = None;
-        let Resolution::Found(ip) = r else {
-            match self.flavor {
-                PingFlavor::Iputils => {
-                    cx.println(&format!("ping: {}: Name or service not known", self.target))
-                }
-                PingFlavor::Busybox => cx.println(&format!("ping: bad address '{}'", self.target)),
-            }
-            return cx.exit(if self.flavor == PingFlavor::Iputils { 2 } else { 1 });
-        };
-        self.ip = Some(ip);
-        match self.flavor {
-            PingFlavor::Iputils => {
-                cx.println(&format!("PING {} ({ip}) {DATA_BYTES}(84) bytes of data.", self.target))
-            }
-            PingFlavor::Busybox => {
-                cx.println(&format!("PING {} ({ip}): {DATA_BYTES} data bytes", self.target))
-            }
-        }
-        let ident = cx.random(65536) as u16;
-        self.sock = Some(cx.ping_open(ident));
-        self.started = cx.now;
-        self.send(cx);
     }
 
     fn send(&mut self, cx: &mut ProcCtx) {
@@ -192,23 +163,41 @@ impl Ping {
     }
 }
 
-impl Process for Ping {
+impl LookupTool for Ping {
     fn name(&self) -> &str {
         "ping"
     }
 
-    fn on_start(&mut self, cx: &mut ProcCtx) {
-        let name = self.target.clone();
-        if let Some(r) = StubResolver::begin(&mut self.resolver, cx, &name, TOKEN_RESOLVER) {
-            self.resolved(cx, r);
+    fn host(&self) -> &str {
+        &self.target
+    }
+
+    fn on_resolved(&mut self, cx: &mut ProcCtx, r: Resolution) {
+        let Resolution::Found(ip) = r else {
+            match self.flavor {
+                PingFlavor::Iputils => {
+                    cx.println(&format!("ping: {}: Name or service not known", self.target))
+                }
+                PingFlavor::Busybox => cx.println(&format!("ping: bad address '{}'", self.target)),
+            }
+            return cx.exit(if self.flavor == PingFlavor::Iputils { 2 } else { 1 });
+        };
+        self.ip = Some(ip);
+        match self.flavor {
+            PingFlavor::Iputils => {
+                cx.println(&format!("PING {} ({ip}) {DATA_BYTES}(84) bytes of data.", self.target))
+            }
+            PingFlavor::Busybox => {
+                cx.println(&format!("PING {} ({ip}): {DATA_BYTES} data bytes", self.target))
+            }
         }
+        let ident = cx.random(65536) as u16;
+        self.sock = Some(cx.ping_open(ident));
+        self.started = cx.now;
+        self.send(cx);
     }
 
     fn on_socket(&mut self, cx: &mut ProcCtx, event: SocketEvent) {
-        let event = match StubResolver::feed(&mut self.resolver, cx, event) {
-            Ok(done) => return done.into_iter().for_each(|r| self.resolved(cx, r)),
-            Err(event) => event,
-        };
         if let SocketEventKind::EchoReply { from, seq, ttl, bytes } = event.kind {
             self.on_reply(cx, from, seq, ttl, bytes);
         }
@@ -218,11 +207,6 @@ impl Process for Ping {
         match token {
             TOKEN_SEND => self.send(cx),
             TOKEN_LINGER => self.finish(cx),
-            TOKEN_RESOLVER => {
-                if let Some(done) = StubResolver::feed_timer(&mut self.resolver, cx) {
-                    self.resolved(cx, done);
-                }
-            }
             _ => unreachable!("ping set no timer {token}"),
         }
     }

@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 
 use crate::engine::SimDuration;
-use crate::kernel::process::ProcCtx;
+use crate::kernel::process::{ProcCtx, Process};
 use crate::kernel::{SockId, SocketEvent, SocketEventKind};
 use crate::wire::{DnsClass, DnsMessage, DnsQuestion, DnsRecordData, DnsType, Rcode, UdpPayload};
 
@@ -92,41 +92,6 @@ impl StubResolver {
         self.sock == Some(event.sock)
     }
 
-    /// Starts a lookup into `slot`: `Some(r)` when it is answered at once, else the lookup
-    /// waits in the slot for `feed`/`feed_timer`.
-    pub fn begin(
-        slot: &mut Option<StubResolver>,
-        cx: &mut ProcCtx,
-        name: &str,
-        timer_token: u64,
-    ) -> Option<Resolution> {
-        match StubResolver::start(cx, name, timer_token) {
-            Ok(r) => Some(r),
-            Err(pending) => {
-                *slot = Some(pending);
-                None
-            }
-        }
-    }
-
-    /// Routes a socket event to the pending lookup in `slot`: `Err(event)` when it is not
-    /// the lookup's, `Ok(Some(r))` when the lookup ended (the slot is then empty).
-    pub fn feed(
-        slot: &mut Option<StubResolver>,
-        cx: &mut ProcCtx,
-        event: SocketEvent,
-    ) -> Result<Option<Resolution>, SocketEvent> {
-        match slot.as_mut().filter(|r| r.owns(&event)) {
-            Some(r) => Ok(r.on_socket(cx, event).inspect(|_| *slot = None)),
-            None => Err(event),
-        }
-    }
-
-    /// The lookup's timer fired: `Some(r)` when it gave up (the slot is then empty).
-    pub fn feed_timer(slot: &mut Option<StubResolver>, cx: &mut ProcCtx) -> Option<Resolution> {
-        slot.as_mut().and_then(|r| r.on_timer(cx)).inspect(|_| *slot = None)
-    }
-
     /// An answer arrived on our socket.
     pub fn on_socket(&mut self, cx: &mut ProcCtx, event: SocketEvent) -> Option<Resolution> {
         let SocketEventKind::Datagram { payload: UdpPayload::Dns(msg), .. } = event.kind else {
@@ -157,5 +122,81 @@ impl StubResolver {
             cx.close(sock);
         }
         self.tries = usize::MAX / 2;
+    }
+}
+
+/// A tool that first resolves a host name, then talks to the address: ping, curl, nc.
+/// `Resolving` runs the lookup and hands the tool its answer; everything else is the
+/// tool's own.
+pub trait LookupTool {
+    fn name(&self) -> &str;
+    /// The name (or literal address) to look up.
+    fn host(&self) -> &str;
+    /// Runs before the lookup starts (curl arms its `--max-time` here).
+    fn on_begin(&mut self, _cx: &mut ProcCtx) {}
+    fn on_resolved(&mut self, cx: &mut ProcCtx, result: Resolution);
+    fn on_socket(&mut self, cx: &mut ProcCtx, event: SocketEvent);
+    fn on_timer(&mut self, _cx: &mut ProcCtx, _token: u64) {}
+    fn interrupt(&mut self, cx: &mut ProcCtx) {
+        cx.exit(130);
+    }
+}
+
+/// The timer token the lookup uses; tools use small tokens of their own.
+const LOOKUP_TOKEN: u64 = u64::MAX;
+
+/// A `LookupTool` as a process: the lookup first, then the tool.
+pub struct Resolving<T> {
+    tool: T,
+    lookup: Option<StubResolver>,
+}
+
+impl<T: LookupTool> Resolving<T> {
+    pub fn new(tool: T) -> Self {
+        Resolving { tool, lookup: None }
+    }
+
+    fn done(&mut self, cx: &mut ProcCtx, result: Resolution) {
+        self.lookup = None;
+        self.tool.on_resolved(cx, result);
+    }
+}
+
+impl<T: LookupTool> Process for Resolving<T> {
+    fn name(&self) -> &str {
+        self.tool.name()
+    }
+
+    fn on_start(&mut self, cx: &mut ProcCtx) {
+        self.tool.on_begin(cx);
+        let host = self.tool.host().to_string();
+        match StubResolver::start(cx, &host, LOOKUP_TOKEN) {
+            Ok(result) => self.done(cx, result),
+            Err(pending) => self.lookup = Some(pending),
+        }
+    }
+
+    fn on_socket(&mut self, cx: &mut ProcCtx, event: SocketEvent) {
+        match self.lookup.as_mut().filter(|r| r.owns(&event)) {
+            Some(r) => {
+                if let Some(result) = r.on_socket(cx, event) {
+                    self.done(cx, result);
+                }
+            }
+            None => self.tool.on_socket(cx, event),
+        }
+    }
+
+    fn on_timer(&mut self, cx: &mut ProcCtx, token: u64) {
+        if token != LOOKUP_TOKEN {
+            return self.tool.on_timer(cx, token);
+        }
+        if let Some(result) = self.lookup.as_mut().and_then(|r| r.on_timer(cx)) {
+            self.done(cx, result);
+        }
+    }
+
+    fn interrupt(&mut self, cx: &mut ProcCtx) {
+        self.tool.interrupt(cx);
     }
 }
