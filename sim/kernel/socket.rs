@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 
 use indexmap::IndexMap;
 
-use crate::engine::SimDuration;
+use crate::engine::{SimDuration, SimTime};
 use crate::wire::{IcmpRepr, IpPayload, Ipv4Packet, TcpFlags, TcpSegment, UdpDatagram, UdpPayload};
 
 use super::walk::{Action, KernelTimer, Stage, Walk};
@@ -134,23 +134,15 @@ impl Sockets {
     }
 
     fn listener(&self, dst: Ipv4Addr, port: u16) -> Option<SockId> {
-        self.socks.iter().find_map(|(id, s)| match &s.kind {
-            SocketKind::TcpListen { addr, port: p }
-                if *p == port && (addr.is_unspecified() || *addr == dst) =>
-            {
-                Some(*id)
-            }
+        self.socks.iter().find_map(|(id, s)| match s.kind {
+            SocketKind::TcpListen { addr, port: p } if takes(addr, p, dst, port) => Some(*id),
             _ => None,
         })
     }
 
     fn udp(&self, dst: Ipv4Addr, port: u16) -> Option<SockId> {
-        self.socks.iter().find_map(|(id, s)| match &s.kind {
-            SocketKind::Udp { addr, port: p }
-                if *p == port && (addr.is_unspecified() || *addr == dst) =>
-            {
-                Some(*id)
-            }
+        self.socks.iter().find_map(|(id, s)| match s.kind {
+            SocketKind::Udp { addr, port: p } if takes(addr, p, dst, port) => Some(*id),
             _ => None,
         })
     }
@@ -178,6 +170,12 @@ impl Sockets {
     pub fn close_owner(&mut self, owner: Pid) {
         self.socks.retain(|_, s| s.owner != owner);
     }
+}
+
+/// Whether a socket bound to `addr:port` takes a packet for `dst:dport`; 0.0.0.0 takes
+/// every local address.
+fn takes(addr: Ipv4Addr, port: u16, dst: Ipv4Addr, dport: u16) -> bool {
+    port == dport && (addr.is_unspecified() || addr == dst)
 }
 
 /// Errors from socket calls, worded like `strerror`.
@@ -250,7 +248,7 @@ impl Kernel {
     #[allow(clippy::too_many_arguments)]
     pub fn ping_send(
         &mut self,
-        now: crate::engine::SimTime,
+        now: SimTime,
         ns: &NsRef,
         sock: SockId,
         dst: Ipv4Addr,
@@ -273,7 +271,7 @@ impl Kernel {
     #[allow(clippy::too_many_arguments)]
     pub fn udp_send(
         &mut self,
-        now: crate::engine::SimTime,
+        now: SimTime,
         ns: &NsRef,
         sock: SockId,
         dst: (Ipv4Addr, u16),
@@ -299,7 +297,7 @@ impl Kernel {
     #[allow(clippy::too_many_arguments)]
     fn originate(
         &mut self,
-        now: crate::engine::SimTime,
+        now: SimTime,
         ns: &NsRef,
         src: Ipv4Addr,
         dst: Ipv4Addr,
@@ -320,7 +318,7 @@ impl Kernel {
     /// `connect()`: sends a SYN from an ephemeral port.
     pub fn tcp_connect(
         &mut self,
-        now: crate::engine::SimTime,
+        now: SimTime,
         ns: &NsRef,
         owner: Pid,
         dst: (Ipv4Addr, u16),
@@ -344,13 +342,7 @@ impl Kernel {
         Ok(sock)
     }
 
-    fn send_syn(
-        &mut self,
-        now: crate::engine::SimTime,
-        ns: &NsRef,
-        sock: SockId,
-        out: &mut Vec<Action>,
-    ) {
+    fn send_syn(&mut self, now: SimTime, ns: &NsRef, sock: SockId, out: &mut Vec<Action>) {
         let conn = self.conn_mut(ns, sock).expect("a connecting socket");
         conn.syn_tries += 1;
         let backoff = TCP_SYN_RTO.as_nanos() << (conn.syn_tries - 1);
@@ -363,7 +355,7 @@ impl Kernel {
 
     pub(super) fn syn_retry(
         &mut self,
-        now: crate::engine::SimTime,
+        now: SimTime,
         ns: &NsRef,
         sock: SockId,
         out: &mut Vec<Action>,
@@ -382,7 +374,7 @@ impl Kernel {
     /// `send()` on a connected socket: one segment per MSS.
     pub fn tcp_send(
         &mut self,
-        now: crate::engine::SimTime,
+        now: SimTime,
         ns: &NsRef,
         sock: SockId,
         data: &[u8],
@@ -394,13 +386,7 @@ impl Kernel {
     }
 
     /// `close()`: sends FIN; the socket goes when the peer has acknowledged it.
-    pub fn tcp_close(
-        &mut self,
-        now: crate::engine::SimTime,
-        ns: &NsRef,
-        sock: SockId,
-        out: &mut Vec<Action>,
-    ) {
+    pub fn tcp_close(&mut self, now: SimTime, ns: &NsRef, sock: SockId, out: &mut Vec<Action>) {
         let Some(conn) = self.conn_mut(ns, sock) else { return };
         conn.state = match conn.state {
             TcpState::CloseWait => TcpState::LastAck,
@@ -419,7 +405,7 @@ impl Kernel {
 
     fn send_segment(
         &mut self,
-        now: crate::engine::SimTime,
+        now: SimTime,
         ns: &NsRef,
         sock: SockId,
         flags: TcpFlags,
