@@ -37,6 +37,7 @@ mod names;
 mod network;
 pub mod render;
 mod sandbox;
+pub mod swarm;
 #[cfg(test)]
 mod tests;
 
