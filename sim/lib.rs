@@ -38,8 +38,10 @@
 pub mod check;
 pub mod docker;
 pub mod engine;
+pub mod experiment;
 pub mod fabric;
 pub mod kernel;
+pub mod proto;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -1,0 +1,6 @@
+//! Sans-IO protocol machines. Each takes its input (a tick, a message, a proposal) and
+//! pushes its output into a `Vec` the caller owns; none reads a clock or a global RNG.
+//!
+//! - [`raft`]: Raft as etcd-io/raft implements it, configured as moby/swarmkit does.
+
+pub mod raft;
