@@ -276,7 +276,9 @@ impl World {
                 );
             }
             LinkKind::Ethernet => {
-                for (port, delay) in self.fabric.deliveries(Port { machine, ifindex }, &frame) {
+                let now = self.now();
+                for (port, delay) in self.fabric.deliveries(now, Port { machine, ifindex }, &frame)
+                {
                     let ev = Event::Frame {
                         machine: port.machine,
                         ns: NsRef::Root,

@@ -1,6 +1,8 @@
 //! Building the world a scenario declares: one machine per Docker host and external, the
-//! underlay LANs, and a router at each LAN's gateway leading to the "internet" externals.
-//! The router also answers DNS for the scenario's external names.
+//! underlay LANs with their link models, and a router at each LAN's gateway. The routers
+//! meet on the "internet" segment, where the internet externals live; each router routes to
+//! every other gateway's LAN, so hosts on different subnets reach each other through two
+//! routers. The routers also answer DNS for the scenario's external names.
 
 use std::net::Ipv4Addr;
 
@@ -8,7 +10,7 @@ use ipnet::Ipv4Net;
 
 use crate::docker::apps::{DnsServer, HttpServer, Upstream};
 use crate::engine::{Machine as WorldMachine, SimDuration, Streams, World};
-use crate::fabric::Port;
+use crate::fabric::{LinkParams, Port};
 use crate::kernel::process::ResolvConf;
 use crate::kernel::{Kernel, KernelOp, NsRef};
 use crate::scenario::{Placement, Scenario, Service};
@@ -18,48 +20,58 @@ use crate::wire::MacAddr;
 pub struct Layout {
     pub hosts: Vec<usize>,
     pub externals: Vec<usize>,
+    /// The fabric segment of each underlay network, by `NetId`.
+    pub segments: Vec<usize>,
 }
 
 /// The ops dockerd ran at start on each host, for `--explain`.
 pub type StartupOps = Vec<(usize, Vec<KernelOp>)>;
 
+/// A gateway's router as the other routers and the internet externals see it.
+#[derive(Debug, Clone, Copy)]
+struct Router {
+    machine: usize,
+    /// Its address and MAC on the internet segment.
+    wan: Ipv4Addr,
+    wan_mac: MacAddr,
+    /// The LAN behind it.
+    subnet: Ipv4Net,
+}
+
 pub fn build(scenario: &Scenario, streams: &Streams) -> (World, Layout, StartupOps) {
     let mut world = World::new(scenario.limits);
-    let segments: Vec<usize> =
-        scenario.networks.iter().map(|n| world.fabric.add_segment(&n.name, n.latency)).collect();
-    let internet = world.fabric.add_segment("internet", SimDuration::ZERO);
+    let segments: Vec<usize> = scenario
+        .networks
+        .iter()
+        .map(|n| {
+            let rng = streams.stream(&format!("fabric/{}", n.name));
+            world.fabric.add_segment(&n.name, n.link, rng)
+        })
+        .collect();
+    let internet_link = LinkParams::with_latency(SimDuration::ZERO);
+    let internet =
+        world.fabric.add_segment("internet", internet_link, streams.stream("fabric/internet"));
     let zone: Vec<(String, Ipv4Addr)> =
         scenario.externals.iter().map(|e| (e.name.clone(), e.ip)).collect();
-    let mut wan_gateway: Option<(usize, Ipv4Addr)> = None;
-    for (i, net) in scenario.networks.iter().enumerate() {
-        if let Some(gw) = net.gateway {
-            let wan = add_router(
-                &mut world,
-                streams,
-                &net.name,
-                (segments[i], gw, net.subnet),
-                internet,
-                &zone,
-            );
-            wan_gateway.get_or_insert((world.machines.len() - 1, wan));
-        }
-    }
+    let routers: Vec<Option<Router>> = scenario
+        .networks
+        .iter()
+        .enumerate()
+        .map(|(i, net)| {
+            let gw = net.gateway?;
+            let lan = (segments[i], gw, net.subnet);
+            Some(add_router(&mut world, streams, &net.name, lan, internet, &zone))
+        })
+        .collect();
+    connect_routers(&mut world, &routers);
     let mut startup = Vec::new();
     let hosts = scenario
         .hosts
         .iter()
         .map(|h| {
             let net = &scenario.networks[h.net.0];
-            let idx = add_machine(
-                &mut world,
-                streams,
-                &h.name,
-                segments[h.net.0],
-                h.ip,
-                net.subnet,
-                net.gateway,
-                SimDuration::ZERO,
-            );
+            let nic = (segments[h.net.0], h.ip, net.subnet, net.gateway);
+            let idx = add_machine(&mut world, streams, &h.name, nic, SimDuration::ZERO);
             world.machines[idx].nameservers = net.dns.or(net.gateway).into_iter().collect();
             startup.push((idx, start_docker(&mut world, idx, streams, h.ip, net.subnet)));
             idx
@@ -72,26 +84,18 @@ pub fn build(scenario: &Scenario, streams: &Streams) -> (World, Layout, StartupO
             let idx = match e.place {
                 Placement::Lan(net) => {
                     let n = &scenario.networks[net.0];
-                    add_machine(
-                        &mut world,
-                        streams,
-                        &e.name,
-                        segments[net.0],
-                        e.ip,
-                        n.subnet,
-                        n.gateway,
-                        SimDuration::ZERO,
-                    )
+                    let nic = (segments[net.0], e.ip, n.subnet, n.gateway);
+                    add_machine(&mut world, streams, &e.name, nic, SimDuration::ZERO)
                 }
-                Placement::Internet { latency, hops, .. } => {
+                Placement::Internet { via, latency, hops } => {
                     let subnet = Ipv4Net::new(e.ip, 32).expect("/32");
-                    let idx = add_machine(
-                        &mut world, streams, &e.name, internet, e.ip, subnet, None, latency,
-                    );
+                    let nic = (internet, e.ip, subnet, None);
+                    let idx = add_machine(&mut world, streams, &e.name, nic, latency);
                     let kernel = &mut world.machines[idx].kernel;
                     kernel.apply(&ttl_op(hops)).expect("sysctl applies");
-                    let router = wan_gateway.expect("validated: internet externals need a gateway");
-                    connect_internet(&mut world, router, idx, e.ip);
+                    let gateway =
+                        routers[via.0].expect("validated: internet externals need a gateway");
+                    connect_internet(&mut world, &routers, gateway, (idx, e.ip));
                     idx
                 }
             };
@@ -99,19 +103,15 @@ pub fn build(scenario: &Scenario, streams: &Streams) -> (World, Layout, StartupO
             idx
         })
         .collect();
-    (world, Layout { hosts, externals }, startup)
+    (world, Layout { hosts, externals, segments }, startup)
 }
 
-/// A machine with one NIC on `segment`.
-#[allow(clippy::too_many_arguments)]
+/// A machine with one NIC on a segment: (segment, address, subnet, default gateway).
 fn add_machine(
     world: &mut World,
     streams: &Streams,
     name: &str,
-    segment: usize,
-    ip: Ipv4Addr,
-    subnet: Ipv4Net,
-    gateway: Option<Ipv4Addr>,
+    (segment, ip, subnet, gateway): (usize, Ipv4Addr, Ipv4Net, Option<Ipv4Addr>),
     latency: SimDuration,
 ) -> usize {
     let mut kernel = Kernel::new(name, streams.stream(&format!("machine/{name}/kernel")));
@@ -121,12 +121,11 @@ fn add_machine(
     let idx = world.machines.len();
     let ifindex = kernel.root().ifindex("eth0").expect("just added");
     world.machines.push(WorldMachine::new(name, kernel, Vec::new()));
-    world.fabric.attach(segment, Port { machine: idx, ifindex }, mac, latency);
+    world.fabric.attach(segment, Port { machine: idx, ifindex }, (mac, ip), latency);
     idx
 }
 
 /// The underlay router at a LAN's gateway: forwards to the internet segment and serves DNS.
-/// Returns its address on the internet segment.
 fn add_router(
     world: &mut World,
     streams: &Streams,
@@ -134,9 +133,10 @@ fn add_router(
     (segment, gw, subnet): (usize, Ipv4Addr, Ipv4Net),
     internet: usize,
     zone: &[(String, Ipv4Addr)],
-) -> Ipv4Addr {
+) -> Router {
     let name = format!("{lan}-router");
-    let idx = add_machine(world, streams, &name, segment, gw, subnet, None, SimDuration::ZERO);
+    let nic = (segment, gw, subnet, None);
+    let idx = add_machine(world, streams, &name, nic, SimDuration::ZERO);
     let kernel = &mut world.machines[idx].kernel;
     let wan_mac = MacAddr([0x52, 0x54, 0, 0xff, 0, idx as u8]);
     let wan_ip = Ipv4Net::new(Ipv4Addr::new(100, 64, 0, idx as u8 + 1), 10).expect("valid");
@@ -153,39 +153,78 @@ fn add_router(
     ] {
         kernel.apply(&op).expect("router ops apply");
     }
-    world.fabric.attach(internet, Port { machine: idx, ifindex: wan }, wan_mac, SimDuration::ZERO);
+    let port = Port { machine: idx, ifindex: wan };
+    world.fabric.attach(internet, port, (wan_mac, wan_ip.addr()), SimDuration::ZERO);
+    world.fabric.add_router(idx);
     let dns = DnsServer::new((Ipv4Addr::UNSPECIFIED, 53), Upstream::Zone(zone.to_vec()));
     world.spawn(idx, NsRef::Root, Box::new(dns), ResolvConf::default(), None);
-    wan_ip.addr()
+    Router { machine: idx, wan: wan_ip.addr(), wan_mac, subnet }
 }
 
-/// The internet is routed, not a LAN: the router and an internet host know each other's
-/// MACs statically (no ARP crosses it), and the host routes everything back via the router.
+/// Each router routes every other gateway's LAN via that LAN's router. Like the internet
+/// externals, routers know each other's MACs statically: no ARP crosses the internet.
+fn connect_routers(world: &mut World, routers: &[Option<Router>]) {
+    for a in routers.iter().flatten() {
+        for b in routers.iter().flatten().filter(|b| b.machine != a.machine) {
+            let ops = [
+                KernelOp::NeighAdd {
+                    ns: NsRef::Root,
+                    dev: "eth1".into(),
+                    ip: b.wan,
+                    mac: b.wan_mac,
+                },
+                KernelOp::RouteAdd {
+                    ns: NsRef::Root,
+                    dst: b.subnet,
+                    via: Some(b.wan),
+                    dev: "eth1".into(),
+                },
+            ];
+            for op in &ops {
+                world.machines[a.machine].kernel.apply(op).expect("router routes apply");
+            }
+        }
+    }
+}
+
+/// The internet is routed, not a LAN: the routers and an internet host know each other's
+/// MACs statically (no ARP crosses it). The host routes each gateway's LAN back via that
+/// LAN's router, and everything else via `gateway`, the router it sits behind.
 fn connect_internet(
     world: &mut World,
-    (router, router_ip): (usize, Ipv4Addr),
-    host: usize,
-    host_ip: Ipv4Addr,
+    routers: &[Option<Router>],
+    gateway: Router,
+    (host, host_ip): (usize, Ipv4Addr),
 ) {
-    let mac_of = |w: &World, m: usize, dev: &str| {
-        w.machines[m].kernel.root().link_by_name(dev).expect("NIC").mac
-    };
-    let (router_mac, host_mac) = (mac_of(world, router, "eth1"), mac_of(world, host, "eth0"));
-    let default = "0.0.0.0/0".parse().expect("valid");
-    let host_ops = [
-        KernelOp::NeighAdd { ns: NsRef::Root, dev: "eth0".into(), ip: router_ip, mac: router_mac },
-        KernelOp::RouteAdd {
+    let host_mac = world.machines[host].kernel.root().link_by_name("eth0").expect("NIC").mac;
+    let mut host_ops: Vec<KernelOp> = routers
+        .iter()
+        .flatten()
+        .map(|r| KernelOp::NeighAdd {
             ns: NsRef::Root,
-            dst: default,
-            via: Some(router_ip),
             dev: "eth0".into(),
-        },
-    ];
+            ip: r.wan,
+            mac: r.wan_mac,
+        })
+        .collect();
+    let others = routers.iter().flatten().filter(|r| r.machine != gateway.machine);
+    let default = (gateway.wan, "0.0.0.0/0".parse().expect("valid"));
+    for (via, dst) in others.map(|r| (r.wan, r.subnet)).chain([default]) {
+        host_ops.push(KernelOp::RouteAdd {
+            ns: NsRef::Root,
+            dst,
+            via: Some(via),
+            dev: "eth0".into(),
+        });
+    }
     for op in &host_ops {
         world.machines[host].kernel.apply(op).expect("internet host ops apply");
     }
-    let op = KernelOp::NeighAdd { ns: NsRef::Root, dev: "eth1".into(), ip: host_ip, mac: host_mac };
-    world.machines[router].kernel.apply(&op).expect("router neighbour applies");
+    for r in routers.iter().flatten() {
+        let op =
+            KernelOp::NeighAdd { ns: NsRef::Root, dev: "eth1".into(), ip: host_ip, mac: host_mac };
+        world.machines[r.machine].kernel.apply(&op).expect("router neighbour applies");
+    }
 }
 
 fn start_services(world: &mut World, idx: usize, serves: &[Service]) {

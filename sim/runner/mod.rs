@@ -14,8 +14,9 @@ use crate::check::{self, CheckResult};
 use crate::engine::{
     Capture, Filter, LimitExceeded, SimDuration, SimTime, Streams, TracedHop, World,
 };
+use crate::fabric::Partition;
 use crate::kernel::KernelOp;
-use crate::scenario::{Endpoint, Scenario, StepKind};
+use crate::scenario::{Endpoint, Fault, Scenario, StepKind};
 
 pub use build::Layout;
 
@@ -151,8 +152,35 @@ impl Runner<'_> {
                 self.checks.extend(results);
             }
             StepKind::Note(_) => {}
+            StepKind::Fault(fault) => self.fault(line, fault),
         }
         Ok(())
+    }
+
+    /// Applies a fault to the fabric and shows it in the transcript as a comment line.
+    fn fault(&mut self, line: usize, fault: &Fault) {
+        let fabric = &mut self.world.fabric;
+        match fault {
+            Fault::Partition(groups) => {
+                let machines: Vec<Vec<usize>> = groups
+                    .iter()
+                    .map(|g| g.iter().map(|m| self.machine_of(&Endpoint::Machine(*m))).collect())
+                    .collect();
+                self.world.fabric.set_partition(Partition::new(&machines));
+            }
+            Fault::Heal => fabric.set_partition(Partition::default()),
+            Fault::Link { net, change } => fabric.change_link(self.layout.segments[net.0], change),
+        }
+        self.entries.push(Entry {
+            line,
+            at: self.world.now(),
+            prompt: fault.describe(self.scenario),
+            output: String::new(),
+            exit_code: 0,
+            machine: String::new(),
+            ops: Vec::new(),
+            checks: Vec::new(),
+        });
     }
 
     fn start_capture(&mut self, id: usize) {

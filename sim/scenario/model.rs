@@ -8,6 +8,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 use crate::engine::{RunLimits, SimDuration};
+use crate::fabric::{LinkChange, LinkParams};
 
 pub use super::values::EngineVersion;
 
@@ -53,8 +54,8 @@ pub struct Network {
     pub gateway: Option<Ipv4Addr>,
     /// The resolver hosts use (`/etc/resolv.conf`): `dns:`, else the gateway, else none.
     pub dns: Option<Ipv4Addr>,
-    /// One-way latency across the LAN.
-    pub latency: SimDuration,
+    /// Latency (default [`DEFAULT_LAN_LATENCY`]), jitter, loss and bandwidth of the LAN.
+    pub link: LinkParams,
 }
 
 /// The default one-way LAN latency.
@@ -149,6 +150,42 @@ pub enum StepKind {
     StopCapture(CaptureId),
     Expect(ReachExpect),
     Note(String),
+    Fault(Fault),
+}
+
+/// A change to the underlay in the middle of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Groups of machines that can no longer reach each other; the machines not listed form
+    /// one more group. Replaces any earlier partition.
+    Partition(Vec<Vec<Machine>>),
+    /// Removes every partition.
+    Heal,
+    /// New link parameters for a network, from now on.
+    Link { net: NetId, change: LinkChange },
+}
+
+impl Fault {
+    /// The step as the transcript shows it: `# fault: partition [a] | [b, c]`.
+    pub fn describe(&self, scenario: &Scenario) -> String {
+        let name = |m: &Machine| match m {
+            Machine::Host(h) => scenario.hosts[h.0].name.as_str(),
+            Machine::External(e) => scenario.externals[e.0].name.as_str(),
+        };
+        match self {
+            Fault::Partition(groups) => {
+                let groups: Vec<String> = groups
+                    .iter()
+                    .map(|g| format!("[{}]", g.iter().map(name).collect::<Vec<_>>().join(", ")))
+                    .collect();
+                format!("# fault: partition {}", groups.join(" | "))
+            }
+            Fault::Heal => "# fault: heal".to_string(),
+            Fault::Link { net, change } => {
+                format!("# fault: link {}: {change}", scenario.networks[net.0].name)
+            }
+        }
+    }
 }
 
 /// What a command must do. Without `expect:`, exit code 0 and nothing else.

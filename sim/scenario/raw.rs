@@ -45,6 +45,9 @@ pub struct RawNetwork {
     pub gateway: Option<String>,
     pub dns: Option<String>,
     pub latency: Option<String>,
+    pub jitter: Option<String>,
+    pub loss: Option<Scalar>,
+    pub bandwidth: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +92,92 @@ pub struct RawStep {
     pub capture: Option<RawCapture>,
     pub stop_capture: Option<String>,
     pub note: Option<String>,
+    pub fault: Option<RawFault>,
+}
+
+/// `fault: heal`, or a map saying which fault.
+#[derive(Debug)]
+pub enum RawFault {
+    Word(String),
+    Map(RawFaultMap),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFaultMap {
+    pub partition: Option<Vec<Vec<String>>>,
+    pub link: Option<RawLinkChange>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLinkChange {
+    pub network: String,
+    pub latency: Option<String>,
+    pub jitter: Option<String>,
+    pub loss: Option<Scalar>,
+    pub bandwidth: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RawFault {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(RawFaultVisitor)
+    }
+}
+
+struct RawFaultVisitor;
+
+impl<'de> Visitor<'de> for RawFaultVisitor {
+    type Value = RawFault;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("`heal`, or a map with `partition` or `link`")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<RawFault, E> {
+        Ok(RawFault::Word(v.to_string()))
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<RawFault, A::Error> {
+        RawFaultMap::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawFault::Map)
+    }
+}
+
+/// A scalar kept as its text, whether YAML typed it as a string or a number (`loss: 0.01`
+/// and `loss: 1%` are both fine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scalar(pub String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a number or a string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+        Ok(Scalar(v.to_string()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+        Ok(Scalar(v.to_string()))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+        Ok(Scalar(v.to_string()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+        Ok(Scalar(v.to_string()))
+    }
 }
 
 /// Both kinds of expectation share one struct so that a misspelt key gets a hint from

@@ -101,9 +101,9 @@ fn a_full_scenario_becomes_typed() {
         (lan.gateway, lan.dns),
         (Some(Ipv4Addr::new(10, 0, 2, 1)), Some(Ipv4Addr::new(10, 0, 2, 1)))
     );
-    assert_eq!(lan.latency, SimDuration::from_micros(500));
+    assert_eq!(lan.link.latency, SimDuration::from_micros(500));
     assert_eq!(
-        (s.networks[1].dns, s.networks[1].latency),
+        (s.networks[1].dns, s.networks[1].link.latency),
         (Some(Ipv4Addr::new(8, 8, 8, 8)), DEFAULT_LAN_LATENCY)
     );
     assert_eq!(
@@ -426,7 +426,7 @@ fn container_name_in_use() {
 #[test]
 fn step_kinds() {
     let expected =
-        Some("expected one of `run` (with `on:` or `in:`), `wait`, `capture`, `stop_capture`, `expect`, `note`");
+        Some("expected one of `run` (with `on:` or `in:`), `wait`, `capture`, `stop_capture`, `expect`, `note`, `fault`");
     check(&with_steps("  - {}\n"), "step does nothing", (11, 5), expected, None);
     let hint = Some("a step does one thing: split it into one step per kind");
     check(

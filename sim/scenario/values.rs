@@ -1,7 +1,9 @@
-//! Parsers for the scalar values of a scenario file: durations, names, engine versions.
-//! Each returns what was expected on failure, for the error's caret line.
+//! Parsers for the scalar values of a scenario file: durations, link loss and bandwidth,
+//! names, engine versions. Each returns what was expected on failure, for the error's caret
+//! line.
 
 use crate::engine::SimDuration;
+use crate::fabric::{Bandwidth, Loss};
 
 /// Nanoseconds per unit, longest suffix first so `ms` is not read as `m` + garbage.
 const UNITS: [(&str, u64); 7] = [
@@ -35,6 +37,74 @@ pub fn parse_duration(text: &str) -> Option<SimDuration> {
         return None;
     }
     Some(SimDuration::from_nanos(whole_ns.checked_add(fraction_scaled / scale)?))
+}
+
+/// `digits` fixed decimals: `"1.25"` with 3 is 1250. `None` when it has more decimals than
+/// that (it could not be exact), is not a plain decimal, or overflows.
+fn fixed_point(text: &str, digits: u32) -> Option<u128> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let plain = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty()
+        || !plain(whole)
+        || !plain(fraction)
+        || (text.contains('.') && fraction.is_empty())
+    {
+        return None;
+    }
+    if fraction.len() > digits as usize {
+        return None;
+    }
+    let scale = 10u128.pow(digits);
+    let fraction_scaled = match fraction {
+        "" => 0,
+        f => f.parse::<u128>().ok()? * 10u128.pow(digits - f.len() as u32),
+    };
+    whole.parse::<u128>().ok()?.checked_mul(scale)?.checked_add(fraction_scaled)
+}
+
+pub const LOSS_EXPECTED: &str =
+    "expected a percentage like `1%` or `0.5%`, or a fraction from 0 to 1 like `0.01`";
+
+/// `30%`, `0.5%` (up to 4 decimals), or a fraction `0.01` (up to 6), at most 100%.
+pub fn parse_loss(text: &str) -> Option<Loss> {
+    let ppm = match text.strip_suffix('%') {
+        Some(percent) => fixed_point(percent.trim_end(), 4)?,
+        None => fixed_point(text, 6)?,
+    };
+    (ppm <= u128::from(Loss::ALL.0)).then(|| Loss(ppm as u32))
+}
+
+pub const BANDWIDTH_EXPECTED: &str =
+    "expected a rate in tc's units (bit, kbit, mbit, gbit; case-insensitive), like `100mbit` or `1gbit`";
+
+/// tc's rate units in bits per second: SI multiples, as `tc` reads them.
+const RATE_UNITS: [(&str, u128); 4] =
+    [("kbit", 1_000), ("mbit", 1_000_000), ("gbit", 1_000_000_000), ("bit", 1)];
+
+/// `100mbit`, `1Gbit`, `1.5mbit`, `64kbit`: a whole, non-zero number of bits per second.
+pub fn parse_bandwidth(text: &str) -> Option<Bandwidth> {
+    let lower = text.to_ascii_lowercase();
+    let (unit, scale) = RATE_UNITS.iter().find(|(u, _)| lower.ends_with(u))?;
+    let number = lower[..lower.len() - unit.len()].trim_end();
+    let nano_bits = fixed_point(number, 9)?.checked_mul(*scale)?;
+    if nano_bits % 1_000_000_000 != 0 {
+        return None;
+    }
+    Bandwidth::from_bits_per_sec(u64::try_from(nano_bits / 1_000_000_000).ok()?)
+}
+
+/// Why a rate in bytes (`10MBps`, `10mbps`) is refused: tc reads `mbps` as megabytes per
+/// second, which most people mean as megabits.
+pub fn bandwidth_hint(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    let number = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    if lower.ends_with("bps") {
+        Some(format!("tc reads `bps` as bytes per second; for megabits write `{number}mbit`"))
+    } else if fixed_point(number.trim(), 9).is_some() && number.len() == lower.len() {
+        Some(format!("add a unit: `{number}mbit` or `{number}gbit`"))
+    } else {
+        None
+    }
 }
 
 pub const SCENARIO_NAME_EXPECTED: &str =
@@ -119,6 +189,39 @@ mod tests {
         {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn loss_is_a_percentage_or_a_fraction() {
+        let ppm = |t: &str| parse_loss(t).map(|l| l.0);
+        assert_eq!(ppm("1%"), Some(10_000));
+        assert_eq!(ppm("30%"), Some(300_000));
+        assert_eq!(ppm("0.5%"), Some(5_000));
+        assert_eq!(ppm("100%"), Some(1_000_000));
+        assert_eq!(ppm("0.01"), Some(10_000));
+        assert_eq!(ppm("1"), Some(1_000_000));
+        assert_eq!(ppm("0"), Some(0));
+        for bad in ["101%", "1.5", "-1%", "%", "0.00001%", "0.0000001", "ten%", "1.%", ".5"] {
+            assert_eq!(parse_loss(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn bandwidth_takes_tc_units() {
+        let bits = |t: &str| parse_bandwidth(t).map(|b| b.bits_per_sec());
+        assert_eq!(bits("100mbit"), Some(100_000_000));
+        assert_eq!(bits("1Gbit"), Some(1_000_000_000));
+        assert_eq!(bits("1.5mbit"), Some(1_500_000));
+        assert_eq!(bits("64kbit"), Some(64_000));
+        assert_eq!(bits("9600bit"), Some(9_600));
+        for bad in ["100", "10mbps", "0mbit", "1.5bit", "mbit", "1 gigabit", "-1kbit"] {
+            assert_eq!(parse_bandwidth(bad), None, "{bad}");
+        }
+        assert_eq!(
+            bandwidth_hint("10Mbps").as_deref(),
+            Some("tc reads `bps` as bytes per second; for megabits write `10mbit`")
+        );
+        assert_eq!(bandwidth_hint("100").as_deref(), Some("add a unit: `100mbit` or `100gbit`"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! they come into being.
 
 mod containers;
+mod faults;
 mod reach;
 mod steps;
 mod topology;

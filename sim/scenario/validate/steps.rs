@@ -1,6 +1,6 @@
 //! The steps, validated in order. Each step is exactly one kind: a command (`run:` with
 //! `on:` or `in:`, optionally `expect:`), `wait`, `capture`, `stop_capture`, a
-//! reachability `expect`, or a `note`.
+//! reachability `expect`, a `note`, or a `fault` (see `faults`).
 //!
 //! As the steps go, the walk tracks which containers exist (see `containers`) and which
 //! captures are open, so `in:`, reachability endpoints and `stop_capture` can only name
@@ -9,13 +9,14 @@
 use indexmap::IndexMap;
 
 use super::containers::{self, Effect};
+use super::faults;
 use super::reach::{self, SPEC_EXPECTED};
 use super::topology::Topology;
 use super::{duration, CommandCheck, Ctx};
 use crate::scenario::error::{CommandSite, ErrorKind, RunsOn, ScenarioError};
 use crate::scenario::model::*;
 use crate::scenario::positions::Path;
-use crate::scenario::raw::{RawCapture, RawExpect, RawStep};
+use crate::scenario::raw::{RawCapture, RawExpect, RawFault, RawStep};
 use crate::scenario::suggest::did_you_mean;
 use crate::scenario::values::is_slug;
 
@@ -23,8 +24,7 @@ const ON_EXPECTED: &str =
     "expected the name of a host or external declared under `hosts:`/`externals:`";
 const IN_EXPECTED: &str =
     "expected a container named with `--name` by an earlier `docker run` step";
-const STEP_KINDS: &str =
-    "expected one of `run` (with `on:` or `in:`), `wait`, `capture`, `stop_capture`, `expect`, `note`";
+const STEP_KINDS: &str = "expected one of `run` (with `on:` or `in:`), `wait`, `capture`, `stop_capture`, `expect`, `note`, `fault`";
 
 pub(crate) fn build(
     raw: &[RawStep],
@@ -71,6 +71,7 @@ enum Kind<'r> {
     StopCapture(&'r str),
     Note(&'r str),
     Expect(&'r RawExpect),
+    Fault(&'r RawFault),
 }
 
 /// Every kind the step's fields ask for, with the key that asks.
@@ -93,6 +94,9 @@ fn kinds(raw: &RawStep) -> Vec<(&'static str, Kind<'_>)> {
     if let Some(text) = &raw.note {
         kinds.push(("note", Kind::Note(text)));
     }
+    if let Some(fault) = &raw.fault {
+        kinds.push(("fault", Kind::Fault(fault)));
+    }
     kinds
 }
 
@@ -111,6 +115,9 @@ impl Walk<'_> {
             [(_, Kind::StopCapture(name))] => self.stop_capture(name, &path.key("stop_capture")),
             [(_, Kind::Note(text))] => Ok(StepKind::Note(text.to_string())),
             [(_, Kind::Expect(expect))] => self.reach_expect(expect, &path.key("expect")),
+            [(_, Kind::Fault(fault))] => {
+                faults::fault(fault, &path.key("fault"), self.topo, self.ctx)
+            }
             [(first, _), (second, _), ..] => {
                 let kind = ErrorKind::Step(format!("step mixes `{first}` and `{second}`"));
                 let hint = Some("a step does one thing: split it into one step per kind".into());

@@ -10,7 +10,9 @@ use std::net::Ipv4Addr;
 use indexmap::IndexMap;
 use ipnet::Ipv4Net;
 
+use super::faults::{link_change, RawLink};
 use super::{duration, Ctx};
+use crate::fabric::LinkParams;
 use crate::scenario::error::{ErrorKind, ScenarioError};
 use crate::scenario::model::*;
 use crate::scenario::positions::Path;
@@ -31,6 +33,11 @@ impl Topology {
             return Some(Machine::Host(HostId(i)));
         }
         self.externals.iter().position(|e| e.name == name).map(|i| Machine::External(ExternalId(i)))
+    }
+
+    /// The network called `name`, or an error at `path` with a did-you-mean hint.
+    pub fn network(&self, name: &str, path: &Path, ctx: &Ctx) -> Result<NetId, ScenarioError> {
+        named_network(name, path, self, ctx)
     }
 
     pub fn machine_names(&self) -> impl Iterator<Item = &str> {
@@ -105,11 +112,15 @@ fn network(
         None => gateway,
         Some(text) => Some(address(text, &path.key("dns"), ctx)?),
     };
-    let latency = match &raw.latency {
-        None => DEFAULT_LAN_LATENCY,
-        Some(text) => duration(text, &path.key("latency"), ctx)?,
+    let given = RawLink {
+        latency: raw.latency.as_deref(),
+        jitter: raw.jitter.as_deref(),
+        loss: raw.loss.as_ref(),
+        bandwidth: raw.bandwidth.as_deref(),
     };
-    Ok(Network { name: raw.name.clone(), subnet, gateway, dns, latency })
+    let mut link = LinkParams::with_latency(DEFAULT_LAN_LATENCY);
+    link.apply(&link_change(&given, path, ctx)?);
+    Ok(Network { name: raw.name.clone(), subnet, gateway, dns, link })
 }
 
 fn host(
