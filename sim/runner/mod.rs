@@ -34,7 +34,7 @@ pub struct Entry {
     pub prompt: String,
     pub output: String,
     pub exit_code: i32,
-    /// The machine the command ran on, by name.
+    /// The machine the command ran on, by name; empty for a `fault:` step.
     pub machine: String,
     /// The KernelOps the command caused (`--explain`, the differential export).
     pub ops: Vec<KernelOp>,
@@ -159,7 +159,6 @@ impl Runner<'_> {
 
     /// Applies a fault to the fabric and shows it in the transcript as a comment line.
     fn fault(&mut self, line: usize, fault: &Fault) {
-        let fabric = &mut self.world.fabric;
         match fault {
             Fault::Partition(groups) => {
                 let machines: Vec<Vec<usize>> = groups
@@ -168,8 +167,10 @@ impl Runner<'_> {
                     .collect();
                 self.world.fabric.set_partition(Partition::new(&machines));
             }
-            Fault::Heal => fabric.set_partition(Partition::default()),
-            Fault::Link { net, change } => fabric.change_link(self.layout.segments[net.0], change),
+            Fault::Heal => self.world.fabric.set_partition(Partition::default()),
+            Fault::Link { net, change } => {
+                self.world.fabric.change_link(self.layout.segments[net.0], change)
+            }
         }
         self.entries.push(Entry {
             line,

@@ -17,9 +17,12 @@
 //!   networks:                   # at least one; subnets may not overlap
 //!     - name: lan
 //!       subnet: 10.0.2.0/24
-//!       gateway: 10.0.2.1       # optional router to the "internet"
+//!       gateway: 10.0.2.1       # optional router to the "internet" and the other LANs
 //!       dns: 10.0.2.3           # optional resolver; default the gateway
 //!       latency: 0.5ms          # optional one-way latency, default 0.2ms
+//!       jitter: 1ms             # optional uniform extra 0..jitter per frame, default 0
+//!       loss: 1%                # optional: `N%` or a fraction `0.01`; default 0
+//!       bandwidth: 100mbit      # optional: bit|kbit|mbit|gbit (any case); default unlimited
 //! hosts:                        # Docker hosts; `network:` optional (found from the IP)
 //!   - {name: docker-host, ip: 10.0.2.15}
 //! externals:                    # machines without Docker
@@ -36,6 +39,9 @@
 //!   - stop_capture: ping-docker0   # open captures stop at the end
 //!   - expect: {reachable: ["client -> docker-host:8080"], isolated: ["c2 -> c1/icmp"]}
 //!   - note: free text for the transcript
+//!   - fault: {partition: [[docker-host], [client]]}   # unlisted machines: one more group
+//!   - fault: {link: {network: lan, loss: 30%, latency: 5ms, jitter: 1ms, bandwidth: 1mbit}}
+//!   - fault: heal               # removes the partition
 //! ```
 //!
 //! Durations are a number and a unit: `ns`, `us`, `ms`, `s`, `m`, `h` (`0.5ms`, `30s`).
@@ -43,6 +49,16 @@
 //! one unless `/udp`. Internet externals (outside every subnet) sit behind the gateway of
 //! their `network:` or of the only network that has one; `latency` defaults to 20ms and
 //! `hops` to 10, and LAN externals take neither. `serves` defaults to `[ping]`.
+//!
+//! Link parameters: `loss` is a percentage with up to 4 decimals (`0.5%`) or a fraction of 1
+//! with up to 6 (`0.005`); `bandwidth` uses tc's SI units (`1gbit` is 10^9 bit/s), and
+//! `Mbps`-style byte rates are refused. Each port sends at most `bandwidth`, frames queued
+//! back to back (FIFO). Networks with a gateway reach each other through their routers (one
+//! TTL per router, latencies summed). `fault:` steps act on the fabric from that moment:
+//! `partition` (hosts and externals by name; routers are never partitioned, traffic routed
+//! across groups is dropped at the last router) replaces any earlier partition, `heal`
+//! removes it, `link` changes only the parameters it names. The transcript shows each as a
+//! `# fault: …` line.
 //!
 //! Container names are tracked as documented in `validate/containers.rs`: a host step
 //! `docker run … --name X` declares `X` (unless the step expects a non-zero exit code), and

@@ -595,3 +595,101 @@ fn deep_nesting_is_refused_before_libyaml_sees_it() {
     let deeper = format!("name: {}{}\n", "[".repeat(20_000), "]".repeat(20_000));
     assert_eq!(error_of(&deeper).message(), "YAML syntax error: recursion limit exceeded");
 }
+
+#[test]
+fn link_parameters_and_faults() {
+    use crate::fabric::{Bandwidth, LinkChange, LinkParams, Loss};
+    let source = "name: t
+underlay:
+  networks:
+    - {name: lan, subnet: 10.0.2.0/24, gateway: 10.0.2.1, jitter: 1ms, loss: 0.01, bandwidth: 1Gbit}
+hosts:
+  - {name: docker-host, ip: 10.0.2.15}
+externals:
+  - {name: client, ip: 10.0.2.100}
+  - {name: www.dockercon.com, ip: 104.239.220.248}
+steps:
+  - fault: {partition: [[docker-host], [client]]}
+  - fault: heal
+  - fault: {link: {network: lan, loss: 30%, latency: 5ms}}
+";
+    let s = parse(source, "t.yaml", &accept).unwrap_or_else(|e| panic!("{e}"));
+    let link = LinkParams {
+        latency: DEFAULT_LAN_LATENCY,
+        jitter: SimDuration::from_millis(1),
+        loss: Loss(10_000),
+        bandwidth: Bandwidth::from_bits_per_sec(1_000_000_000),
+    };
+    assert_eq!(s.networks[0].link, link);
+    let partition = Fault::Partition(vec![
+        vec![Machine::Host(HostId(0))],
+        vec![Machine::External(ExternalId(0))],
+    ]);
+    let change = LinkChange {
+        latency: Some(SimDuration::from_millis(5)),
+        loss: Some(Loss(300_000)),
+        ..LinkChange::default()
+    };
+    let faults: Vec<&StepKind> = s.steps.iter().map(|st| &st.kind).collect();
+    assert_eq!(
+        faults,
+        [
+            &StepKind::Fault(partition.clone()),
+            &StepKind::Fault(Fault::Heal),
+            &StepKind::Fault(Fault::Link { net: NetId(0), change })
+        ]
+    );
+    assert_eq!(partition.describe(&s), "# fault: partition [docker-host] | [client]");
+    assert_eq!(Fault::Heal.describe(&s), "# fault: heal");
+    let link_fault = Fault::Link { net: NetId(0), change };
+    assert_eq!(link_fault.describe(&s), "# fault: link lan: latency 5ms, loss 30%");
+}
+
+#[test]
+fn fault_errors() {
+    let expected = Some("expected a host or external declared under `hosts:`/`externals:`");
+    check(
+        &with_steps("  - fault: {partition: [[docker-hots], [client]]}\n"),
+        "unknown machine `docker-hots`",
+        (11, 26),
+        expected,
+        Some("did you mean `docker-host`?"),
+    );
+    check(
+        &with_steps("  - fault: {partition: [[client], [docker-host, client]]}\n"),
+        "`client` is in two partition groups",
+        (11, 49),
+        None,
+        Some("it is already in group 1 of this partition"),
+    );
+    check(
+        &with_steps("  - fault: {link: {network: lan, bandwidth: 100}}\n"),
+        "invalid bandwidth `100`",
+        (11, 45),
+        Some("expected a rate in tc's units (bit, kbit, mbit, gbit; case-insensitive), like `100mbit` or `1gbit`"),
+        Some("add a unit: `100mbit` or `100gbit`"),
+    );
+    check(
+        &with_steps("  - fault: {link: {network: lan, loss: 150%}}\n"),
+        "invalid loss `150%`",
+        (11, 40),
+        Some("expected a percentage like `1%` or `0.5%`, or a fraction from 0 to 1 like `0.01`"),
+        None,
+    );
+    check(
+        &with_steps("  - fault: {link: {network: lna, jitter: 1ms}}\n"),
+        "unknown network `lna`",
+        (11, 29),
+        Some("expected a network declared under `underlay: networks:`"),
+        Some("did you mean `lan`?"),
+    );
+    check(
+        &with_steps("  - fault: heall\n"),
+        "unknown value `heall`",
+        (11, 12),
+        Some(
+            "expected `heal`, `{partition: [[A], [B, C]]}` or `{link: {network: NAME, loss: 1%}}`",
+        ),
+        Some("did you mean `heal`?"),
+    );
+}

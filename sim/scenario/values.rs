@@ -71,7 +71,7 @@ pub fn parse_loss(text: &str) -> Option<Loss> {
         Some(percent) => fixed_point(percent.trim_end(), 4)?,
         None => fixed_point(text, 6)?,
     };
-    (ppm <= u128::from(Loss::ALL.0)).then(|| Loss(ppm as u32))
+    u32::try_from(ppm).ok().filter(|p| *p <= Loss::ALL.0).map(Loss)
 }
 
 pub const BANDWIDTH_EXPECTED: &str =
