@@ -338,7 +338,8 @@ Run 'docker network COMMAND --help' for more information on a command.
 ";
 
 /// Management commands whose bare form prints help.
-pub const GROUPS: &[&str] = &["network", "container", "image", "system", "swarm", "node", "service"];
+pub const GROUPS: &[&str] =
+    &["network", "container", "image", "system", "swarm", "node", "service"];
 
 /// A swarm-mode command (`docker swarm|node|service …`): flags may follow arguments.
 const fn sw(
