@@ -125,7 +125,7 @@ fn unknown_command(argv: &[String], path_len: usize) -> CliError {
     }
 }
 
-fn not_simulated(path: &str, what: &str) -> CliError {
+pub(crate) fn not_simulated(path: &str, what: &str) -> CliError {
     CliError {
         kind: CliErrorKind::NotSimulated,
         message: format!("swarmsim: {what} ('docker {path}') is not simulated"),
@@ -244,16 +244,28 @@ impl FlagParser<'_> {
     }
 }
 
+/// A flag value its `pflag.Value` refused: `invalid argument "x" for "-p, --publish" flag: …`.
+pub(crate) fn bad_flag_value(p: &Parsed, long: &str, value: &str, err: &str) -> CliError {
+    let f = p.spec.flags.iter().find(|f| f.long == long).expect("flag is in the spec");
+    let err = format!("invalid argument \"{value}\" for \"{}\" flag: {err}", flag_name(f));
+    flag_error(p.path, err, CliErrorKind::BadValue)
+}
+
+/// How pflag names a flag in its errors: `-p, --publish` or `--replicas`.
+fn flag_name(f: &FlagSpec) -> String {
+    match f.short {
+        Some(s) => format!("-{s}, --{}", f.long),
+        None => format!("--{}", f.long),
+    }
+}
+
 /// pflag's boolean values (`strconv.ParseBool`).
 fn parse_bool(path: &str, f: &FlagSpec, v: &str) -> Result<String, CliError> {
     match v {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok("true".into()),
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok("false".into()),
         _ => {
-            let name = match f.short {
-                Some(s) => format!("-{s}, --{}", f.long),
-                None => format!("--{}", f.long),
-            };
+            let name = flag_name(f);
             let err = format!(
                 "invalid argument \"{v}\" for \"{name}\" flag: strconv.ParseBool: parsing \"{v}\": invalid syntax"
             );

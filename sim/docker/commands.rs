@@ -97,6 +97,24 @@ const RUN_UNMODELLED: &[&str] = &[
 
 /// Every leaf command the simulator knows.
 pub const COMMANDS: &[CommandSpec] = &[
+    SWARM_INIT,
+    SWARM_JOIN,
+    SWARM_JOIN_TOKEN,
+    SWARM_LEAVE,
+    SWARM_UPDATE,
+    NODE_LS,
+    NODE_INSPECT,
+    NODE_UPDATE,
+    NODE_PROMOTE,
+    NODE_DEMOTE,
+    NODE_RM,
+    SERVICE_CREATE,
+    SERVICE_LS,
+    SERVICE_PS,
+    SERVICE_INSPECT,
+    SERVICE_SCALE,
+    SERVICE_UPDATE,
+    SERVICE_RM,
     CommandSpec {
         id: "run",
         paths: &["run", "container run"],
@@ -320,4 +338,293 @@ Run 'docker network COMMAND --help' for more information on a command.
 ";
 
 /// Management commands whose bare form prints help.
-pub const GROUPS: &[&str] = &["network", "container", "image", "system"];
+pub const GROUPS: &[&str] =
+    &["network", "container", "image", "system", "swarm", "node", "service"];
+
+/// A swarm-mode command (`docker swarm|node|service …`): flags may follow arguments.
+const fn sw(
+    paths: &'static [&'static str],
+    uses: &'static [&'static str],
+    short: &'static str,
+    args: ArgRule,
+    flags: &'static [FlagSpec],
+    unmodelled: &'static [&'static str],
+) -> CommandSpec {
+    CommandSpec { id: paths[0], paths, uses, short, args, flags, unmodelled, interspersed: true }
+}
+
+/// `addSwarmFlags` (`cli/command/swarm/opts.go`): cluster settings init and update share.
+const SWARM_SETTINGS_UNMODELLED: &[&str] = &[
+    "autolock",
+    "cert-expiry",
+    "dispatcher-heartbeat",
+    "external-ca",
+    "max-snapshots",
+    "snapshot-interval",
+];
+
+const SWARM_INIT: CommandSpec = sw(
+    &["swarm init"],
+    &["swarm init [OPTIONS]"],
+    "Initialize a swarm",
+    ArgRule::None,
+    &[v("advertise-addr", None), v("listen-addr", None)],
+    &[
+        "data-path-addr",
+        "data-path-port",
+        "force-new-cluster",
+        "availability",
+        "default-addr-pool",
+        "default-addr-pool-mask-length",
+        "task-history-limit",
+        "autolock",
+        "cert-expiry",
+        "dispatcher-heartbeat",
+        "external-ca",
+        "max-snapshots",
+        "snapshot-interval",
+    ],
+);
+
+const SWARM_JOIN: CommandSpec = sw(
+    &["swarm join"],
+    &["swarm join [OPTIONS] HOST:PORT"],
+    "Join a swarm as a node and/or manager",
+    ArgRule::Exactly(1),
+    &[v("token", None), v("advertise-addr", None), v("listen-addr", None)],
+    &["data-path-addr", "availability"],
+);
+
+const SWARM_JOIN_TOKEN: CommandSpec = sw(
+    &["swarm join-token"],
+    &["swarm join-token [OPTIONS] (worker|manager)"],
+    "Manage join tokens",
+    ArgRule::Exactly(1),
+    &[b("rotate", None), b("quiet", Some('q'))],
+    &[],
+);
+
+const SWARM_LEAVE: CommandSpec = sw(
+    &["swarm leave"],
+    &["swarm leave [OPTIONS]"],
+    "Leave the swarm",
+    ArgRule::None,
+    &[b("force", Some('f'))],
+    &[],
+);
+
+const SWARM_UPDATE: CommandSpec = sw(
+    &["swarm update"],
+    &["swarm update [OPTIONS]"],
+    "Update the swarm",
+    ArgRule::None,
+    &[v("task-history-limit", None)],
+    SWARM_SETTINGS_UNMODELLED,
+);
+
+const NODE_LS: CommandSpec = sw(
+    &["node ls", "node list"],
+    &["node ls [OPTIONS]", "node ls [OPTIONS]"],
+    "List nodes in the swarm",
+    ArgRule::None,
+    &[b("quiet", Some('q'))],
+    &["filter", "f", "format"],
+);
+
+const NODE_INSPECT: CommandSpec = sw(
+    &["node inspect"],
+    &["node inspect [OPTIONS] self|NODE [NODE...]"],
+    "Display detailed information on one or more nodes",
+    ArgRule::AtLeast(1),
+    &[b("pretty", None)],
+    &["format", "f"],
+);
+
+const NODE_UPDATE: CommandSpec = sw(
+    &["node update"],
+    &["node update [OPTIONS] NODE"],
+    "Update a node",
+    ArgRule::Exactly(1),
+    &[v("availability", None), v("role", None), v("label-add", None), v("label-rm", None)],
+    &[],
+);
+
+const NODE_PROMOTE: CommandSpec = sw(
+    &["node promote"],
+    &["node promote NODE [NODE...]"],
+    "Promote one or more nodes to manager in the swarm",
+    ArgRule::AtLeast(1),
+    &[],
+    &[],
+);
+
+const NODE_DEMOTE: CommandSpec = sw(
+    &["node demote"],
+    &["node demote NODE [NODE...]"],
+    "Demote one or more nodes from manager in the swarm",
+    ArgRule::AtLeast(1),
+    &[],
+    &[],
+);
+
+const NODE_RM: CommandSpec = sw(
+    &["node rm", "node remove"],
+    &["node rm [OPTIONS] NODE [NODE...]", "node rm [OPTIONS] NODE [NODE...]"],
+    "Remove one or more nodes from the swarm",
+    ArgRule::AtLeast(1),
+    &[b("force", Some('f'))],
+    &[],
+);
+
+/// `docker service create` options the simulator does not model (`cli/command/service/opts.go`).
+const SERVICE_UNMODELLED: &[&str] = &[
+    "mount",
+    "secret",
+    "config",
+    "hostname",
+    "host",
+    "user",
+    "u",
+    "workdir",
+    "w",
+    "entrypoint",
+    "init",
+    "limit-cpu",
+    "limit-memory",
+    "limit-pids",
+    "reserve-cpu",
+    "reserve-memory",
+    "restart-condition",
+    "restart-delay",
+    "restart-max-attempts",
+    "restart-window",
+    "update-parallelism",
+    "update-delay",
+    "update-monitor",
+    "update-failure-action",
+    "update-max-failure-ratio",
+    "update-order",
+    "rollback-parallelism",
+    "rollback-delay",
+    "rollback-monitor",
+    "rollback-failure-action",
+    "rollback-max-failure-ratio",
+    "rollback-order",
+    "placement-pref",
+    "replicas-max-per-node",
+    "max-concurrent",
+    "dns",
+    "dns-option",
+    "dns-search",
+    "health-cmd",
+    "no-healthcheck",
+    "stop-grace-period",
+    "stop-signal",
+    "container-label",
+    "env-file",
+    "group",
+    "cap-add",
+    "cap-drop",
+    "sysctl",
+    "ulimit",
+    "read-only",
+    "tty",
+    "t",
+    "log-driver",
+    "log-opt",
+    "no-resolve-image",
+    "with-registry-auth",
+    "isolation",
+    "generic-resource",
+];
+
+const SERVICE_CREATE: CommandSpec = CommandSpec {
+    interspersed: false,
+    ..sw(
+        &["service create"],
+        &["service create [OPTIONS] IMAGE [COMMAND] [ARG...]"],
+        "Create a new service",
+        ArgRule::AtLeast(1),
+        &[
+            v("name", None),
+            v("replicas", None),
+            v("mode", None),
+            v("constraint", None),
+            v("network", None),
+            v("publish", Some('p')),
+            v("endpoint-mode", None),
+            v("env", Some('e')),
+            v("label", Some('l')),
+            b("detach", Some('d')),
+            b("quiet", Some('q')),
+        ],
+        SERVICE_UNMODELLED,
+    )
+};
+
+const SERVICE_LS: CommandSpec = sw(
+    &["service ls", "service list"],
+    &["service ls [OPTIONS]", "service ls [OPTIONS]"],
+    "List services",
+    ArgRule::None,
+    &[b("quiet", Some('q'))],
+    &["filter", "f", "format"],
+);
+
+const SERVICE_PS: CommandSpec = sw(
+    &["service ps"],
+    &["service ps [OPTIONS] SERVICE [SERVICE...]"],
+    "List the tasks of one or more services",
+    ArgRule::AtLeast(1),
+    &[b("no-trunc", None), b("quiet", Some('q'))],
+    &["filter", "f", "format", "no-resolve"],
+);
+
+const SERVICE_INSPECT: CommandSpec = sw(
+    &["service inspect"],
+    &["service inspect [OPTIONS] SERVICE [SERVICE...]"],
+    "Display detailed information on one or more services",
+    ArgRule::AtLeast(1),
+    &[b("pretty", None)],
+    &["format", "f"],
+);
+
+const SERVICE_SCALE: CommandSpec = sw(
+    &["service scale"],
+    &["service scale SERVICE=REPLICAS [SERVICE=REPLICAS...]"],
+    "Scale one or multiple replicated services",
+    ArgRule::AtLeast(1),
+    &[b("detach", Some('d'))],
+    &[],
+);
+
+const SERVICE_UPDATE: CommandSpec = sw(
+    &["service update"],
+    &["service update [OPTIONS] SERVICE"],
+    "Update a service",
+    ArgRule::Exactly(1),
+    &[
+        v("replicas", None),
+        v("image", None),
+        v("constraint-add", None),
+        v("constraint-rm", None),
+        v("publish-add", None),
+        v("publish-rm", None),
+        v("network-add", None),
+        v("network-rm", None),
+        v("env-add", None),
+        b("force", None),
+        b("detach", Some('d')),
+        b("quiet", Some('q')),
+    ],
+    SERVICE_UNMODELLED,
+);
+
+const SERVICE_RM: CommandSpec = sw(
+    &["service rm", "service remove"],
+    &["service rm SERVICE [SERVICE...]", "service rm SERVICE [SERVICE...]"],
+    "Remove one or more services",
+    ArgRule::AtLeast(1),
+    &[],
+    &[],
+);

@@ -19,7 +19,7 @@ pub fn new_id(rng: &mut RngStream) -> String {
 }
 
 /// Big-endian bytes as a base-36 number, lowercase, without leading zeros.
-fn base36(bytes: &[u8]) -> String {
+pub(crate) fn base36(bytes: &[u8]) -> String {
     const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let mut n = bytes.to_vec();
     let mut out = Vec::new();

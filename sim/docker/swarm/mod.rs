@@ -10,6 +10,7 @@
 pub mod allocator;
 pub mod ids;
 pub mod orchestrator;
+pub mod parse;
 pub mod render;
 pub mod request;
 pub mod scheduler;
