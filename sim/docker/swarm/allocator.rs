@@ -445,3 +445,134 @@ fn node_networks(store: &Store, node_id: &str) -> Vec<String> {
     }
     nets
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::swarm::orchestrator::testkit::*;
+    use crate::docker::swarm::store::ServiceMode;
+    use crate::engine::SimDuration;
+
+    fn net(s: &str) -> Ipv4Net {
+        s.parse().expect("test address")
+    }
+
+    #[test]
+    fn swarm_init_allocates_ingress_then_the_first_node_sandbox() {
+        let store = cluster(1);
+        let ops = Allocator::from_store(&store).allocate(&store, SimTime::ZERO);
+        let mut ingress = store.networks[INGRESS].clone();
+        ingress.allocation = Some(NetworkAllocation {
+            subnet: net("10.0.0.0/24"),
+            gateway: Ipv4Addr::new(10, 0, 0, 1),
+            vni: 4096,
+        });
+        let sbox = NodeAttachment {
+            node_id: "node1".into(),
+            network_id: INGRESS.into(),
+            addr: net("10.0.0.2/24"),
+        };
+        assert_eq!(
+            ops,
+            vec![StoreOp::PutNetwork(Box::new(ingress)), StoreOp::PutNodeAttachment(sbox)]
+        );
+    }
+
+    /// Fact 18: a new overlay with a one-replica service: gw .1, VIP .2, task .3, LB .4.
+    #[test]
+    fn one_replica_on_a_new_overlay_is_gw_vip_task_lb() {
+        let mut h = Harness::new(cluster(1));
+        h.settle(SimTime::ZERO, false);
+        h.apply(&[StoreOp::PutNetwork(Box::new(network("overlayid", "appnet", false)))]);
+        h.settle(SimTime::ZERO, false);
+        let alloc = h.store.networks["overlayid"].allocation.clone().expect("allocated");
+        assert_eq!((alloc.subnet, alloc.gateway, alloc.vni), (net("10.0.1.0/24"), Ipv4Addr::new(10, 0, 1, 1), 4097));
+        let s = spec("web", ServiceMode::Replicated { replicas: 1 }, &["overlayid"]);
+        h.put_service(service("webid", s));
+        h.settle(SimTime::ZERO, true);
+        let vips = &h.store.services["webid"].endpoint.as_ref().expect("endpoint").virtual_ips;
+        assert_eq!(vips, &vec![VirtualIp { network_id: "overlayid".into(), addr: net("10.0.1.2/24") }]);
+        let task = h.store.tasks.values().next().expect("one task");
+        assert_eq!(task.networks, vec![NetworkAttachment { network_id: "overlayid".into(), addr: net("10.0.1.3/24") }]);
+        let lb: Vec<_> = h.store.node_attachments.iter().map(|a| (a.network_id.as_str(), a.addr)).collect();
+        assert_eq!(lb, vec![(INGRESS, net("10.0.0.2/24")), ("overlayid", net("10.0.1.4/24"))]);
+    }
+
+    #[test]
+    fn ingress_publishing_gets_a_port_from_30000_and_ingress_first() {
+        let mut h = Harness::new(cluster(1));
+        h.apply(&[StoreOp::PutNetwork(Box::new(network("overlayid", "appnet", false)))]);
+        let mut s = spec("web", ServiceMode::Replicated { replicas: 1 }, &["overlayid"]);
+        let port = PortConfig { protocol: Protocol::Tcp, target: 80, published: 0, mode: PublishMode::Ingress };
+        s.ports = vec![port, PortConfig { target: 81, ..port }];
+        h.put_service(service("webid", s));
+        h.settle(SimTime::ZERO, true);
+        let e = h.store.services["webid"].endpoint.clone().expect("endpoint");
+        assert_eq!(e.ports.iter().map(|p| p.published).collect::<Vec<_>>(), vec![30000, 30001]);
+        let vips: Vec<_> = e.virtual_ips.iter().map(|v| (v.network_id.as_str(), v.addr)).collect();
+        // ingress: gw .1, node1's ingress-sbox .2, VIP .3; the overlay: gw .1, VIP .2.
+        assert_eq!(vips, vec![(INGRESS, net("10.0.0.3/24")), ("overlayid", net("10.0.1.2/24"))]);
+        let task = h.store.tasks.values().next().expect("one task");
+        let addrs: Vec<_> = task.networks.iter().map(|a| a.addr).collect();
+        assert_eq!(addrs, vec![net("10.0.0.4/24"), net("10.0.1.3/24")]);
+        assert_eq!(h.alloc.allocate(&h.store, SimTime::ZERO), vec![]);
+    }
+
+    #[test]
+    fn a_replacement_task_gets_the_next_address_not_the_freed_one() {
+        let mut h = Harness::new(cluster(1));
+        h.apply(&[StoreOp::PutNetwork(Box::new(network("overlayid", "appnet", false)))]);
+        let s = spec("web", ServiceMode::Replicated { replicas: 1 }, &["overlayid"]);
+        h.put_service(service("webid", s));
+        h.settle(SimTime::ZERO, true);
+        let mut failed = h.store.tasks.values().next().expect("task").clone();
+        failed.status.state = TaskState::Failed;
+        h.apply(&[StoreOp::PutTask(Box::new(failed.clone()))]);
+        h.settle(SimTime::ZERO + SimDuration::from_secs(10), true);
+        let live = h.live_tasks("webid");
+        assert_eq!(live.len(), 1);
+        assert_ne!(live[0].id, failed.id);
+        // .3 was the old task's, .4 node1's LB (released while node1 had no task, then
+        // allocated again as .6 once the new task, .5, was assigned).
+        assert_eq!(live[0].networks[0].addr, net("10.0.1.5/24"));
+        let lb = h.store.node_attachments.iter().find(|a| a.network_id == "overlayid");
+        assert_eq!(lb.map(|a| a.addr), Some(net("10.0.1.6/24")));
+    }
+
+    #[test]
+    fn dnsrr_has_no_vip_and_refuses_ingress_ports() {
+        let mut s = spec("db", ServiceMode::Replicated { replicas: 1 }, &["overlayid"]);
+        s.endpoint_mode = EndpointMode::Dnsrr;
+        assert_eq!(validate_endpoint(&s), Ok(()));
+        let mut h = Harness::new(cluster(1));
+        h.apply(&[StoreOp::PutNetwork(Box::new(network("overlayid", "appnet", false)))]);
+        h.put_service(service("dbid", s.clone()));
+        h.settle(SimTime::ZERO, true);
+        assert_eq!(h.store.services["dbid"].endpoint.as_ref().map(|e| e.virtual_ips.len()), Some(0));
+        let task = h.store.tasks.values().next().expect("one task");
+        assert_eq!(task.networks[0].addr, net("10.0.1.2/24"));
+        s.ports = vec![PortConfig { protocol: Protocol::Tcp, target: 80, published: 8080, mode: PublishMode::Ingress }];
+        assert_eq!(
+            validate_endpoint(&s),
+            Err("EndpointSpec: port published with ingress mode can't be used with dnsrr mode".into())
+        );
+        s.ports[0].mode = PublishMode::Host;
+        assert_eq!(validate_endpoint(&s), Ok(()));
+    }
+
+    #[test]
+    fn a_new_leader_continues_after_the_highest_address_in_use() {
+        let mut h = Harness::new(cluster(1));
+        h.apply(&[StoreOp::PutNetwork(Box::new(network("overlayid", "appnet", false)))]);
+        let s = spec("web", ServiceMode::Replicated { replicas: 2 }, &["overlayid"]);
+        h.put_service(service("webid", s));
+        h.settle(SimTime::ZERO, true);
+        let mut fresh = Allocator::from_store(&h.store);
+        assert_eq!(fresh, h.alloc);
+        h.apply(&[StoreOp::PutNetwork(Box::new(network("othernet", "other", false)))]);
+        let ops = fresh.allocate(&h.store, SimTime::ZERO);
+        let StoreOp::PutNetwork(n) = &ops[0] else { panic!("expected a network: {ops:?}") };
+        let a = n.allocation.clone().expect("allocated");
+        assert_eq!((a.subnet, a.vni), (net("10.0.2.0/24"), 4098));
+    }
+}

@@ -406,3 +406,180 @@ impl Work {
         }
     }
 }
+
+/// Test fixtures: a small cluster, services, a stand-in agent and a pass loop.
+#[cfg(test)]
+pub(crate) mod testkit {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::docker::swarm::store::{
+        Cluster, EndpointMode, Network, NodeDescription, Os, Role, ServiceMode,
+    };
+    use crate::engine::Streams;
+
+    pub const INGRESS: &str = "ingressnetid";
+
+    pub fn rng() -> RngStream {
+        Streams::new(7).stream("orchestrator-test")
+    }
+
+    pub fn node(id: &str, os: Os) -> Node {
+        Node {
+            id: id.to_string(),
+            meta: Meta::new(SimTime::ZERO),
+            role: Role::Worker,
+            availability: Availability::Active,
+            labels: Vec::new(),
+            description: NodeDescription {
+                hostname: format!("host-{id}"),
+                os,
+                architecture: "x86_64".to_string(),
+                nano_cpus: 1_000_000_000,
+                memory_bytes: 1 << 30,
+                engine_version: "20.10.7".to_string(),
+                engine_labels: Vec::new(),
+            },
+            state: NodeState::Ready,
+            message: String::new(),
+            addr: Ipv4Addr::new(192, 168, 0, 1),
+            manager: None,
+        }
+    }
+
+    pub fn network(id: &str, name: &str, ingress: bool) -> Network {
+        Network {
+            id: id.to_string(),
+            meta: Meta::new(SimTime::ZERO),
+            name: name.to_string(),
+            driver: "overlay".to_string(),
+            options: Vec::new(),
+            labels: Vec::new(),
+            attachable: false,
+            ingress,
+            internal: false,
+            requested_subnet: None,
+            allocation: None,
+        }
+    }
+
+    /// A swarm with an (unallocated) ingress network and nodes `node1..=nodeN`.
+    pub fn cluster(nodes: usize) -> Store {
+        let mut store = Store::default();
+        store.cluster = Some(Cluster {
+            id: "clusterid".to_string(),
+            meta: Meta::new(SimTime::ZERO),
+            worker_token: String::new(),
+            manager_token: String::new(),
+            task_history_limit: 5,
+            heartbeat_period: SimDuration::from_secs(5),
+        });
+        store.networks.insert(INGRESS.to_string(), network(INGRESS, "ingress", true));
+        for i in 1..=nodes {
+            let id = format!("node{i}");
+            store.nodes.insert(id.clone(), node(&id, Os::Linux));
+        }
+        store
+    }
+
+    pub fn spec(name: &str, mode: ServiceMode, networks: &[&str]) -> ServiceSpec {
+        ServiceSpec {
+            name: name.to_string(),
+            labels: Vec::new(),
+            image: "nginx:latest".to_string(),
+            args: Vec::new(),
+            env: Vec::new(),
+            mode,
+            constraints: Vec::new(),
+            networks: networks.iter().map(|n| n.to_string()).collect(),
+            endpoint_mode: EndpointMode::Vip,
+            ports: Vec::new(),
+            restart_delay: SimDuration::from_secs(5),
+        }
+    }
+
+    pub fn service(id: &str, spec: ServiceSpec) -> Service {
+        Service {
+            id: id.to_string(),
+            meta: Meta::new(SimTime::ZERO),
+            spec,
+            previous_spec: None,
+            endpoint: None,
+        }
+    }
+
+    /// What the agents would report: assigned tasks desired RUNNING start on READY nodes;
+    /// tasks desired past RUNNING stop, except on DOWN nodes.
+    pub fn agent(store: &Store, now: SimTime) -> Vec<StoreOp> {
+        let mut ops = Vec::new();
+        for t in store.tasks.values() {
+            let Some(node) = store.nodes.get(&t.node_id) else { continue };
+            let active = (TaskState::Assigned..=TaskState::Running).contains(&t.status.state);
+            let next = match t.desired_state {
+                _ if !active || node.state == NodeState::Down => continue,
+                TaskState::Running if t.status.state < TaskState::Running => TaskState::Running,
+                d if d > TaskState::Running => TaskState::Shutdown,
+                _ => continue,
+            };
+            let mut t = t.clone();
+            t.status = TaskStatus { timestamp: now, state: next, message: String::new(), err: "".into() };
+            ops.push(StoreOp::PutTask(Box::new(t)));
+        }
+        ops
+    }
+
+    /// A leader and its agents at time `now`: passes until neither has anything to do.
+    pub struct Harness {
+        pub store: Store,
+        pub alloc: Allocator,
+        pub rng: RngStream,
+        pub index: u64,
+    }
+
+    impl Harness {
+        pub fn new(store: Store) -> Harness {
+            let alloc = Allocator::from_store(&store);
+            Harness { store, alloc, rng: rng(), index: 0 }
+        }
+
+        pub fn apply(&mut self, ops: &[StoreOp]) {
+            self.index += 1;
+            self.store.apply(self.index, ops);
+        }
+
+        /// Manager passes until quiet; with `agents`, the agents' reports too.
+        pub fn settle(&mut self, now: SimTime, agents: bool) {
+            for _ in 0..200 {
+                let ops = reconcile(&mut self.alloc, &self.store, now, &mut self.rng);
+                if !ops.is_empty() {
+                    self.apply(&ops);
+                    continue;
+                }
+                let reports = if agents { agent(&self.store, now) } else { Vec::new() };
+                if reports.is_empty() {
+                    return;
+                }
+                self.apply(&reports);
+            }
+            panic!("no convergence after 200 passes");
+        }
+
+        pub fn live_tasks<'a>(&'a self, service_id: &'a str) -> Vec<&'a Task> {
+            self.store.tasks_of(service_id).filter(|t| t.desired_state <= TaskState::Running).collect()
+        }
+
+        /// Live tasks per node, in node order.
+        pub fn spread(&self, service_id: &str) -> Vec<usize> {
+            let live = self.live_tasks(service_id);
+            self.store.nodes.keys().map(|n| live.iter().filter(|t| &t.node_id == n).count()).collect()
+        }
+
+        pub fn put_node(&mut self, node: Node) {
+            self.apply(&[StoreOp::PutNode(Box::new(node))]);
+        }
+
+        pub fn put_service(&mut self, s: Service) {
+            self.apply(&[StoreOp::PutService(Box::new(s))]);
+        }
+    }
+}
