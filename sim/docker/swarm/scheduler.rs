@@ -231,3 +231,103 @@ fn assigned(task: &Task, node_id: String, now: SimTime) -> Task {
     };
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::swarm::orchestrator::testkit::*;
+    use crate::docker::swarm::store::ServiceMode;
+
+    fn constraint(key: &str, equals: bool, value: &str) -> Constraint {
+        Constraint { key: key.into(), equals, value: value.into() }
+    }
+
+    #[test]
+    fn fifteen_replicas_spread_over_six_nodes() {
+        let mut h = Harness::new(cluster(6));
+        h.put_service(service("webid", spec("web", ServiceMode::Replicated { replicas: 15 }, &[])));
+        h.settle(SimTime::ZERO, false);
+        assert_eq!(h.spread("webid"), vec![3, 3, 3, 2, 2, 2]);
+        let t = h.store.tasks.values().next().expect("a task");
+        assert_eq!((t.status.state, t.status.message.as_str()), (TaskState::Assigned, ASSIGNED_MESSAGE));
+    }
+
+    #[test]
+    fn spread_counts_the_service_first_then_all_tasks() {
+        let mut h = Harness::new(cluster(3));
+        h.put_service(service("aid", spec("a", ServiceMode::Replicated { replicas: 2 }, &[])));
+        h.settle(SimTime::ZERO, true);
+        assert_eq!(h.spread("aid"), vec![1, 1, 0]);
+        h.put_service(service("bid", spec("b", ServiceMode::Replicated { replicas: 2 }, &[])));
+        h.settle(SimTime::ZERO, true);
+        assert_eq!(h.spread("bid"), vec![1, 0, 1]);
+    }
+
+    #[test]
+    fn a_windows_image_lands_only_on_the_windows_node() {
+        let mut store = cluster(2);
+        store.nodes.insert("win1".into(), node("win1", Os::Windows));
+        let mut h = Harness::new(store);
+        let mut s = spec("iis", ServiceMode::Replicated { replicas: 3 }, &[]);
+        s.image = "mcr.microsoft.com/windows/servercore/iis".into();
+        h.put_service(service("iisid", s));
+        h.put_service(service("webid", spec("web", ServiceMode::Replicated { replicas: 3 }, &[])));
+        h.settle(SimTime::ZERO, true);
+        assert_eq!(h.spread("iisid"), vec![0, 0, 3]);
+        assert_eq!(h.spread("webid"), vec![2, 1, 0]);
+    }
+
+    #[test]
+    fn no_suitable_node_explains_and_is_not_repeated() {
+        let mut h = Harness::new(cluster(3));
+        let mut s = spec("web", ServiceMode::Replicated { replicas: 1 }, &[]);
+        s.constraints = vec![constraint("node.hostname", true, "nowhere")];
+        h.put_service(service("webid", s.clone()));
+        h.settle(SimTime::ZERO, true);
+        let t = h.store.tasks.values().next().expect("a task").clone();
+        assert_eq!(t.status.state, TaskState::Pending);
+        assert_eq!(t.status.message, "pending task scheduling");
+        assert_eq!(t.status.err, "no suitable node (scheduling constraints not satisfied on 3 nodes)");
+        assert_eq!(schedule(&h.store, SimTime(1)), vec![]);
+
+        let mut drained = h.store.nodes["node1"].clone();
+        drained.availability = Availability::Drain;
+        h.put_node(drained);
+        s.image = "microsoft/nanoserver".into();
+        s.constraints = vec![constraint("node.role", true, "worker")];
+        let mut t = t;
+        t.spec = s;
+        h.apply(&[StoreOp::PutTask(Box::new(t))]);
+        let ops = schedule(&h.store, SimTime(2));
+        let [StoreOp::PutTask(t)] = ops.as_slice() else { panic!("one update: {ops:?}") };
+        assert_eq!(t.status.err, "no suitable node (unsupported platform on 2 nodes; 1 node not available for new tasks)");
+    }
+
+    #[test]
+    fn constraints_match_as_swarmkit() {
+        let mut n = node("abc", Os::Linux);
+        n.labels = vec![("zone".into(), "East".into())];
+        n.description.engine_labels = vec![("disk".into(), "ssd".into())];
+        let m = |key: &str, eq: bool, v: &str| node_matches(&[constraint(key, eq, v)], &n);
+        assert!(m("node.labels.zone", true, "east"));
+        assert!(m("node.labels.rack", false, "r1"));
+        assert!(!m("node.labels.rack", true, "r1"));
+        assert!(m("engine.labels.disk", true, "ssd"));
+        assert!(m("node.id", true, "abc"));
+        assert!(m("node.hostname", false, "other"));
+        assert!(m("node.role", true, "worker"));
+        assert!(m("node.platform.os", true, "linux"));
+        assert!(m("node.platform.arch", true, "x86_64"));
+        assert!(!m("node.unknown", false, "x"));
+    }
+
+    #[test]
+    fn image_os_by_name() {
+        assert_eq!(image_os("mcr.microsoft.com/windows/nanoserver:1809"), Os::Windows);
+        assert_eq!(image_os("microsoft/iis"), Os::Windows);
+        assert_eq!(image_os("microsoft/mssql-server-windows-express"), Os::Windows);
+        assert_eq!(image_os("mcr.microsoft.com/dotnet/framework/aspnet:4.8"), Os::Windows);
+        assert_eq!(image_os("microsoft/mssql-server-linux"), Os::Linux);
+        assert_eq!(image_os("nginx:alpine"), Os::Linux);
+    }
+}
