@@ -486,15 +486,25 @@ mod tests {
         h.apply(&[StoreOp::PutNetwork(Box::new(network("overlayid", "appnet", false)))]);
         h.settle(SimTime::ZERO, false);
         let alloc = h.store.networks["overlayid"].allocation.clone().expect("allocated");
-        assert_eq!((alloc.subnet, alloc.gateway, alloc.vni), (net("10.0.1.0/24"), Ipv4Addr::new(10, 0, 1, 1), 4097));
+        assert_eq!(
+            (alloc.subnet, alloc.gateway, alloc.vni),
+            (net("10.0.1.0/24"), Ipv4Addr::new(10, 0, 1, 1), 4097)
+        );
         let s = spec("web", ServiceMode::Replicated { replicas: 1 }, &["overlayid"]);
         h.put_service(service("webid", s));
         h.settle(SimTime::ZERO, true);
         let vips = &h.store.services["webid"].endpoint.as_ref().expect("endpoint").virtual_ips;
-        assert_eq!(vips, &vec![VirtualIp { network_id: "overlayid".into(), addr: net("10.0.1.2/24") }]);
+        assert_eq!(
+            vips,
+            &vec![VirtualIp { network_id: "overlayid".into(), addr: net("10.0.1.2/24") }]
+        );
         let task = h.store.tasks.values().next().expect("one task");
-        assert_eq!(task.networks, vec![NetworkAttachment { network_id: "overlayid".into(), addr: net("10.0.1.3/24") }]);
-        let lb: Vec<_> = h.store.node_attachments.iter().map(|a| (a.network_id.as_str(), a.addr)).collect();
+        assert_eq!(
+            task.networks,
+            vec![NetworkAttachment { network_id: "overlayid".into(), addr: net("10.0.1.3/24") }]
+        );
+        let lb: Vec<_> =
+            h.store.node_attachments.iter().map(|a| (a.network_id.as_str(), a.addr)).collect();
         assert_eq!(lb, vec![(INGRESS, net("10.0.0.2/24")), ("overlayid", net("10.0.1.4/24"))]);
     }
 
@@ -503,7 +513,12 @@ mod tests {
         let mut h = Harness::new(cluster(1));
         h.apply(&[StoreOp::PutNetwork(Box::new(network("overlayid", "appnet", false)))]);
         let mut s = spec("web", ServiceMode::Replicated { replicas: 1 }, &["overlayid"]);
-        let port = PortConfig { protocol: Protocol::Tcp, target: 80, published: 0, mode: PublishMode::Ingress };
+        let port = PortConfig {
+            protocol: Protocol::Tcp,
+            target: 80,
+            published: 0,
+            mode: PublishMode::Ingress,
+        };
         s.ports = vec![port, PortConfig { target: 81, ..port }];
         h.put_service(service("webid", s));
         h.settle(SimTime::ZERO, true);
@@ -548,13 +563,22 @@ mod tests {
         h.apply(&[StoreOp::PutNetwork(Box::new(network("overlayid", "appnet", false)))]);
         h.put_service(service("dbid", s.clone()));
         h.settle(SimTime::ZERO, true);
-        assert_eq!(h.store.services["dbid"].endpoint.as_ref().map(|e| e.virtual_ips.len()), Some(0));
+        assert_eq!(
+            h.store.services["dbid"].endpoint.as_ref().map(|e| e.virtual_ips.len()),
+            Some(0)
+        );
         let task = h.store.tasks.values().next().expect("one task");
         assert_eq!(task.networks[0].addr, net("10.0.1.2/24"));
-        s.ports = vec![PortConfig { protocol: Protocol::Tcp, target: 80, published: 8080, mode: PublishMode::Ingress }];
+        s.ports = vec![PortConfig {
+            protocol: Protocol::Tcp,
+            target: 80,
+            published: 8080,
+            mode: PublishMode::Ingress,
+        }];
         assert_eq!(
             validate_endpoint(&s),
-            Err("EndpointSpec: port published with ingress mode can't be used with dnsrr mode".into())
+            Err("EndpointSpec: port published with ingress mode can't be used with dnsrr mode"
+                .into())
         );
         s.ports[0].mode = PublishMode::Host;
         assert_eq!(validate_endpoint(&s), Ok(()));

@@ -465,15 +465,15 @@ pub(crate) mod testkit {
 
     /// A swarm with an (unallocated) ingress network and nodes `node1..=nodeN`.
     pub fn cluster(nodes: usize) -> Store {
-        let mut store = Store::default();
-        store.cluster = Some(Cluster {
+        let cluster = Cluster {
             id: "clusterid".to_string(),
             meta: Meta::new(SimTime::ZERO),
             worker_token: String::new(),
             manager_token: String::new(),
             task_history_limit: 5,
             heartbeat_period: SimDuration::from_secs(5),
-        });
+        };
+        let mut store = Store { cluster: Some(cluster), ..Store::default() };
         store.networks.insert(INGRESS.to_string(), network(INGRESS, "ingress", true));
         for i in 1..=nodes {
             let id = format!("node{i}");
@@ -522,7 +522,8 @@ pub(crate) mod testkit {
                 _ => continue,
             };
             let mut t = t.clone();
-            t.status = TaskStatus { timestamp: now, state: next, message: String::new(), err: "".into() };
+            t.status =
+                TaskStatus { timestamp: now, state: next, message: String::new(), err: "".into() };
             ops.push(StoreOp::PutTask(Box::new(t)));
         }
         ops
@@ -565,13 +566,20 @@ pub(crate) mod testkit {
         }
 
         pub fn live_tasks<'a>(&'a self, service_id: &'a str) -> Vec<&'a Task> {
-            self.store.tasks_of(service_id).filter(|t| t.desired_state <= TaskState::Running).collect()
+            self.store
+                .tasks_of(service_id)
+                .filter(|t| t.desired_state <= TaskState::Running)
+                .collect()
         }
 
         /// Live tasks per node, in node order.
         pub fn spread(&self, service_id: &str) -> Vec<usize> {
             let live = self.live_tasks(service_id);
-            self.store.nodes.keys().map(|n| live.iter().filter(|t| &t.node_id == n).count()).collect()
+            self.store
+                .nodes
+                .keys()
+                .map(|n| live.iter().filter(|t| &t.node_id == n).count())
+                .collect()
         }
 
         pub fn put_node(&mut self, node: Node) {
@@ -581,5 +589,208 @@ pub(crate) mod testkit {
         pub fn put_service(&mut self, s: Service) {
             self.apply(&[StoreOp::PutService(Box::new(s))]);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testkit::*;
+    use super::*;
+    use crate::docker::swarm::store::Constraint;
+
+    fn secs(s: u64) -> SimTime {
+        SimTime::ZERO + SimDuration::from_secs(s)
+    }
+
+    fn replicated(n: u64) -> Service {
+        service("webid", spec("web", ServiceMode::Replicated { replicas: n }, &[]))
+    }
+
+    fn fail(h: &mut Harness, id: &str, at: SimTime) {
+        let mut t = h.store.tasks[id].clone();
+        t.status = TaskStatus {
+            timestamp: at,
+            state: TaskState::Failed,
+            message: String::new(),
+            err: "exit 1".into(),
+        };
+        h.apply(&[StoreOp::PutTask(Box::new(t))]);
+    }
+
+    #[test]
+    fn drain_moves_tasks_to_other_nodes_in_the_same_slots() {
+        let mut h = Harness::new(cluster(3));
+        h.put_service(replicated(3));
+        h.settle(SimTime::ZERO, true);
+        let old =
+            h.live_tasks("webid").into_iter().find(|t| t.node_id == "node1").expect("one").clone();
+        let mut n = h.store.nodes["node1"].clone();
+        n.availability = Availability::Drain;
+        h.put_node(n);
+        h.settle(secs(1), true);
+        assert_eq!(h.store.tasks[&old.id].desired_state, TaskState::Shutdown);
+        assert_eq!(h.store.tasks[&old.id].status.state, TaskState::Shutdown);
+        let new: Vec<_> =
+            h.live_tasks("webid").into_iter().filter(|t| t.slot == old.slot).collect();
+        assert_eq!(new.len(), 1);
+        assert_eq!(
+            (new[0].desired_state, new[0].status.state),
+            (TaskState::Running, TaskState::Running)
+        );
+        assert_eq!(new[0].not_before, Some(secs(1)));
+        assert_eq!(h.spread("webid"), vec![0, 2, 1]);
+    }
+
+    #[test]
+    fn scale_down_removes_from_the_fullest_nodes_and_reaps_after_shutdown() {
+        let mut h = Harness::new(cluster(6));
+        h.put_service(replicated(15));
+        h.settle(SimTime::ZERO, true);
+        assert_eq!(h.spread("webid"), vec![3, 3, 3, 2, 2, 2]);
+        h.put_service(replicated(10));
+        h.settle(secs(1), false);
+        let removing: Vec<u64> = (h.store.tasks.values())
+            .filter(|t| t.desired_state == TaskState::Remove)
+            .map(|t| t.slot)
+            .collect();
+        assert_eq!(removing, vec![11, 12, 13, 14, 15]);
+        h.settle(secs(1), true);
+        assert_eq!(h.store.tasks.len(), 10);
+        assert_eq!(h.spread("webid"), vec![2, 2, 2, 2, 1, 1]);
+    }
+
+    #[test]
+    fn global_service_follows_nodes_and_constraints() {
+        let mut store = cluster(3);
+        for id in ["node1", "node2"] {
+            store.nodes[id].labels = vec![("zone".into(), "a".into())];
+        }
+        let mut h = Harness::new(store);
+        let mut s = spec("agent", ServiceMode::Global, &[]);
+        s.constraints =
+            vec![Constraint { key: "node.labels.zone".into(), equals: true, value: "a".into() }];
+        h.put_service(service("agentid", s));
+        h.settle(SimTime::ZERO, true);
+        assert_eq!(h.spread("agentid"), vec![1, 1, 0]);
+        assert!(h
+            .live_tasks("agentid")
+            .iter()
+            .all(|t| t.slot == 0 && t.status.state == TaskState::Running));
+
+        let mut n3 = h.store.nodes["node3"].clone();
+        n3.labels = vec![("zone".into(), "a".into())];
+        h.put_node(n3);
+        let mut n1 = h.store.nodes["node1"].clone();
+        n1.availability = Availability::Drain;
+        h.put_node(n1);
+        let mut n2 = h.store.nodes["node2"].clone();
+        n2.availability = Availability::Pause;
+        h.put_node(n2);
+        h.settle(secs(1), true);
+        assert_eq!(h.spread("agentid"), vec![0, 1, 1]);
+        let on_node1: Vec<_> = (h.store.tasks.values())
+            .filter(|t| t.node_id == "node1")
+            .map(|t| (t.desired_state, t.status.state))
+            .collect();
+        assert_eq!(on_node1, vec![(TaskState::Shutdown, TaskState::Shutdown)]);
+    }
+
+    #[test]
+    fn restart_waits_for_the_delay() {
+        let mut h = Harness::new(cluster(2));
+        h.put_service(replicated(1));
+        h.settle(SimTime::ZERO, true);
+        let old = h.live_tasks("webid")[0].id.clone();
+        fail(&mut h, &old, secs(10));
+        h.settle(secs(10), true);
+        let new = h.live_tasks("webid")[0].clone();
+        assert_eq!(h.store.tasks[&old].desired_state, TaskState::Shutdown);
+        assert_eq!(
+            (new.slot, new.desired_state, new.status.state),
+            (1, TaskState::Ready, TaskState::Assigned)
+        );
+        assert_eq!(new.not_before, Some(secs(15)));
+        assert_eq!(next_wakeup(&h.store, secs(10)), Some(secs(15)));
+        h.settle(secs(14), true);
+        assert_eq!(h.store.tasks[&new.id].desired_state, TaskState::Ready);
+        h.settle(secs(15), true);
+        assert_eq!(h.store.tasks[&new.id].status.state, TaskState::Running);
+        assert_eq!(next_wakeup(&h.store, secs(15)), None);
+    }
+
+    #[test]
+    fn tasks_of_a_down_node_restart_elsewhere_without_waiting_for_them() {
+        let mut h = Harness::new(cluster(2));
+        h.put_service(replicated(2));
+        h.settle(SimTime::ZERO, true);
+        let mut n = h.store.nodes["node1"].clone();
+        n.state = NodeState::Down;
+        h.put_node(n);
+        h.settle(secs(20), true);
+        let stuck: Vec<_> = (h.store.tasks.values())
+            .filter(|t| t.node_id == "node1")
+            .map(|t| (t.desired_state, t.status.state))
+            .collect();
+        assert_eq!(stuck, vec![(TaskState::Shutdown, TaskState::Running)]);
+        assert_eq!(next_wakeup(&h.store, secs(20)), Some(secs(25)));
+        h.settle(secs(25), true);
+        assert_eq!(h.spread("webid"), vec![0, 2]);
+        assert!(h.live_tasks("webid").iter().all(|t| t.status.state == TaskState::Running));
+    }
+
+    #[test]
+    fn history_keeps_five_tasks_per_slot() {
+        let mut h = Harness::new(cluster(1));
+        h.put_service(replicated(1));
+        h.settle(SimTime::ZERO, true);
+        for i in 0..7 {
+            let id = h.live_tasks("webid")[0].id.clone();
+            fail(&mut h, &id, secs(10 * i + 1));
+            h.settle(secs(10 * i + 1), true);
+            h.settle(secs(10 * i + 6), true);
+        }
+        assert_eq!(h.store.tasks.len(), 5);
+        assert_eq!(h.live_tasks("webid").len(), 1);
+    }
+
+    #[test]
+    fn removed_service_tasks_are_deleted_once_stopped() {
+        let mut h = Harness::new(cluster(2));
+        h.put_service(replicated(2));
+        h.settle(SimTime::ZERO, true);
+        h.apply(&[StoreOp::DeleteService("webid".into())]);
+        let ops = orchestrate(&h.store, secs(1), &mut rng());
+        assert_eq!(ops.len(), 2);
+        assert!(ops
+            .iter()
+            .all(|op| matches!(op, StoreOp::PutTask(t) if t.desired_state == TaskState::Remove)));
+        h.settle(secs(1), true);
+        assert!(h.store.tasks.is_empty());
+    }
+
+    #[test]
+    fn update_replaces_one_task_at_a_time() {
+        let mut h = Harness::new(cluster(3));
+        h.put_service(replicated(3));
+        h.settle(SimTime::ZERO, true);
+        let mut s = replicated(3);
+        s.spec.image = "nginx:alpine".into();
+        h.put_service(s);
+        h.settle(secs(1), false);
+        let images = |h: &Harness| -> Vec<(u64, String)> {
+            let mut v: Vec<_> =
+                h.live_tasks("webid").iter().map(|t| (t.slot, t.spec.image.clone())).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(images(&h)[0], (1, "nginx:alpine".to_string()));
+        assert_eq!(
+            images(&h)[1..],
+            [(2, "nginx:latest".to_string()), (3, "nginx:latest".to_string())]
+        );
+        h.settle(secs(1), true);
+        assert!(images(&h).iter().all(|(_, i)| i == "nginx:alpine"));
+        assert_eq!(h.store.tasks.len(), 6);
+        assert_eq!(h.spread("webid"), vec![1, 1, 1]);
     }
 }

@@ -249,7 +249,10 @@ mod tests {
         h.settle(SimTime::ZERO, false);
         assert_eq!(h.spread("webid"), vec![3, 3, 3, 2, 2, 2]);
         let t = h.store.tasks.values().next().expect("a task");
-        assert_eq!((t.status.state, t.status.message.as_str()), (TaskState::Assigned, ASSIGNED_MESSAGE));
+        assert_eq!(
+            (t.status.state, t.status.message.as_str()),
+            (TaskState::Assigned, ASSIGNED_MESSAGE)
+        );
     }
 
     #[test]
@@ -287,7 +290,10 @@ mod tests {
         let t = h.store.tasks.values().next().expect("a task").clone();
         assert_eq!(t.status.state, TaskState::Pending);
         assert_eq!(t.status.message, "pending task scheduling");
-        assert_eq!(t.status.err, "no suitable node (scheduling constraints not satisfied on 3 nodes)");
+        assert_eq!(
+            t.status.err,
+            "no suitable node (scheduling constraints not satisfied on 3 nodes)"
+        );
         assert_eq!(schedule(&h.store, SimTime(1)), vec![]);
 
         let mut drained = h.store.nodes["node1"].clone();
