@@ -436,7 +436,7 @@ impl Daemon {
         (pl.ops, pl.effects)
     }
 
-    fn stop_now(&mut self, now: SimTime, cid: &str, code: i32) -> Plumbing {
+    pub(crate) fn stop_now(&mut self, now: SimTime, cid: &str, code: i32) -> Plumbing {
         let mut pl = self.unplumb_container(cid);
         pl.effects.insert(0, Effect::StopProcesses { container_id: cid.to_string() });
         let c = &mut self.containers[cid];

@@ -18,7 +18,7 @@ use crate::kernel::{KernelOp, NsRef};
 use crate::wire::MacAddr;
 
 /// The Docker daemon of one host.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Daemon {
     pub(crate) host: HostInfo,
     pub(crate) rng: RngStream,
@@ -32,6 +32,7 @@ pub struct Daemon {
     /// The next ephemeral host port (`portallocator`, from ip_local_port_range 32768–60999).
     pub(crate) next_ephemeral: u16,
     pub(crate) daemon_id: String,
+    pub(crate) swarm: super::swarm::daemon_side::SwarmSide,
 }
 
 /// The first port of Linux's default `ip_local_port_range`, where Docker's allocator starts.
@@ -54,6 +55,7 @@ impl Daemon {
             ports: BTreeSet::new(),
             next_ephemeral: EPHEMERAL_START,
             daemon_id: String::new(),
+            swarm: Default::default(),
         };
         d.daemon_id = d.new_daemon_id();
         let mut ops = Vec::new();
@@ -106,6 +108,10 @@ impl Daemon {
             "network rm" => self.cmd_network_rm(p),
             "network connect" => self.cmd_network_connect(p),
             "network disconnect" => self.cmd_network_disconnect(p),
+            id if is_swarm_command(id) => match super::swarm::parse::request(p) {
+                Ok(req) => self.swarm_request(now, req),
+                Err(e) => DockerOutcome::err(format!("{}\n", e.message), e.exit_code),
+            },
             other => unreachable!("command table entry {other} has no handler"),
         }
     }
@@ -201,6 +207,11 @@ impl Daemon {
     pub(crate) fn bridge_of(&self, net_id: &str) -> Option<&BridgeConfig> {
         self.networks.get(net_id).and_then(|n| n.bridge.as_ref())
     }
+}
+
+/// The commands swarm mode serves.
+fn is_swarm_command(id: &str) -> bool {
+    ["swarm ", "node ", "service "].iter().any(|group| id.starts_with(group))
 }
 
 /// Container addressing, for the processes and probes the simulator runs in containers.

@@ -62,6 +62,10 @@ pub struct HostInfo {
     pub interfaces: Vec<(String, Ipv4Net)>,
     /// The host's resolv.conf nameservers.
     pub nameservers: Vec<Ipv4Addr>,
+    /// Linux or Windows: where swarm places which images.
+    pub os: swarm::store::Os,
+    /// `20.10.7`, as `docker version` and `docker node ls` show it.
+    pub engine_version: String,
 }
 
 /// A transport protocol of a published port.
@@ -90,6 +94,8 @@ pub struct DockerOutcome {
     pub ops: Vec<KernelOp>,
     /// Processes to start or stop, after the ops are applied.
     pub effects: Vec<Effect>,
+    /// A swarm call still running: its outcome comes later (`Daemon::take_done`).
+    pub pending: Option<u64>,
 }
 
 impl DockerOutcome {

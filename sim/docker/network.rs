@@ -233,7 +233,6 @@ fn check_driver(driver: &str) -> Result<(), DockerOutcome> {
         "host" | "null" => {
             Err(daemon_err(format!("only one instance of \"{driver}\" network is allowed")))
         }
-        "overlay" => Err(daemon_err("This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.")),
         "macvlan" | "ipvlan" => Err(cli_err(format!("swarmsim: the {driver} driver is not simulated"))),
         other => Err(daemon_err(format!("plugin \"{other}\" not found"))),
     }
@@ -252,6 +251,12 @@ fn key_values(items: Vec<&str>) -> Vec<(String, String)> {
 impl Daemon {
     pub(crate) fn cmd_network_create(&mut self, now: SimTime, p: &Parsed) -> DockerOutcome {
         let name = p.args[0].clone();
+        if p.value("driver") == Some("overlay") {
+            return match super::swarm::parse::overlay_network(p) {
+                Ok(req) => self.swarm_request(now, req),
+                Err(e) => DockerOutcome::err(format!("{}\n", e.message), e.exit_code),
+            };
+        }
         if let Err(e) = check_driver(p.value("driver").unwrap_or("bridge")) {
             return e;
         }

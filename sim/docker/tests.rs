@@ -10,6 +10,8 @@ fn host() -> HostInfo {
         hostname: "docker-host-1".into(),
         interfaces: vec![("eth0".into(), "10.0.0.4/24".parse().unwrap())],
         nameservers: vec![Ipv4Addr::new(168, 63, 129, 16)],
+        os: swarm::store::Os::Linux,
+        engine_version: "20.10.7".into(),
     }
 }
 

@@ -6,6 +6,7 @@
 //! adding a component never shifts another's random choices.
 
 mod capture;
+mod effects;
 mod queue;
 mod rng;
 mod time;

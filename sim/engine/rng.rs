@@ -54,6 +54,16 @@ impl RngStream {
         (0..n_bytes).map(|_| format!("{:02x}", self.rng.random::<u8>())).collect()
     }
 
+    /// A new, independent stream seeded from this one (a component handing a part of
+    /// itself its own randomness).
+    pub fn fork(&mut self) -> RngStream {
+        let mut seed = [0u8; 32];
+        for chunk in seed.chunks_mut(8) {
+            chunk.copy_from_slice(&self.next_u64().to_le_bytes());
+        }
+        RngStream { rng: ChaCha8Rng::from_seed(seed) }
+    }
+
     /// A uniformly chosen index below `len`.
     pub fn index(&mut self, len: usize) -> usize {
         self.rng.random_range(0..len)

@@ -4,7 +4,7 @@
 //! hands it to every component; the loop jumps from one event to the next.
 
 use std::fmt;
-use std::ops::{Add, AddAssign, Sub};
+use std::ops::{Add, AddAssign, Mul, Sub};
 
 /// The wall-clock instant simulated time 0 stands for, in Unix seconds: 2021-07-08T10:00:00Z,
 /// in Docker 20.10.7's release month. Timestamps the tools print (pcap, `Created`) count
@@ -73,6 +73,13 @@ impl Add for SimDuration {
     type Output = SimDuration;
     fn add(self, d: SimDuration) -> SimDuration {
         SimDuration(self.0 + d.0)
+    }
+}
+
+impl Mul<u64> for SimDuration {
+    type Output = SimDuration;
+    fn mul(self, n: u64) -> SimDuration {
+        SimDuration(self.0.checked_mul(n).expect("simulated duration overflowed u64 nanoseconds"))
     }
 }
 

@@ -60,6 +60,10 @@ pub enum Event {
     Frame { machine: usize, ns: NsRef, ifindex: u32, packet: u64, frame: EthernetFrame },
     Kernel { machine: usize, timer: KernelTimer },
     Proc { machine: usize, pid: Pid, token: u64 },
+    /// A swarm message arriving at a node's 2377.
+    Swarm { machine: usize, env: Box<crate::docker::swarm::msg::Envelope> },
+    /// A node's swarm timers are due; `at` tells stale wakeups apart.
+    SwarmWake { machine: usize, at: SimTime },
 }
 
 /// A hop, with the machine it happened on.
@@ -75,6 +79,8 @@ pub struct World {
     pub queue: EventQueue<Event>,
     pub hops: Vec<TracedHop>,
     pub captures: Vec<Capture>,
+    /// Each machine's scheduled swarm wakeup.
+    pub(super) swarm_wakes: IndexMap<usize, Option<SimTime>>,
 }
 
 impl World {
@@ -85,6 +91,7 @@ impl World {
             queue: EventQueue::new(limits),
             hops: Vec::new(),
             captures: Vec::new(),
+            swarm_wakes: IndexMap::new(),
         }
     }
 
@@ -157,7 +164,7 @@ impl World {
         }
     }
 
-    fn step(&mut self) -> Result<(), LimitExceeded> {
+    pub(super) fn step(&mut self) -> Result<(), LimitExceeded> {
         let Some(event) = self.queue.pop()? else { return Ok(()) };
         let now = self.now();
         match event {
@@ -179,6 +186,7 @@ impl World {
             Event::Proc { machine, pid, token } => {
                 self.with_process(machine, pid, |p, cx| p.on_timer(cx, token));
             }
+            swarm @ (Event::Swarm { .. } | Event::SwarmWake { .. }) => self.swarm_event(swarm),
         }
         Ok(())
     }

@@ -73,7 +73,7 @@ pub fn build(scenario: &Scenario, streams: &Streams) -> (World, Layout, StartupO
             let nic = (segments[h.net.0], h.ip, net.subnet, net.gateway);
             let idx = add_machine(&mut world, streams, &h.name, nic, SimDuration::ZERO);
             world.machines[idx].nameservers = net.dns.or(net.gateway).into_iter().collect();
-            startup.push((idx, start_docker(&mut world, idx, streams, h.ip, net.subnet)));
+            startup.push((idx, start_docker(&mut world, idx, streams, h.ip, net.subnet, scenario.engine)));
             idx
         })
         .collect();
@@ -257,6 +257,7 @@ fn start_docker(
     streams: &Streams,
     ip: Ipv4Addr,
     subnet: Ipv4Net,
+    engine: crate::scenario::EngineVersion,
 ) -> Vec<KernelOp> {
     let m = &mut world.machines[idx];
     let info = crate::docker::HostInfo {
@@ -266,6 +267,8 @@ fn start_docker(
             Ipv4Net::new(ip, subnet.prefix_len()).expect("valid"),
         )],
         nameservers: m.nameservers.clone(),
+        os: crate::docker::swarm::store::Os::Linux,
+        engine_version: engine.to_string(),
     };
     let (daemon, ops) =
         crate::docker::Daemon::start(info, streams.stream(&format!("machine/{}/docker", m.name)));

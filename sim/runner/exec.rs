@@ -1,6 +1,5 @@
 //! Running one command: on a machine's shell, or inside a container as `docker exec` does.
 
-use crate::docker::apps::{DnsServer, DockerProxy, HttpServer, Idle, Redis, Upstream};
 use crate::docker::{DockerOutcome, Effect};
 use crate::engine::LimitExceeded;
 use crate::kernel::process::{Process, ResolvConf};
@@ -174,12 +173,21 @@ impl Runner<'_> {
         let now = self.world.now();
         let m = &mut self.world.machines[machine];
         let daemon = m.daemon.as_mut().expect("validated: docker runs on Docker hosts");
-        let DockerOutcome { stdout, stderr, exit_code, ops: kops, effects } =
-            daemon.handle(now, argv);
+        let mut outcome = daemon.handle(now, argv);
+        if let Some(call) = outcome.pending {
+            self.world.flush_swarm(machine);
+            outcome = match self.world.run_until_done(machine, call, FOREGROUND_BUDGET)? {
+                Some(done) => done,
+                None => DockerOutcome { exit_code: 130, ..Default::default() },
+            };
+        }
+        let DockerOutcome { stdout, stderr, exit_code, ops: kops, effects, .. } = outcome;
+        let m = &mut self.world.machines[machine];
         for op in &kops {
             m.kernel.apply(op).unwrap_or_else(|e| panic!("docker op `{op}` failed: {e}"));
             ops.push(op.clone());
         }
+        self.world.flush_swarm(machine);
         // What a terminal shows: `docker run`'s pull progress (stderr) before the ID.
         let mut out = stderr + &stdout;
         let mut code = exit_code;
@@ -197,27 +205,11 @@ impl Runner<'_> {
         machine: usize,
         effect: Effect,
     ) -> Result<(String, Option<i32>), LimitExceeded> {
-        match effect {
-            Effect::StartProcess { container_id, ns, cmd, .. } => {
-                self.start_container_process(machine, &container_id, ns, &cmd);
-            }
-            Effect::StopProcesses { container_id } => self.stop_container(machine, &container_id),
-            Effect::StartProxy { host_ip, host_port, container_ip, container_port, .. } => {
-                let proxy = DockerProxy::new((host_ip, host_port), (container_ip, container_port));
-                self.world.spawn(
-                    machine,
-                    NsRef::Root,
-                    Box::new(proxy),
-                    ResolvConf::default(),
-                    None,
-                );
-            }
-            Effect::StopProxy { host_port, .. } => self.stop_proxy(machine, host_port),
-            Effect::Exec { container_id, ns, cmd, .. } => {
-                let (out, code) = self.exec_in_container(machine, &container_id, ns, &cmd)?;
-                return Ok((out, Some(code)));
-            }
+        if let Effect::Exec { container_id, ns, cmd, .. } = effect {
+            let (out, code) = self.exec_in_container(machine, &container_id, ns, &cmd)?;
+            return Ok((out, Some(code)));
         }
+        self.world.apply_effect(machine, effect);
         Ok((String::new(), None))
     }
 
@@ -237,50 +229,6 @@ impl Runner<'_> {
         match command::parse(&line, RunsOn::Container, flavor) {
             Ok(c) => self.execute(&site, c, &mut Vec::new()),
             Err(e) => Ok((format!("OCI runtime exec failed: exec failed: {}\n", e.message), 126)),
-        }
-    }
-
-    /// The container's main process, by image, plus its embedded DNS server.
-    fn start_container_process(&mut self, machine: usize, id: &str, ns: NsRef, cmd: &[String]) {
-        let daemon = self.world.machines[machine].daemon.as_ref().expect("docker host");
-        let c = daemon.container(id).expect("just created");
-        let image = c.image_name();
-        let process: Box<dyn Process> = match image {
-            "nginx" => Box::new(HttpServer::nginx()),
-            "redis" => Box::new(Redis::default()),
-            _ => Box::new(Idle::new(cmd.first().map_or(image, |c| c.as_str()))),
-        };
-        let (resolv, dns) = (daemon.resolv_conf(c), c.embedded_dns());
-        let forwarders = self.world.machines[machine].nameservers.clone();
-        self.world.spawn(machine, ns.clone(), process, resolv.clone(), Some(id.to_string()));
-        if let Some(bind) = dns {
-            let server = DnsServer::new(
-                bind,
-                Upstream::Embedded { container_id: id.to_string(), forwarders },
-            );
-            self.world.spawn(machine, ns, Box::new(server), resolv, Some(id.to_string()));
-        }
-    }
-
-    fn stop_container(&mut self, machine: usize, id: &str) {
-        let pids: Vec<_> = self.world.machines[machine]
-            .procs
-            .iter()
-            .filter(|(_, p)| p.container_id.as_deref() == Some(id))
-            .map(|(pid, _)| *pid)
-            .collect();
-        for pid in pids {
-            self.world.kill(machine, pid);
-        }
-    }
-
-    fn stop_proxy(&mut self, machine: usize, host_port: u16) {
-        let m = &self.world.machines[machine];
-        let listeners = m.kernel.root().sockets.listeners();
-        let owner =
-            listeners.iter().find(|(p, _, port, _)| *p == "tcp" && *port == host_port).map(|l| l.3);
-        if let Some(pid) = owner {
-            self.world.kill(machine, pid);
         }
     }
 }

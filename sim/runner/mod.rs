@@ -128,10 +128,27 @@ impl Runner<'_> {
         (outcome, world)
     }
 
+    /// `${WORKER_TOKEN}` and `${MANAGER_TOKEN}` become the swarm's join tokens, as the
+    /// labs paste them from `docker swarm init` or `join-token -q` (the first manager that
+    /// has them answers); without a swarm they stay as typed, and a join fails.
+    fn expand_tokens(&self, command: &str) -> String {
+        if !command.contains("${") {
+            return command.to_string();
+        }
+        let tokens = self.world.machines.iter().filter_map(|m| m.daemon.as_ref()?.join_tokens()).next();
+        match tokens {
+            Some((worker, manager)) => command
+                .replace("${WORKER_TOKEN}", &worker)
+                .replace("${MANAGER_TOKEN}", &manager),
+            None => command.to_string(),
+        }
+    }
+
     fn step(&mut self, line: usize, kind: &StepKind) -> Result<(), LimitExceeded> {
         match kind {
             StepKind::Run { at, command, expect } => {
-                let mut entry = self.run_command(line, at, command)?;
+                let command = self.expand_tokens(command);
+                let mut entry = self.run_command(line, at, &command)?;
                 entry.checks =
                     check::command_expectations(&entry.output, entry.exit_code, expect, line);
                 self.entries.push(entry);

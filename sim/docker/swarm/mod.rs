@@ -7,8 +7,15 @@
 //! out come messages to other nodes' `addr:2377`, timers, and (on completion) what the CLI
 //! prints. Randomness comes from the daemon's own stream.
 
+pub mod agent;
 pub mod allocator;
+mod api;
+pub mod daemon_side;
+pub mod dispatcher;
 pub mod ids;
+pub mod manager;
+pub mod msg;
+pub mod node;
 pub mod orchestrator;
 pub mod parse;
 pub mod render;

@@ -1,0 +1,475 @@
+//! The daemon's side of swarm mode: `swarm init|join|leave`, routing the other swarm
+//! commands to the node, delivering messages and wakeups, and running the agent's task
+//! containers.
+//!
+//! Contract: everything the swarm wants of the outside world leaves through the daemon's
+//! outbox ([`SwarmIo`]: messages to `addr:2377`, kernel ops, process effects), which the
+//! world drains after every call into the daemon. A CLI call that must wait (for a commit,
+//! a leader, a join) returns a pending call number; its outcome shows up in
+//! [`Daemon::take_done`].
+
+use std::net::Ipv4Addr;
+
+use indexmap::IndexMap;
+
+use super::agent::{Agent, ExecAction};
+use super::api;
+use super::ids::new_id;
+use super::manager::{Manager, ManagerIo};
+use super::msg::{ApiBody, ApiCall, ApiResult, Envelope, Joined, SwarmMsg, SWARM_PORT};
+use super::node::{NodeIo, SwarmNode, REQUEST_TIMEOUT};
+use super::render;
+use super::request::SwarmRequest;
+use super::store::{
+    Availability, Cluster, ManagerStatus, Meta, Network, Node, NodeDescription, NodeState, Role,
+    StoreOp,
+};
+use super::token;
+use crate::docker::container::{Attachment, Container, ContainerState};
+use crate::docker::daemon::Daemon;
+use crate::docker::image::{self, ImageRef};
+use crate::docker::{DockerOutcome, Effect};
+use crate::engine::SimTime;
+use crate::kernel::KernelOp;
+use crate::proto::raft::{Config, RaftNode};
+
+/// Where this daemon stands in swarm mode.
+pub enum SwarmState {
+    Inactive,
+    /// `docker swarm join` sent; waiting for the leader's answer.
+    Joining(JoinAttempt),
+    Active(Box<SwarmNode>),
+}
+
+pub struct JoinAttempt {
+    pub call: u64,
+    pub remote: Ipv4Addr,
+    pub token: String,
+    pub addr: Ipv4Addr,
+    pub deadline: SimTime,
+}
+
+/// What the world must carry out for the swarm.
+#[derive(Debug, Default)]
+pub struct SwarmIo {
+    pub sends: Vec<(Ipv4Addr, Ipv4Addr, SwarmMsg)>,
+    pub ops: Vec<KernelOp>,
+    pub effects: Vec<Effect>,
+}
+
+/// Swarm-side state the daemon keeps beside its own.
+pub struct SwarmSide {
+    pub state: SwarmState,
+    pub outbox: SwarmIo,
+    pub done: IndexMap<u64, DockerOutcome>,
+    next_call: u64,
+    /// Task ID → the container running it.
+    pub task_containers: IndexMap<String, String>,
+}
+
+impl std::fmt::Debug for SwarmSide {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.state {
+            SwarmState::Inactive => "inactive".to_string(),
+            SwarmState::Joining(a) => format!("joining via {}", a.remote),
+            SwarmState::Active(n) => format!("node {} at {}", n.node_id, n.addr),
+        };
+        f.debug_struct("SwarmSide").field("state", &state).finish_non_exhaustive()
+    }
+}
+
+impl Default for SwarmSide {
+    fn default() -> Self {
+        SwarmSide {
+            state: SwarmState::Inactive,
+            outbox: SwarmIo::default(),
+            done: IndexMap::new(),
+            next_call: 1_000_000,
+            task_containers: IndexMap::new(),
+        }
+    }
+}
+
+impl Daemon {
+    /// The host's address on the underlay (its first interface).
+    fn underlay_addr(&self) -> Ipv4Addr {
+        self.host.interfaces.first().map(|(_, n)| n.addr()).expect("a Docker host has an interface")
+    }
+
+    /// A swarm command: its outcome now, or a pending call to wait on.
+    pub(crate) fn swarm_request(&mut self, now: SimTime, req: SwarmRequest) -> DockerOutcome {
+        let manager_only = !matches!(
+            req,
+            SwarmRequest::Init { .. } | SwarmRequest::Join { .. } | SwarmRequest::Leave { .. }
+        );
+        let mut out = match (&mut self.swarm.state, req) {
+            (SwarmState::Inactive, SwarmRequest::Init { advertise_addr, .. }) => {
+                self.swarm_init(now, advertise_addr)
+            }
+            (SwarmState::Inactive, SwarmRequest::Join { token, remote, advertise_addr }) => {
+                self.swarm_join(now, token, remote, advertise_addr)
+            }
+            (SwarmState::Inactive, SwarmRequest::Leave { .. }) => {
+                DockerOutcome::err(format!("Error response from daemon: {}\n", render::NOT_IN_SWARM), 1)
+            }
+            (SwarmState::Inactive, _) => {
+                DockerOutcome::err(format!("Error response from daemon: {}\n", render::NOT_MANAGER_NO_SWARM), 1)
+            }
+            (SwarmState::Joining(_), _) => DockerOutcome::err(
+                "Error response from daemon: This node is already part of a swarm. Use \"docker swarm leave\" to leave this swarm and join another one.\n",
+                1,
+            ),
+            (SwarmState::Active(_), SwarmRequest::Init { .. } | SwarmRequest::Join { .. }) => {
+                DockerOutcome::err(format!("Error response from daemon: {}\n", render::ALREADY_IN_SWARM), 1)
+            }
+            (SwarmState::Active(_), SwarmRequest::Leave { force }) => self.swarm_leave(now, force),
+            (SwarmState::Active(node), SwarmRequest::NetworkCreate { .. }) if !node.is_manager() => {
+                DockerOutcome::err("Error response from daemon: Cannot create a multi-host network from a worker node. Please create the network from a manager node.\n", 1)
+            }
+            (SwarmState::Active(node), _) if !node.is_manager() && manager_only => {
+                DockerOutcome::err(format!("Error response from daemon: {}\n", render::NOT_MANAGER_WORKER), 1)
+            }
+            (SwarmState::Active(node), req) => {
+                let mut io = NodeIo::default();
+                let call = node.start_call(now, req, &mut self.rng, &mut io);
+                self.absorb_node_io(now, io);
+                DockerOutcome { pending: Some(call), ..Default::default() }
+            }
+        };
+        if let Some(call) = out.pending {
+            if let Some(done) = self.swarm.done.shift_remove(&call) {
+                out = done;
+            }
+        }
+        out
+    }
+
+    /// `docker swarm init`: a one-member Raft cluster that elects itself at once, the
+    /// cluster object with its tokens, this node, and the ingress network.
+    fn swarm_init(&mut self, now: SimTime, advertise: Option<Ipv4Addr>) -> DockerOutcome {
+        let addr = advertise.unwrap_or_else(|| self.underlay_addr());
+        let node_id = new_id(&mut self.rng);
+        let raft_id = api::raft_id(&mut self.rng);
+        let digest = token::new_ca_digest(&mut self.rng);
+        let worker_token = token::join_token(&digest, &token::new_secret(&mut self.rng));
+        let manager_token = token::join_token(&digest, &token::new_secret(&mut self.rng));
+        let cluster = Cluster {
+            id: new_id(&mut self.rng),
+            meta: Meta::new(now),
+            worker_token: worker_token.clone(),
+            manager_token,
+            task_history_limit: 5,
+            heartbeat_period: super::dispatcher::HEARTBEAT_PERIOD,
+        };
+        let node = self.own_node(now, node_id.clone(), Role::Manager, addr, Some(raft_id));
+        let ingress = ingress_network(now, new_id(&mut self.rng));
+        let raft = RaftNode::new(Config::swarmkit(raft_id), &[raft_id], self.rng.fork());
+        let mut m = Manager::new(raft, [(raft_id, addr)].into_iter().collect());
+        let mut mio = ManagerIo::default();
+        m.campaign(now, &mut self.rng, &mut mio);
+        let ops = vec![
+            StoreOp::PutCluster(cluster),
+            StoreOp::PutNode(Box::new(node)),
+            StoreOp::PutNetwork(Box::new(ingress)),
+        ];
+        m.submit(super::manager::Write::Ops { call: None, ops, reply: None });
+        m.poke(now, &mut self.rng, &mut mio);
+        let agent = Agent::new(node_id.clone(), vec![(raft_id, addr)], addr, Role::Manager, now);
+        let mut node = SwarmNode::new(node_id.clone(), addr, agent, Some(m), now);
+        let mut io = NodeIo::default();
+        node.absorb_manager(now, mio, &mut io);
+        self.swarm.state = SwarmState::Active(Box::new(node));
+        self.absorb_node_io(now, io);
+        DockerOutcome::out(render::init_text(&node_id, &worker_token, addr))
+    }
+
+    fn own_node(&self, now: SimTime, id: String, role: Role, addr: Ipv4Addr, raft_id: Option<u64>) -> Node {
+        Node {
+            id,
+            meta: Meta::new(now),
+            role,
+            availability: Availability::Active,
+            labels: Vec::new(),
+            description: self.node_description(),
+            state: NodeState::Unknown,
+            message: String::new(),
+            addr,
+            manager: raft_id.map(|id| ManagerStatus { raft_id: id, addr: (addr, SWARM_PORT) }),
+        }
+    }
+
+    /// What this node tells the swarm about itself.
+    pub(crate) fn node_description(&self) -> NodeDescription {
+        NodeDescription {
+            hostname: self.host.hostname.clone(),
+            os: self.host.os,
+            architecture: "x86_64".into(),
+            nano_cpus: 2_000_000_000,
+            memory_bytes: 8_344_780_800,
+            engine_version: self.host.engine_version.clone(),
+            engine_labels: Vec::new(),
+        }
+    }
+
+    /// `docker swarm join`: a call to the given manager; the answer makes this node a
+    /// member (see [`Daemon::swarm_deliver`]).
+    fn swarm_join(&mut self, now: SimTime, token: String, remote: (Ipv4Addr, u16), advertise: Option<Ipv4Addr>) -> DockerOutcome {
+        if token::parse(&token).is_err() {
+            return DockerOutcome::err("Error response from daemon: invalid join token\n", 1);
+        }
+        let addr = advertise.unwrap_or_else(|| self.underlay_addr());
+        let call = self.swarm.next_call;
+        self.swarm.next_call += 1;
+        let attempt = JoinAttempt { call, remote: remote.0, token, addr, deadline: now + REQUEST_TIMEOUT };
+        self.send_join(&attempt);
+        self.swarm.state = SwarmState::Joining(attempt);
+        DockerOutcome { pending: Some(call), ..Default::default() }
+    }
+
+    fn send_join(&mut self, a: &JoinAttempt) {
+        let body = ApiBody::Join { token: a.token.clone(), description: self.node_description(), addr: a.addr };
+        let msg = SwarmMsg::Call(ApiCall { call: a.call, origin: a.addr, body });
+        self.swarm.outbox.sends.push((a.addr, a.remote, msg));
+    }
+
+    /// The leader's answer to a join.
+    fn joined(&mut self, now: SimTime, result: ApiResult) {
+        let SwarmState::Joining(a) = std::mem::replace(&mut self.swarm.state, SwarmState::Inactive) else {
+            return;
+        };
+        match result {
+            ApiResult::Joined(j) => {
+                let text = match j.role {
+                    Role::Worker => render::JOINED_WORKER,
+                    Role::Manager => render::JOINED_MANAGER,
+                };
+                self.become_member(now, a.addr, a.remote, j);
+                self.swarm.done.insert(a.call, DockerOutcome::out(text));
+            }
+            ApiResult::Done { outcome, .. } => {
+                self.swarm.done.insert(a.call, outcome);
+            }
+        }
+    }
+
+    fn become_member(&mut self, now: SimTime, addr: Ipv4Addr, remote: Ipv4Addr, j: Joined) {
+        let manager = j.raft_id.map(|id| {
+            let raft = RaftNode::joining(Config::swarmkit(id), self.rng.fork());
+            Manager::new(raft, j.managers.iter().copied().collect())
+        });
+        let agent = Agent::new(j.node_id.clone(), j.managers, remote, j.role, now);
+        let node = SwarmNode::new(j.node_id, addr, agent, manager, now);
+        self.swarm.state = SwarmState::Active(Box::new(node));
+    }
+
+    /// `docker swarm leave [--force]`: a manager needs `--force` (with the reason that
+    /// applies); then the node stops, its task containers go, and the rest of the swarm
+    /// finds out by its silence.
+    fn swarm_leave(&mut self, _now: SimTime, force: bool) -> DockerOutcome {
+        let SwarmState::Active(node) = &self.swarm.state else { unreachable!("checked by the caller") };
+        if let (Some(m), false) = (&node.manager, force) {
+            let view = api::membership(m);
+            let voters = m.raft.voters().len();
+            let reachable = if m.is_leader() { view.reachable.len() } else { voters };
+            let text = render::leave_refusal(reachable, voters - reachable);
+            return DockerOutcome::err(format!("{text}\n"), 1);
+        }
+        let tasks: Vec<String> = self.swarm.task_containers.keys().cloned().collect();
+        for task_id in tasks {
+            self.exec(_now, ExecAction::Remove { task_id });
+        }
+        self.swarm.state = SwarmState::Inactive;
+        DockerOutcome::out(render::LEFT)
+    }
+
+    /// A message for this node arrived on 2377.
+    pub fn swarm_deliver(&mut self, now: SimTime, env: Envelope) {
+        if let SwarmState::Joining(a) = &self.swarm.state {
+            if let SwarmMsg::Reply { call, result } = env.msg {
+                if call == a.call {
+                    self.joined(now, result);
+                }
+            }
+            return;
+        }
+        let SwarmState::Active(node) = &mut self.swarm.state else { return };
+        let images = self.images.clone();
+        let has_image = |r: &str| images.contains_key(&ImageRef::parse(r).familiar());
+        let mut io = NodeIo::default();
+        node.on_message(now, env, &mut self.rng, &has_image, &mut io);
+        self.absorb_node_io(now, io);
+    }
+
+    /// The swarm's timers.
+    pub fn swarm_wake(&mut self, now: SimTime) {
+        match &mut self.swarm.state {
+            SwarmState::Inactive => {}
+            SwarmState::Joining(a) => {
+                if a.deadline <= now {
+                    let call = a.call;
+                    a.deadline = now + REQUEST_TIMEOUT;
+                    let text = "Error response from daemon: Timeout was reached before node joined. The attempt to join the swarm will continue in the background. Use the \"docker info\" command to see the current swarm status of your node.\n";
+                    self.swarm.done.insert(call, DockerOutcome::err(text, 1));
+                    let SwarmState::Joining(a) = &self.swarm.state else { unreachable!() };
+                    let a = JoinAttempt { call: a.call, remote: a.remote, token: a.token.clone(), addr: a.addr, deadline: a.deadline };
+                    self.send_join(&a);
+                }
+            }
+            SwarmState::Active(node) => {
+                let images = self.images.clone();
+                let has_image = |r: &str| images.contains_key(&ImageRef::parse(r).familiar());
+                let mut io = NodeIo::default();
+                node.on_timer(now, &mut self.rng, &has_image, &mut io);
+                self.absorb_node_io(now, io);
+            }
+        }
+    }
+
+    /// When the swarm next needs waking.
+    pub fn swarm_next_wakeup(&self, now: SimTime) -> Option<SimTime> {
+        match &self.swarm.state {
+            SwarmState::Inactive => None,
+            SwarmState::Joining(a) => Some(a.deadline),
+            SwarmState::Active(node) => Some(node.next_wakeup(now)),
+        }
+    }
+
+    /// What the swarm wants of the world since the last call.
+    pub fn take_swarm_io(&mut self) -> SwarmIo {
+        std::mem::take(&mut self.swarm.outbox)
+    }
+
+    /// A finished CLI call's outcome.
+    pub fn take_done(&mut self, call: u64) -> Option<DockerOutcome> {
+        self.swarm.done.shift_remove(&call)
+    }
+
+    fn absorb_node_io(&mut self, now: SimTime, io: NodeIo) {
+        let from = match &self.swarm.state {
+            SwarmState::Active(n) => n.addr,
+            _ => self.underlay_addr(),
+        };
+        self.swarm.outbox.sends.extend(io.sends.into_iter().map(|(to, m)| (from, to, m)));
+        for (call, outcome) in io.done {
+            self.swarm.done.insert(call, outcome);
+        }
+        for action in io.actions {
+            self.exec(now, action);
+        }
+    }
+
+    /// The executor: task containers started, stopped and removed.
+    fn exec(&mut self, now: SimTime, action: ExecAction) {
+        match action {
+            ExecAction::Start(task) => match self.start_task(now, &task) {
+                Ok(()) => {}
+                Err(e) => {
+                    if let SwarmState::Active(n) = &mut self.swarm.state {
+                        n.agent.start_failed(&task.id, e);
+                    }
+                }
+            },
+            ExecAction::Stop { task_id } => {
+                if let Some(cid) = self.swarm.task_containers.get(&task_id).cloned() {
+                    if self.is_running(&cid) {
+                        let pl = self.stop_now(now, &cid, 0);
+                        self.swarm.outbox.ops.extend(pl.ops);
+                        self.swarm.outbox.effects.extend(pl.effects);
+                    }
+                }
+            }
+            ExecAction::Remove { task_id } => {
+                if let Some(cid) = self.swarm.task_containers.shift_remove(&task_id) {
+                    if self.is_running(&cid) {
+                        let pl = self.stop_now(now, &cid, 0);
+                        self.swarm.outbox.ops.extend(pl.ops);
+                        self.swarm.outbox.effects.extend(pl.effects);
+                    }
+                    self.containers.shift_remove(&cid);
+                }
+            }
+        }
+    }
+
+    /// A task's container: `<service>.<slot>.<task ID>`, its image pulled if need be. The
+    /// overlay attachments come with the overlay driver; until then the task runs in a
+    /// sandbox of its own (the `none` network).
+    fn start_task(&mut self, now: SimTime, task: &super::store::Task) -> Result<(), String> {
+        let r = ImageRef::parse(&task.spec.image);
+        let spec = image::lookup(&r).map_err(|e| e.to_string())?;
+        let image_id = match self.images.get(&r.familiar()) {
+            Some(id) => id.clone(),
+            None => self.store_image(&r),
+        };
+        let id = self.new_id();
+        let none = self.network_id("none").expect("the none network always exists");
+        let ptr = self.fake_pointer();
+        let slot = if task.slot > 0 { task.slot.to_string() } else { task.node_id.clone() };
+        let c = Container {
+            id: id.clone(),
+            name: format!("{}.{}.{}", task.spec.name, slot, task.id),
+            image: r,
+            image_id,
+            entrypoint: spec.entrypoint.iter().map(|s| s.to_string()).collect(),
+            cmd: if task.spec.args.is_empty() {
+                spec.cmd.iter().map(|s| s.to_string()).collect()
+            } else {
+                task.spec.args.clone()
+            },
+            env: task.spec.env.clone(),
+            hostname: id[..12].to_string(),
+            created: now,
+            state: ContainerState::Created,
+            tty: false,
+            open_stdin: false,
+            auto_remove: false,
+            network_mode: "none".into(),
+            networks: vec![Attachment { network_id: none, network_name: "none".into(), ip: None, aliases: Vec::new(), ptr }],
+            publish: Vec::new(),
+            exposed: spec.exposed.iter().map(|s| s.to_string()).collect(),
+            sandbox: None,
+            nameservers: Vec::new(),
+        };
+        self.containers.insert(id.clone(), c);
+        self.swarm.task_containers.insert(task.id.clone(), id.clone());
+        let pl = self.start_container(now, &id)?;
+        self.swarm.outbox.ops.extend(pl.ops);
+        self.swarm.outbox.effects.extend(pl.effects);
+        Ok(())
+    }
+
+    /// The swarm's worker and manager join tokens, if this node is a manager that has them.
+    pub fn join_tokens(&self) -> Option<(String, String)> {
+        let SwarmState::Active(n) = &self.swarm.state else { return None };
+        let c = n.manager.as_ref()?.store.cluster.as_ref()?;
+        Some((c.worker_token.clone(), c.manager_token.clone()))
+    }
+
+    /// The swarm networks this node shows in `docker network ls`: every one on a manager.
+    pub fn swarm_networks(&self) -> Vec<&Network> {
+        match &self.swarm.state {
+            SwarmState::Active(n) => match &n.manager {
+                Some(m) => m.store.networks.values().collect(),
+                None => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The ingress network `swarm init` creates (allocated like any other; docker-facts 16).
+fn ingress_network(now: SimTime, id: String) -> Network {
+    Network {
+        id,
+        meta: Meta::new(now),
+        name: "ingress".into(),
+        driver: "overlay".into(),
+        options: Vec::new(),
+        labels: Vec::new(),
+        attachable: false,
+        ingress: true,
+        internal: false,
+        requested_subnet: None,
+        allocation: None,
+    }
+}
