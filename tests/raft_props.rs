@@ -259,10 +259,17 @@ impl Sim {
         }
     }
 
-    /// The leader every node agrees on, if any.
+    /// The leader every node follows in the leader's own term and heard within the last two
+    /// ticks (the longest message delay), if any. A node cut off from a leader still names
+    /// it until it times out; when it does, its higher term deposes the leader through the
+    /// CheckQuorum answer to a stale heartbeat, as in etcd.
     fn agreed_leader(&self) -> Option<NodeId> {
-        let leader = self.up.values().find(|n| n.role() == Role::Leader)?.id();
-        self.up.values().all(|n| n.leader() == Some(leader)).then_some(leader)
+        let leader = self.up.values().find(|n| n.role() == Role::Leader)?;
+        let (id, term) = (leader.id(), leader.term());
+        let follows = |n: &RaftNode<u64>| {
+            n.leader() == Some(id) && n.term() == term && n.ticks_without_leader() <= 2
+        };
+        self.up.values().all(follows).then_some(id)
     }
 
     /// Heals everything, then checks that a leader emerges and commits a new entry.
