@@ -23,6 +23,8 @@
 //!    │        netfilter + conntrack, sockets, and the tools (ping, curl, nc)
 //! fabric/     the LAN between hosts and external machines
 //! wire/       packets: Ethernet, ARP, IPv4, ICMP, UDP, TCP, DNS
+//! proto/      sans-IO protocol machines (raft/: etcd raft as swarmkit configures it)
+//! experiment/ runs outside scenarios that reproduce published figures (Raft elections)
 //!    ▼
 //! check/      invariants computed from packet walks (reachability, segmentation, uniqueness)
 //! report/     transcript, report.md, summary.json, pcap

@@ -1,5 +1,6 @@
 //! The `swarmsim` command: replay a scenario, print the transcript and the checks, write
 //! the report. Exit code 0 when every check held, 1 when one failed, 2 for bad input.
+//! `swarmsim experiment NAME` runs an experiment instead (exit 0, or 2 for bad input).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,7 +8,37 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use swarmsim::experiment::election;
 use swarmsim::{report, runner, scenario};
+
+/// `swarmsim experiment …`: told apart from a scenario file by its first argument.
+#[derive(Parser)]
+#[command(name = "swarmsim experiment", about = "Run an experiment and write its results")]
+struct ExperimentArgs {
+    #[command(subcommand)]
+    which: Experiment,
+}
+
+#[derive(clap::Subcommand)]
+enum Experiment {
+    /// The Raft paper's leader-election figure (Ongaro & Ousterhout 2014, Figure 16).
+    Election {
+        /// Trials per election-timeout range.
+        #[arg(long, default_value_t = 1000)]
+        trials: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to write election.md and the CDF plots.
+        #[arg(long, default_value = "reports/experiments")]
+        out: PathBuf,
+        /// Turn on CheckQuorum (swarmkit does; the paper's LogCabin has no such lease).
+        #[arg(long)]
+        check_quorum: bool,
+        /// The Raft tick, in µs.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        tick_us: u64,
+    },
+}
 
 #[derive(Parser)]
 #[command(version, about = "A deterministic simulator of Docker networking that replays labs")]
@@ -33,6 +64,16 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == "experiment") {
+        let args = ExperimentArgs::parse_from(std::env::args_os().skip(1));
+        return match experiment(&args.which) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprint!("{message}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let args = Args::parse();
     match run(&args) {
         Ok(true) => ExitCode::SUCCESS,
@@ -65,6 +106,27 @@ fn run(args: &Args) -> Result<bool, String> {
     text += &format!("Report: {}\n", dir.display());
     emit(&text)?;
     Ok(outcome.all_held())
+}
+
+fn experiment(which: &Experiment) -> Result<(), String> {
+    let Experiment::Election { trials, seed, out, check_quorum, tick_us } = which;
+    if *trials == 0 {
+        return Err("error: --trials must be at least 1\n".to_string());
+    }
+    let settings = election::Settings {
+        trials: *trials,
+        seed: *seed,
+        check_quorum: *check_quorum,
+        tick_us: *tick_us,
+        ..election::Settings::default()
+    };
+    let rows = election::run(&settings);
+    let files = election::write(&rows, &settings, out).map_err(|e| format!("error: {e}\n"))?;
+    let mut text = election::markdown(&rows);
+    for f in files {
+        text += &format!("Wrote {}\n", f.display());
+    }
+    emit(&text)
 }
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error.

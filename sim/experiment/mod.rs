@@ -1,1 +1,17 @@
-//! placeholder
+//! Experiments: runs of the protocol machines outside any scenario, reproducing a figure from
+//! the literature. Each is deterministic per seed and writes its tables and plots to a
+//! directory.
+//!
+//! - [`election`]: the Raft paper's leader-election figure (Ongaro & Ousterhout 2014,
+//!   Figure 16), on [`crate::proto::raft::RaftNode`].
+
+pub mod election;
+
+/// Why an experiment could not write its results.
+#[derive(Debug, thiserror::Error)]
+pub enum ExperimentError {
+    #[error("cannot write {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+    #[error("cannot draw {path}: {message}")]
+    Plot { path: String, message: String },
+}

@@ -206,10 +206,8 @@ impl<T: Clone + std::fmt::Debug> RaftNode<T> {
         let Some(pr) = self.progress.get_mut(&msg.from) else { return };
         pr.silent_ticks = 0;
         match msg.body {
-            Body::AppendResp { reject: true, index, hint } => {
-                if pr.reject(index, hint) {
-                    self.send_append(msg.from, true, out);
-                }
+            Body::AppendResp { reject: true, index, hint } if pr.reject(index, hint) => {
+                self.send_append(msg.from, true, out);
             }
             Body::AppendResp { reject: false, index, .. } => {
                 if pr.acknowledge(index) && self.maybe_commit() {
