@@ -238,7 +238,8 @@ fn check_driver(driver: &str) -> Result<(), DockerOutcome> {
     }
 }
 
-fn key_values(items: Vec<&str>) -> Vec<(String, String)> {
+/// `key=value` items; a bare key has an empty value (`opts.ConvertKVStringsToMap`).
+pub(crate) fn key_values(items: Vec<&str>) -> Vec<(String, String)> {
     items
         .into_iter()
         .map(|kv| match kv.split_once('=') {

@@ -117,16 +117,7 @@ pub fn rpc_error(code: &str, desc: &str) -> CliError {
     daemon_error(&format!("rpc error: code = {code} desc = {desc}"))
 }
 
-/// `key=value` items; a bare key has an empty value (`opts.ConvertKVStringsToMap`).
-fn key_values(items: Vec<&str>) -> Vec<(String, String)> {
-    items
-        .into_iter()
-        .map(|kv| match kv.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (kv.to_string(), String::new()),
-        })
-        .collect()
-}
+use crate::docker::network::key_values;
 
 /// `<ip>[:2377]`; interface names and other ports are not simulated.
 fn addr_flag(p: &Parsed, flag: &str) -> Result<Option<Ipv4Addr>, CliError> {
