@@ -233,7 +233,9 @@ fn check_driver(driver: &str) -> Result<(), DockerOutcome> {
         "host" | "null" => {
             Err(daemon_err(format!("only one instance of \"{driver}\" network is allowed")))
         }
-        "macvlan" | "ipvlan" => Err(cli_err(format!("swarmsim: the {driver} driver is not simulated"))),
+        "macvlan" | "ipvlan" => {
+            Err(cli_err(format!("swarmsim: the {driver} driver is not simulated")))
+        }
         other => Err(daemon_err(format!("plugin \"{other}\" not found"))),
     }
 }

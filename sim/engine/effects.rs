@@ -30,7 +30,9 @@ impl World {
                 self.spawn(machine, NsRef::Root, Box::new(proxy), ResolvConf::default(), None);
             }
             Effect::StopProxy { host_port, .. } => self.stop_proxy(machine, host_port),
-            Effect::Exec { .. } => unreachable!("docker exec runs in the foreground, by the runner"),
+            Effect::Exec { .. } => {
+                unreachable!("docker exec runs in the foreground, by the runner")
+            }
         }
     }
 
@@ -74,7 +76,8 @@ impl World {
     ) -> Result<Option<crate::docker::DockerOutcome>, super::LimitExceeded> {
         let deadline = self.now() + budget;
         loop {
-            let daemon = self.machines[machine].daemon.as_mut().expect("swarm calls run on Docker hosts");
+            let daemon =
+                self.machines[machine].daemon.as_mut().expect("swarm calls run on Docker hosts");
             if let Some(done) = daemon.take_done(call) {
                 return Ok(Some(done));
             }

@@ -57,13 +57,32 @@ impl Machine {
 
 /// A scheduled event.
 pub enum Event {
-    Frame { machine: usize, ns: NsRef, ifindex: u32, packet: u64, frame: EthernetFrame },
-    Kernel { machine: usize, timer: KernelTimer },
-    Proc { machine: usize, pid: Pid, token: u64 },
+    Frame {
+        machine: usize,
+        ns: NsRef,
+        ifindex: u32,
+        packet: u64,
+        frame: EthernetFrame,
+    },
+    Kernel {
+        machine: usize,
+        timer: KernelTimer,
+    },
+    Proc {
+        machine: usize,
+        pid: Pid,
+        token: u64,
+    },
     /// A swarm message arriving at a node's 2377.
-    Swarm { machine: usize, env: Box<crate::docker::swarm::msg::Envelope> },
+    Swarm {
+        machine: usize,
+        env: Box<crate::docker::swarm::msg::Envelope>,
+    },
     /// A node's swarm timers are due; `at` tells stale wakeups apart.
-    SwarmWake { machine: usize, at: SimTime },
+    SwarmWake {
+        machine: usize,
+        at: SimTime,
+    },
 }
 
 /// A hop, with the machine it happened on.

@@ -73,7 +73,10 @@ pub fn build(scenario: &Scenario, streams: &Streams) -> (World, Layout, StartupO
             let nic = (segments[h.net.0], h.ip, net.subnet, net.gateway);
             let idx = add_machine(&mut world, streams, &h.name, nic, SimDuration::ZERO);
             world.machines[idx].nameservers = net.dns.or(net.gateway).into_iter().collect();
-            startup.push((idx, start_docker(&mut world, idx, streams, h.ip, net.subnet, scenario.engine)));
+            startup.push((
+                idx,
+                start_docker(&mut world, idx, streams, h.ip, net.subnet, scenario.engine),
+            ));
             idx
         })
         .collect();

@@ -135,11 +135,12 @@ impl Runner<'_> {
         if !command.contains("${") {
             return command.to_string();
         }
-        let tokens = self.world.machines.iter().filter_map(|m| m.daemon.as_ref()?.join_tokens()).next();
+        let tokens =
+            self.world.machines.iter().filter_map(|m| m.daemon.as_ref()?.join_tokens()).next();
         match tokens {
-            Some((worker, manager)) => command
-                .replace("${WORKER_TOKEN}", &worker)
-                .replace("${MANAGER_TOKEN}", &manager),
+            Some((worker, manager)) => {
+                command.replace("${WORKER_TOKEN}", &worker).replace("${MANAGER_TOKEN}", &manager)
+            }
             None => command.to_string(),
         }
     }

@@ -65,7 +65,13 @@ pub struct AgentIo {
 }
 
 impl Agent {
-    pub fn new(node_id: String, managers: Vec<(u64, Ipv4Addr)>, target: Ipv4Addr, role: Role, now: SimTime) -> Agent {
+    pub fn new(
+        node_id: String,
+        managers: Vec<(u64, Ipv4Addr)>,
+        target: Ipv4Addr,
+        role: Role,
+        now: SimTime,
+    ) -> Agent {
         Agent {
             node_id,
             managers,
@@ -92,7 +98,13 @@ impl Agent {
         }
     }
 
-    pub fn on_message(&mut self, now: SimTime, msg: SwarmMsg, has_image: impl Fn(&str) -> bool, io: &mut AgentIo) {
+    pub fn on_message(
+        &mut self,
+        now: SimTime,
+        msg: SwarmMsg,
+        has_image: impl Fn(&str) -> bool,
+        io: &mut AgentIo,
+    ) {
         match msg {
             SwarmMsg::HeartbeatAck { period, managers, role } => {
                 self.ack_deadline = None;
@@ -145,7 +157,8 @@ impl Agent {
             self.target = *addr;
         }
         self.next_heartbeat = now + self.backoff;
-        self.backoff = SimDuration::from_nanos((self.backoff.as_nanos() * 2).min(BACKOFF_MAX.as_nanos()));
+        self.backoff =
+            SimDuration::from_nanos((self.backoff.as_nanos() * 2).min(BACKOFF_MAX.as_nanos()));
     }
 
     fn send_heartbeat(&mut self, now: SimTime, io: &mut AgentIo) {
@@ -183,7 +196,13 @@ impl Agent {
     }
 
     /// Moves one task along; whether its state changed.
-    fn advance(&mut self, id: &str, now: SimTime, has_image: &impl Fn(&str) -> bool, io: &mut AgentIo) -> bool {
+    fn advance(
+        &mut self,
+        id: &str,
+        now: SimTime,
+        has_image: &impl Fn(&str) -> bool,
+        io: &mut AgentIo,
+    ) -> bool {
         let t = self.tasks.get_mut(id).expect("iterating known tasks");
         if t.step_at.is_some_and(|at| at > now) {
             return false;
@@ -200,7 +219,12 @@ impl Agent {
 }
 
 /// ASSIGNED → ACCEPTED → PREPARING → READY, then on to RUNNING once desired.
-fn start_steps(t: &mut LocalTask, now: SimTime, has_image: &impl Fn(&str) -> bool, io: &mut AgentIo) {
+fn start_steps(
+    t: &mut LocalTask,
+    now: SimTime,
+    has_image: &impl Fn(&str) -> bool,
+    io: &mut AgentIo,
+) {
     t.step_at = None;
     match t.state {
         TaskState::Assigned => t.state = TaskState::Accepted,

@@ -13,8 +13,8 @@ use super::msg::{ApiBody, ApiCall, ApiResult, Joined, SWARM_PORT};
 use super::render;
 use super::request::{ServiceChanges, ServiceRequest, SwarmRequest};
 use super::store::{
-    Availability, Meta, Network, Node, NodeDescription, NodeState, Role, Service, ServiceMode,
-    ServiceSpec, Store, StoreOp, ManagerStatus,
+    Availability, ManagerStatus, Meta, Network, Node, NodeDescription, NodeState, Role, Service,
+    ServiceMode, ServiceSpec, Store, StoreOp,
 };
 use super::MembershipView;
 use crate::docker::DockerOutcome;
@@ -28,7 +28,13 @@ pub const BAD_TOKEN: &str =
 pub const RESTART_DELAY: SimDuration = SimDuration::from_secs(5);
 
 /// Serves one call on the leader.
-pub fn serve(m: &mut Manager, now: SimTime, call: ApiCall, rng: &mut RngStream, io: &mut ManagerIo) {
+pub fn serve(
+    m: &mut Manager,
+    now: SimTime,
+    call: ApiCall,
+    rng: &mut RngStream,
+    io: &mut ManagerIo,
+) {
     let result = match &call.body {
         ApiBody::Join { token, description, addr } => {
             join(m, now, &call, token, description, *addr, rng)
@@ -109,7 +115,11 @@ fn join(
         None => vec![Write::Ops { call: Some(call.clone()), ops: put, reply: Some(joined) }],
         Some(id) => vec![
             Write::Ops { call: None, ops: put, reply: None },
-            Write::Conf { call: Some(call.clone()), change: ConfChange::AddVoter(id), reply: Some(joined) },
+            Write::Conf {
+                call: Some(call.clone()),
+                change: ConfChange::AddVoter(id),
+                reply: Some(joined),
+            },
         ],
     })
 }
@@ -122,17 +132,30 @@ pub fn raft_id(rng: &mut RngStream) -> u64 {
 /// Who leads and who answers, as the leader sees it.
 pub fn membership(m: &Manager) -> MembershipView {
     let me = m.raft.id();
-    let reachable =
-        m.raft.voters().iter().copied().filter(|id| *id == me || m.raft.recently_active(*id)).collect();
+    let reachable = m
+        .raft
+        .voters()
+        .iter()
+        .copied()
+        .filter(|id| *id == me || m.raft.recently_active(*id))
+        .collect();
     MembershipView { leader: m.raft.leader(), reachable }
 }
 
-fn cli(m: &Manager, now: SimTime, call: &ApiCall, req: SwarmRequest, rng: &mut RngStream) -> Served {
+fn cli(
+    m: &Manager,
+    now: SimTime,
+    call: &ApiCall,
+    req: SwarmRequest,
+    rng: &mut RngStream,
+) -> Served {
     let store = &m.store;
     let origin = store.nodes.values().find(|n| n.addr == call.origin).map(|n| n.id.clone());
     let self_id = origin.unwrap_or_default();
     match req {
-        SwarmRequest::JoinToken { role, quiet, rotate } => join_token(m, call, role, quiet, rotate, rng),
+        SwarmRequest::JoinToken { role, quiet, rotate } => {
+            join_token(m, call, role, quiet, rotate, rng)
+        }
         SwarmRequest::Update { task_history_limit } => {
             let mut c = store.cluster.clone().expect("cluster object");
             if let Some(limit) = task_history_limit {
@@ -141,7 +164,9 @@ fn cli(m: &Manager, now: SimTime, call: &ApiCall, req: SwarmRequest, rng: &mut R
             c.meta.updated_at = now;
             write(call, vec![StoreOp::PutCluster(c)], "Swarm updated.\n".into(), None)
         }
-        SwarmRequest::NodeLs { quiet } => text(render::node_ls(store, &self_id, &membership(m), quiet)),
+        SwarmRequest::NodeLs { quiet } => {
+            text(render::node_ls(store, &self_id, &membership(m), quiet))
+        }
         SwarmRequest::NodeInspect { nodes, pretty } => node_inspect(m, &self_id, &nodes, pretty),
         SwarmRequest::NodeUpdate { node, availability, role, label_add, label_rm } => {
             let Some(n) = store.node(&node) else { return printed(render::no_such("node", &node)) };
@@ -160,7 +185,9 @@ fn cli(m: &Manager, now: SimTime, call: &ApiCall, req: SwarmRequest, rng: &mut R
                 _ => write(call, vec![StoreOp::PutNode(Box::new(n))], format!("{node}\n"), None),
             }
         }
-        SwarmRequest::NodePromote(nodes) => promote_demote(m, now, call, &nodes, Role::Manager, rng),
+        SwarmRequest::NodePromote(nodes) => {
+            promote_demote(m, now, call, &nodes, Role::Manager, rng)
+        }
         SwarmRequest::NodeDemote(nodes) => promote_demote(m, now, call, &nodes, Role::Worker, rng),
         SwarmRequest::NodeRm { nodes, force } => node_rm(store, call, &nodes, force),
         SwarmRequest::ServiceCreate { service, detach, quiet } => {
@@ -183,7 +210,9 @@ fn cli(m: &Manager, now: SimTime, call: &ApiCall, req: SwarmRequest, rng: &mut R
             }
             Err(key) => printed(render::no_such_service_inspect(&key)),
         },
-        SwarmRequest::ServiceScale { pairs, detach } => service_scale(store, now, call, &pairs, detach),
+        SwarmRequest::ServiceScale { pairs, detach } => {
+            service_scale(store, now, call, &pairs, detach)
+        }
         SwarmRequest::ServiceUpdate { service, changes, detach } => {
             service_update(store, now, call, &service, changes, detach)
         }
@@ -215,7 +244,14 @@ fn cli(m: &Manager, now: SimTime, call: &ApiCall, req: SwarmRequest, rng: &mut R
     }
 }
 
-fn join_token(m: &Manager, call: &ApiCall, role: Role, quiet: bool, rotate: bool, rng: &mut RngStream) -> Served {
+fn join_token(
+    m: &Manager,
+    call: &ApiCall,
+    role: Role,
+    quiet: bool,
+    rotate: bool,
+    rng: &mut RngStream,
+) -> Served {
     let mut c = m.store.cluster.clone().expect("cluster object");
     let addr = m.peers.get(&m.raft.id()).copied().unwrap_or(call.origin);
     if rotate {
@@ -246,13 +282,22 @@ fn node_inspect(m: &Manager, self_id: &str, keys: &[String], pretty: bool) -> Se
     }
     let view = membership(m);
     if pretty {
-        return printed("swarmsim: `docker node inspect --pretty` is not simulated; use the JSON form".into());
+        return printed(
+            "swarmsim: `docker node inspect --pretty` is not simulated; use the JSON form".into(),
+        );
     }
     text(render::node_inspect_json(&nodes, &view))
 }
 
 /// A role change: the node's record, then the Raft membership.
-fn change_role(m: &Manager, call: &ApiCall, mut n: Node, role: Role, out: String, rng: &mut RngStream) -> Served {
+fn change_role(
+    m: &Manager,
+    call: &ApiCall,
+    mut n: Node,
+    role: Role,
+    out: String,
+    rng: &mut RngStream,
+) -> Served {
     let managers = m.store.managers().count();
     if role == Role::Worker && managers == 1 && n.manager.is_some() {
         return error(render::DEMOTE_LAST_MANAGER.to_string());
@@ -274,7 +319,14 @@ fn change_role(m: &Manager, call: &ApiCall, mut n: Node, role: Role, out: String
     Served::Later(vec![put, Write::Conf { call: Some(call.clone()), change, reply }])
 }
 
-fn promote_demote(m: &Manager, now: SimTime, call: &ApiCall, keys: &[String], role: Role, rng: &mut RngStream) -> Served {
+fn promote_demote(
+    m: &Manager,
+    now: SimTime,
+    call: &ApiCall,
+    keys: &[String],
+    role: Role,
+    rng: &mut RngStream,
+) -> Served {
     let mut out = String::new();
     let mut writes = Vec::new();
     for key in keys {
@@ -310,7 +362,8 @@ fn finish_writes(call: &ApiCall, mut writes: Vec<Write>, out: String) -> Served 
         }
     }
     match writes.last_mut() {
-        Some(Write::Ops { call: c, reply: r, .. }) | Some(Write::Conf { call: c, reply: r, .. }) => {
+        Some(Write::Ops { call: c, reply: r, .. })
+        | Some(Write::Conf { call: c, reply: r, .. }) => {
             (*c, *r) = (Some(call.clone()), Some(reply));
             Served::Later(writes)
         }
@@ -380,14 +433,26 @@ fn service_create(
     if let Err(e) = super::allocator::validate_endpoint(&spec) {
         return error(e);
     }
-    let service = Service { id: new_id(rng), meta: Meta::new(now), spec, previous_spec: None, endpoint: None };
+    let service = Service {
+        id: new_id(rng),
+        meta: Meta::new(now),
+        spec,
+        previous_spec: None,
+        endpoint: None,
+    };
     let id = service.id.clone();
     let watch = (!detach).then(|| id.clone());
     let out = if quiet || detach { format!("{id}\n") } else { format!("{id}\n") };
     write(call, vec![StoreOp::PutService(Box::new(service))], out, watch)
 }
 
-fn service_scale(store: &Store, now: SimTime, call: &ApiCall, pairs: &[(String, u64)], detach: bool) -> Served {
+fn service_scale(
+    store: &Store,
+    now: SimTime,
+    call: &ApiCall,
+    pairs: &[(String, u64)],
+    detach: bool,
+) -> Served {
     let mut ops = Vec::new();
     let mut out = String::new();
     let mut watch = None;
@@ -460,7 +525,10 @@ fn network_rm(store: &Store, call: &ApiCall, keys: &[String]) -> Served {
         let Some(n) = store.network(key) else { return printed(render::no_such("network", key)) };
         let used = store.services.values().any(|s| s.spec.networks.contains(&n.id));
         if used || n.ingress {
-            return error(format!("rpc error: code = FailedPrecondition desc = network {} is in use by service", n.id));
+            return error(format!(
+                "rpc error: code = FailedPrecondition desc = network {} is in use by service",
+                n.id
+            ));
         }
         ops.push(StoreOp::DeleteNetwork(n.id.clone()));
         out += &format!("{key}\n");

@@ -183,7 +183,14 @@ impl Daemon {
         DockerOutcome::out(render::init_text(&node_id, &worker_token, addr))
     }
 
-    fn own_node(&self, now: SimTime, id: String, role: Role, addr: Ipv4Addr, raft_id: Option<u64>) -> Node {
+    fn own_node(
+        &self,
+        now: SimTime,
+        id: String,
+        role: Role,
+        addr: Ipv4Addr,
+        raft_id: Option<u64>,
+    ) -> Node {
         Node {
             id,
             meta: Meta::new(now),
@@ -213,28 +220,40 @@ impl Daemon {
 
     /// `docker swarm join`: a call to the given manager; the answer makes this node a
     /// member (see [`Daemon::swarm_deliver`]).
-    fn swarm_join(&mut self, now: SimTime, token: String, remote: (Ipv4Addr, u16), advertise: Option<Ipv4Addr>) -> DockerOutcome {
+    fn swarm_join(
+        &mut self,
+        now: SimTime,
+        token: String,
+        remote: (Ipv4Addr, u16),
+        advertise: Option<Ipv4Addr>,
+    ) -> DockerOutcome {
         if token::parse(&token).is_err() {
             return DockerOutcome::err("Error response from daemon: invalid join token\n", 1);
         }
         let addr = advertise.unwrap_or_else(|| self.underlay_addr());
         let call = self.swarm.next_call;
         self.swarm.next_call += 1;
-        let attempt = JoinAttempt { call, remote: remote.0, token, addr, deadline: now + REQUEST_TIMEOUT };
+        let attempt =
+            JoinAttempt { call, remote: remote.0, token, addr, deadline: now + REQUEST_TIMEOUT };
         self.send_join(&attempt);
         self.swarm.state = SwarmState::Joining(attempt);
         DockerOutcome { pending: Some(call), ..Default::default() }
     }
 
     fn send_join(&mut self, a: &JoinAttempt) {
-        let body = ApiBody::Join { token: a.token.clone(), description: self.node_description(), addr: a.addr };
+        let body = ApiBody::Join {
+            token: a.token.clone(),
+            description: self.node_description(),
+            addr: a.addr,
+        };
         let msg = SwarmMsg::Call(ApiCall { call: a.call, origin: a.addr, body });
         self.swarm.outbox.sends.push((a.addr, a.remote, msg));
     }
 
     /// The leader's answer to a join.
     fn joined(&mut self, now: SimTime, result: ApiResult) {
-        let SwarmState::Joining(a) = std::mem::replace(&mut self.swarm.state, SwarmState::Inactive) else {
+        let SwarmState::Joining(a) = std::mem::replace(&mut self.swarm.state, SwarmState::Inactive)
+        else {
             return;
         };
         match result {
@@ -266,7 +285,9 @@ impl Daemon {
     /// applies); then the node stops, its task containers go, and the rest of the swarm
     /// finds out by its silence.
     fn swarm_leave(&mut self, _now: SimTime, force: bool) -> DockerOutcome {
-        let SwarmState::Active(node) = &self.swarm.state else { unreachable!("checked by the caller") };
+        let SwarmState::Active(node) = &self.swarm.state else {
+            unreachable!("checked by the caller")
+        };
         if let (Some(m), false) = (&node.manager, force) {
             let view = api::membership(m);
             let voters = m.raft.voters().len();
@@ -311,7 +332,13 @@ impl Daemon {
                     let text = "Error response from daemon: Timeout was reached before node joined. The attempt to join the swarm will continue in the background. Use the \"docker info\" command to see the current swarm status of your node.\n";
                     self.swarm.done.insert(call, DockerOutcome::err(text, 1));
                     let SwarmState::Joining(a) = &self.swarm.state else { unreachable!() };
-                    let a = JoinAttempt { call: a.call, remote: a.remote, token: a.token.clone(), addr: a.addr, deadline: a.deadline };
+                    let a = JoinAttempt {
+                        call: a.call,
+                        remote: a.remote,
+                        token: a.token.clone(),
+                        addr: a.addr,
+                        deadline: a.deadline,
+                    };
                     self.send_join(&a);
                 }
             }
@@ -424,7 +451,13 @@ impl Daemon {
             open_stdin: false,
             auto_remove: false,
             network_mode: "none".into(),
-            networks: vec![Attachment { network_id: none, network_name: "none".into(), ip: None, aliases: Vec::new(), ptr }],
+            networks: vec![Attachment {
+                network_id: none,
+                network_name: "none".into(),
+                ip: None,
+                aliases: Vec::new(),
+                ptr,
+            }],
             publish: Vec::new(),
             exposed: spec.exposed.iter().map(|s| s.to_string()).collect(),
             sandbox: None,

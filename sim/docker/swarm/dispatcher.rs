@@ -84,21 +84,22 @@ impl Dispatcher {
         self.give_newcomers_grace(store, now);
         let mut ops = Vec::new();
         for node in store.nodes.values() {
-            let (state, message, addr) = match (self.sessions.get(&node.id), self.unknown.get(&node.id)) {
-                (Some(s), _) => (NodeState::Ready, String::new(), s.addr),
-                (None, Some(deadline)) if *deadline > now => {
-                    (NodeState::Unknown, UNKNOWN_MESSAGE.to_string(), node.addr)
-                }
-                (None, Some(_)) => (
-                    NodeState::Down,
-                    "heartbeat failure for node in \"unknown\" state".to_string(),
-                    node.addr,
-                ),
-                (None, None) if node.state == NodeState::Ready => {
-                    (NodeState::Down, "heartbeat failure".to_string(), node.addr)
-                }
-                (None, None) => continue,
-            };
+            let (state, message, addr) =
+                match (self.sessions.get(&node.id), self.unknown.get(&node.id)) {
+                    (Some(s), _) => (NodeState::Ready, String::new(), s.addr),
+                    (None, Some(deadline)) if *deadline > now => {
+                        (NodeState::Unknown, UNKNOWN_MESSAGE.to_string(), node.addr)
+                    }
+                    (None, Some(_)) => (
+                        NodeState::Down,
+                        "heartbeat failure for node in \"unknown\" state".to_string(),
+                        node.addr,
+                    ),
+                    (None, None) if node.state == NodeState::Ready => {
+                        (NodeState::Down, "heartbeat failure".to_string(), node.addr)
+                    }
+                    (None, None) => continue,
+                };
             if node.state != state || node.addr != addr {
                 let mut n = node.clone();
                 (n.state, n.message, n.addr) = (state, message, addr);
@@ -119,7 +120,8 @@ impl Dispatcher {
         for n in store.nodes.values() {
             let waiting = matches!(n.state, NodeState::Unknown | NodeState::Disconnected);
             if waiting && !self.sessions.contains_key(&n.id) && !self.unknown.contains_key(&n.id) {
-                self.unknown.insert(n.id.clone(), now + HEARTBEAT_PERIOD * UNKNOWN_GRACE_MULTIPLIER);
+                self.unknown
+                    .insert(n.id.clone(), now + HEARTBEAT_PERIOD * UNKNOWN_GRACE_MULTIPLIER);
             }
         }
     }

@@ -16,8 +16,8 @@ use std::net::Ipv4Addr;
 use super::allocator::Allocator;
 use super::dispatcher::Dispatcher;
 use super::msg::{ApiCall, Proposal, SwarmMsg};
-use super::store::{Store, StoreOp};
 use super::orchestrator;
+use super::store::{Store, StoreOp};
 use crate::engine::{RngStream, SimDuration, SimTime};
 use crate::proto::raft::{self, ConfChange, EntryKind, Output, RaftNode, Role};
 
@@ -209,11 +209,11 @@ impl Manager {
     /// Leadership lost: every waiting call fails as swarmkit's do.
     fn abdicate(&mut self, io: &mut ManagerIo) {
         let Some(l) = self.lead.take() else { return };
-        let failed = l.in_flight.into_iter().filter_map(|f| f.call).chain(l.queue.into_iter().filter_map(
-            |w| match w {
+        let failed = l.in_flight.into_iter().filter_map(|f| f.call).chain(
+            l.queue.into_iter().filter_map(|w| match w {
                 Write::Ops { call, .. } | Write::Conf { call, .. } => call,
-            },
-        ));
+            }),
+        );
         for call in failed {
             io.replies.push((call, super::msg::ApiResult::lost_leadership()));
         }
@@ -252,12 +252,7 @@ impl Manager {
         first.is_some_and(|e| e.index <= self.raft.commit_index())
     }
 
-    fn propose_write(
-        &mut self,
-        write: Write,
-        out: &mut Vec<Output<Proposal>>,
-        io: &mut ManagerIo,
-    ) {
+    fn propose_write(&mut self, write: Write, out: &mut Vec<Output<Proposal>>, io: &mut ManagerIo) {
         match write {
             Write::Ops { call, ops, reply } => self.propose_ops(ops, call, reply, out),
             Write::Conf { call, change, reply } => {
@@ -282,10 +277,8 @@ impl Manager {
     ) {
         let id = (self.raft.id() << 24) ^ self.next_proposal;
         self.next_proposal += 1;
-        let index = self
-            .raft
-            .propose(Proposal { id, ops }, out)
-            .expect("a ready leader accepts proposals");
+        let index =
+            self.raft.propose(Proposal { id, ops }, out).expect("a ready leader accepts proposals");
         self.set_in_flight(index, call, reply);
     }
 

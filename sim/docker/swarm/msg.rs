@@ -64,7 +64,10 @@ pub struct TaskReport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiResult {
     /// What the CLI prints; `watch` asks the caller to follow a service until it converges.
-    Done { outcome: DockerOutcome, watch: Option<String> },
+    Done {
+        outcome: DockerOutcome,
+        watch: Option<String>,
+    },
     Joined(Joined),
 }
 
@@ -72,15 +75,27 @@ pub enum ApiResult {
 pub enum SwarmMsg {
     Raft(raft::Message<Proposal>),
     Call(ApiCall),
-    Reply { call: u64, result: ApiResult },
+    Reply {
+        call: u64,
+        result: ApiResult,
+    },
     /// Agent → dispatcher: I am alive; here is every task I run, its state and error.
-    Heartbeat { node_id: String, tasks: Vec<TaskReport> },
+    Heartbeat {
+        node_id: String,
+        tasks: Vec<TaskReport>,
+    },
     /// Dispatcher → agent: next heartbeat in `period`; the managers; your desired role.
-    HeartbeatAck { period: SimDuration, managers: Vec<(u64, Ipv4Addr)>, role: Role },
+    HeartbeatAck {
+        period: SimDuration,
+        managers: Vec<(u64, Ipv4Addr)>,
+        role: Role,
+    },
     /// Dispatcher → agent: every task assigned to you, whenever that set changes.
     Assignments(Vec<Task>),
     /// A manager that does not lead sends agents to the one that does.
-    NotLeader { leader: Option<Ipv4Addr> },
+    NotLeader {
+        leader: Option<Ipv4Addr>,
+    },
 }
 
 impl SwarmMsg {

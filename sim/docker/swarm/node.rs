@@ -74,8 +74,22 @@ impl NodeIo {
 }
 
 impl SwarmNode {
-    pub fn new(node_id: String, addr: Ipv4Addr, agent: Agent, manager: Option<Manager>, now: SimTime) -> SwarmNode {
-        SwarmNode { node_id, addr, agent, manager, calls: IndexMap::new(), next_call: 1, next_tick: now + TICK }
+    pub fn new(
+        node_id: String,
+        addr: Ipv4Addr,
+        agent: Agent,
+        manager: Option<Manager>,
+        now: SimTime,
+    ) -> SwarmNode {
+        SwarmNode {
+            node_id,
+            addr,
+            agent,
+            manager,
+            calls: IndexMap::new(),
+            next_call: 1,
+            next_tick: now + TICK,
+        }
     }
 
     pub fn is_manager(&self) -> bool {
@@ -83,10 +97,21 @@ impl SwarmNode {
     }
 
     /// A CLI request on a manager: a call number to wait on.
-    pub fn start_call(&mut self, now: SimTime, request: SwarmRequest, rng: &mut RngStream, io: &mut NodeIo) -> u64 {
+    pub fn start_call(
+        &mut self,
+        now: SimTime,
+        request: SwarmRequest,
+        rng: &mut RngStream,
+        io: &mut NodeIo,
+    ) -> u64 {
         let call = ApiCall { call: self.next_call, origin: self.addr, body: ApiBody::Cli(request) };
         self.next_call += 1;
-        let pending = PendingCall { call: call.clone(), deadline: now + REQUEST_TIMEOUT, sent: false, watch: None };
+        let pending = PendingCall {
+            call: call.clone(),
+            deadline: now + REQUEST_TIMEOUT,
+            sent: false,
+            watch: None,
+        };
         self.calls.insert(call.call, pending);
         self.route_calls(now, rng, io);
         call.call
@@ -126,7 +151,14 @@ impl SwarmNode {
     }
 
     /// A message from another node.
-    pub fn on_message(&mut self, now: SimTime, env: Envelope, rng: &mut RngStream, has_image: &dyn Fn(&str) -> bool, io: &mut NodeIo) {
+    pub fn on_message(
+        &mut self,
+        now: SimTime,
+        env: Envelope,
+        rng: &mut RngStream,
+        has_image: &dyn Fn(&str) -> bool,
+        io: &mut NodeIo,
+    ) {
         let mut mio = ManagerIo::default();
         match env.msg {
             SwarmMsg::Raft(m) => {
@@ -159,7 +191,15 @@ impl SwarmNode {
         }
     }
 
-    fn on_heartbeat(&mut self, now: SimTime, from: Ipv4Addr, node_id: String, tasks: Vec<super::msg::TaskReport>, rng: &mut RngStream, mio: &mut ManagerIo) {
+    fn on_heartbeat(
+        &mut self,
+        now: SimTime,
+        from: Ipv4Addr,
+        node_id: String,
+        tasks: Vec<super::msg::TaskReport>,
+        rng: &mut RngStream,
+        mio: &mut ManagerIo,
+    ) {
         let Some(m) = self.manager.as_mut() else { return };
         let Some(lead) = m.lead.as_mut() else {
             mio.sends.push((from, SwarmMsg::NotLeader { leader: m.leader_addr() }));
@@ -185,7 +225,13 @@ impl SwarmNode {
     }
 
     /// Wakes up: Raft ticks, the agent's timers, the leader's deadlines, calls waiting.
-    pub fn on_timer(&mut self, now: SimTime, rng: &mut RngStream, has_image: &dyn Fn(&str) -> bool, io: &mut NodeIo) {
+    pub fn on_timer(
+        &mut self,
+        now: SimTime,
+        rng: &mut RngStream,
+        has_image: &dyn Fn(&str) -> bool,
+        io: &mut NodeIo,
+    ) {
         let mut mio = ManagerIo::default();
         if let Some(m) = self.manager.as_mut() {
             while self.next_tick <= now {
