@@ -137,11 +137,6 @@ impl Agent {
         steps.chain(self.ack_deadline).chain([self.next_heartbeat]).min().expect("non-empty")
     }
 
-    /// Every task this node runs or ran, by ID.
-    pub fn task_ids(&self) -> impl Iterator<Item = &String> {
-        self.tasks.keys()
-    }
-
     /// The daemon could not start the task's container.
     pub fn start_failed(&mut self, task_id: &str, err: String) {
         if let Some(t) = self.tasks.get_mut(task_id) {

@@ -441,9 +441,9 @@ fn service_create(
         endpoint: None,
     };
     let id = service.id.clone();
-    let watch = (!detach).then(|| id.clone());
-    let out = if quiet || detach { format!("{id}\n") } else { format!("{id}\n") };
-    write(call, vec![StoreOp::PutService(Box::new(service))], out, watch)
+    // `-q` keeps the ID and drops the progress display, like `-d`.
+    let watch = (!detach && !quiet).then(|| id.clone());
+    write(call, vec![StoreOp::PutService(Box::new(service))], format!("{id}\n"), watch)
 }
 
 fn service_scale(
@@ -459,7 +459,9 @@ fn service_scale(
     for (key, replicas) in pairs {
         let Some(s) = store.service(key) else { return printed(render::no_such("service", key)) };
         if s.spec.mode == ServiceMode::Global {
-            return error(format!("scale can only be used with replicated mode"));
+            return printed(format!(
+                "{key}: scale can only be used with replicated or replicated-job mode"
+            ));
         }
         let mut s = s.clone();
         s.previous_spec = Some(s.spec.clone());

@@ -41,13 +41,20 @@ pub enum SwarmState {
     Active(Box<SwarmNode>),
 }
 
+#[derive(Debug, Clone)]
 pub struct JoinAttempt {
     pub call: u64,
+    /// The CLI already had its answer (the timeout); a later result is not printed.
+    pub answered: bool,
     pub remote: Ipv4Addr,
     pub token: String,
     pub addr: Ipv4Addr,
     pub deadline: SimTime,
 }
+
+/// What `docker swarm join` prints when the leader has not answered within 20 s; the
+/// node keeps trying.
+const JOIN_TIMEOUT: &str = "Error response from daemon: Timeout was reached before node joined. The attempt to join the swarm will continue in the background. Use the \"docker info\" command to see the current swarm status of your node.\n";
 
 /// What the world must carry out for the swarm.
 #[derive(Debug, Default)]
@@ -233,8 +240,14 @@ impl Daemon {
         let addr = advertise.unwrap_or_else(|| self.underlay_addr());
         let call = self.swarm.next_call;
         self.swarm.next_call += 1;
-        let attempt =
-            JoinAttempt { call, remote: remote.0, token, addr, deadline: now + REQUEST_TIMEOUT };
+        let attempt = JoinAttempt {
+            call,
+            answered: false,
+            remote: remote.0,
+            token,
+            addr,
+            deadline: now + REQUEST_TIMEOUT,
+        };
         self.send_join(&attempt);
         self.swarm.state = SwarmState::Joining(attempt);
         DockerOutcome { pending: Some(call), ..Default::default() }
@@ -263,11 +276,14 @@ impl Daemon {
                     Role::Manager => render::JOINED_MANAGER,
                 };
                 self.become_member(now, a.addr, a.remote, j);
-                self.swarm.done.insert(a.call, DockerOutcome::out(text));
+                if !a.answered {
+                    self.swarm.done.insert(a.call, DockerOutcome::out(text));
+                }
             }
-            ApiResult::Done { outcome, .. } => {
+            ApiResult::Done { outcome, .. } if !a.answered => {
                 self.swarm.done.insert(a.call, outcome);
             }
+            ApiResult::Done { .. } => {}
         }
     }
 
@@ -284,7 +300,7 @@ impl Daemon {
     /// `docker swarm leave [--force]`: a manager needs `--force` (with the reason that
     /// applies); then the node stops, its task containers go, and the rest of the swarm
     /// finds out by its silence.
-    fn swarm_leave(&mut self, _now: SimTime, force: bool) -> DockerOutcome {
+    fn swarm_leave(&mut self, now: SimTime, force: bool) -> DockerOutcome {
         let SwarmState::Active(node) = &self.swarm.state else {
             unreachable!("checked by the caller")
         };
@@ -297,7 +313,7 @@ impl Daemon {
         }
         let tasks: Vec<String> = self.swarm.task_containers.keys().cloned().collect();
         for task_id in tasks {
-            self.exec(_now, ExecAction::Remove { task_id });
+            self.exec(now, ExecAction::Remove { task_id });
         }
         self.swarm.state = SwarmState::Inactive;
         DockerOutcome::out(render::LEFT)
@@ -326,21 +342,16 @@ impl Daemon {
         match &mut self.swarm.state {
             SwarmState::Inactive => {}
             SwarmState::Joining(a) => {
-                if a.deadline <= now {
-                    let call = a.call;
-                    a.deadline = now + REQUEST_TIMEOUT;
-                    let text = "Error response from daemon: Timeout was reached before node joined. The attempt to join the swarm will continue in the background. Use the \"docker info\" command to see the current swarm status of your node.\n";
-                    self.swarm.done.insert(call, DockerOutcome::err(text, 1));
-                    let SwarmState::Joining(a) = &self.swarm.state else { unreachable!() };
-                    let a = JoinAttempt {
-                        call: a.call,
-                        remote: a.remote,
-                        token: a.token.clone(),
-                        addr: a.addr,
-                        deadline: a.deadline,
-                    };
-                    self.send_join(&a);
+                if a.deadline > now {
+                    return;
                 }
+                a.deadline = now + REQUEST_TIMEOUT;
+                let attempt = a.clone();
+                a.answered = true;
+                if !attempt.answered {
+                    self.swarm.done.insert(attempt.call, DockerOutcome::err(JOIN_TIMEOUT, 1));
+                }
+                self.send_join(&attempt);
             }
             SwarmState::Active(node) => {
                 let images = self.images.clone();
@@ -398,23 +409,23 @@ impl Daemon {
             },
             ExecAction::Stop { task_id } => {
                 if let Some(cid) = self.swarm.task_containers.get(&task_id).cloned() {
-                    if self.is_running(&cid) {
-                        let pl = self.stop_now(now, &cid, 0);
-                        self.swarm.outbox.ops.extend(pl.ops);
-                        self.swarm.outbox.effects.extend(pl.effects);
-                    }
+                    self.stop_task_container(now, &cid);
                 }
             }
             ExecAction::Remove { task_id } => {
                 if let Some(cid) = self.swarm.task_containers.shift_remove(&task_id) {
-                    if self.is_running(&cid) {
-                        let pl = self.stop_now(now, &cid, 0);
-                        self.swarm.outbox.ops.extend(pl.ops);
-                        self.swarm.outbox.effects.extend(pl.effects);
-                    }
+                    self.stop_task_container(now, &cid);
                     self.containers.shift_remove(&cid);
                 }
             }
+        }
+    }
+
+    fn stop_task_container(&mut self, now: SimTime, cid: &str) {
+        if self.is_running(cid) {
+            let pl = self.stop_now(now, cid, 0);
+            self.swarm.outbox.ops.extend(pl.ops);
+            self.swarm.outbox.effects.extend(pl.effects);
         }
     }
 
@@ -476,17 +487,6 @@ impl Daemon {
         let SwarmState::Active(n) = &self.swarm.state else { return None };
         let c = n.manager.as_ref()?.store.cluster.as_ref()?;
         Some((c.worker_token.clone(), c.manager_token.clone()))
-    }
-
-    /// The swarm networks this node shows in `docker network ls`: every one on a manager.
-    pub fn swarm_networks(&self) -> Vec<&Network> {
-        match &self.swarm.state {
-            SwarmState::Active(n) => match &n.manager {
-                Some(m) => m.store.networks.values().collect(),
-                None => Vec::new(),
-            },
-            _ => Vec::new(),
-        }
     }
 }
 

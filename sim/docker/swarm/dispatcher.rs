@@ -155,7 +155,7 @@ fn period(rng: &mut RngStream) -> SimDuration {
 }
 
 /// The tasks a node must know about: assigned to it and not yet both over and meant to be.
-pub fn assigned(store: &Store, node_id: &str) -> Vec<Task> {
+fn assigned(store: &Store, node_id: &str) -> Vec<Task> {
     store
         .tasks
         .values()

@@ -8,7 +8,6 @@
 //! ten ticks (docker-facts 47). A call the leader never answers times out after 20 s, as
 //! the daemon's `swarmRequestTimeout`.
 
-use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use indexmap::IndexMap;
@@ -314,11 +313,6 @@ impl SwarmNode {
     fn finish(&mut self, call: u64, outcome: DockerOutcome, io: &mut NodeIo) {
         self.calls.shift_remove(&call);
         io.done.push((call, outcome));
-    }
-
-    /// Raft IDs → addresses of the managers this node knows.
-    pub fn peers(&self) -> BTreeMap<u64, Ipv4Addr> {
-        self.manager.as_ref().map(|m| m.peers.clone()).unwrap_or_default()
     }
 }
 

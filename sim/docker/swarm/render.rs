@@ -792,15 +792,15 @@ mod tests {
 
     /// Lab 000's two-host swarm after `service create`.
     fn lab() -> Store {
-        let mut s = Store::default();
-        s.cluster = Some(Cluster {
+        let cluster = Cluster {
             id: "c".into(),
             meta: Meta::new(t(0)),
             worker_token: String::new(),
             manager_token: String::new(),
             task_history_limit: 5,
             heartbeat_period: SimDuration::from_secs(5),
-        });
+        };
+        let mut s = Store { cluster: Some(cluster), ..Store::default() };
         for n in [
             node("66lur8tr9pz53r1bdrd1ee6bj", "docker-host-2", None),
             node("im1clp7aw6n6qqv8lcs3u3hxe", "docker-host-1", Some(1)),
