@@ -44,6 +44,9 @@
 //!   - fault: heal               # removes the partition
 //! ```
 //!
+//! A command may paste the swarm's join tokens as `${WORKER_TOKEN}` and `${MANAGER_TOKEN}`;
+//! the runner fills them in from the swarm's first manager.
+//!
 //! Durations are a number and a unit: `ns`, `us`, `ms`, `s`, `m`, `h` (`0.5ms`, `30s`).
 //! Reachability specs are `SRC -> DST[:PORT][/tcp|/udp|/icmp]`: ICMP without a port, TCP with
 //! one unless `/udp`. Internet externals (outside every subnet) sit behind the gateway of
