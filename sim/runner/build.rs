@@ -75,7 +75,7 @@ pub fn build(scenario: &Scenario, streams: &Streams) -> (World, Layout, StartupO
             world.machines[idx].nameservers = net.dns.or(net.gateway).into_iter().collect();
             startup.push((
                 idx,
-                start_docker(&mut world, idx, streams, h.ip, net.subnet, scenario.engine),
+                start_docker(&mut world, idx, streams, h, net.subnet, scenario.engine),
             ));
             idx
         })
@@ -258,7 +258,7 @@ fn start_docker(
     world: &mut World,
     idx: usize,
     streams: &Streams,
-    ip: Ipv4Addr,
+    host: &crate::scenario::Host,
     subnet: Ipv4Net,
     engine: crate::scenario::EngineVersion,
 ) -> Vec<KernelOp> {
@@ -267,10 +267,10 @@ fn start_docker(
         hostname: m.name.clone(),
         interfaces: vec![(
             "eth0".to_string(),
-            Ipv4Net::new(ip, subnet.prefix_len()).expect("valid"),
+            Ipv4Net::new(host.ip, subnet.prefix_len()).expect("valid"),
         )],
         nameservers: m.nameservers.clone(),
-        os: crate::docker::swarm::store::Os::Linux,
+        os: host.os,
         engine_version: engine.to_string(),
     };
     let (daemon, ops) =

@@ -25,6 +25,7 @@
 //!       bandwidth: 100mbit      # optional: bit|kbit|mbit|gbit (any case); default unlimited
 //! hosts:                        # Docker hosts; `network:` optional (found from the IP)
 //!   - {name: docker-host, ip: 10.0.2.15}
+//!   - {name: node3, ip: 10.0.2.16, os: windows}   # `os:` linux (default) or windows
 //! externals:                    # machines without Docker
 //!   - {name: client, ip: 10.0.2.100}          # inside a subnet: on that LAN
 //!   - {name: www.dockercon.com, ip: 104.239.220.248, latency: 45ms, hops: 25, serves: [http, ping]}

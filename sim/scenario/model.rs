@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
+use crate::docker::swarm::store::Os;
 use crate::engine::{RunLimits, SimDuration};
 use crate::fabric::{LinkChange, LinkParams};
 
@@ -67,6 +68,8 @@ pub struct Host {
     pub name: String,
     pub ip: Ipv4Addr,
     pub net: NetId,
+    /// The platform dockerd reports; swarm places a task only where its image's OS runs.
+    pub os: Os,
 }
 
 /// A plain machine without Docker.

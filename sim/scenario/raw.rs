@@ -56,6 +56,16 @@ pub struct RawHost {
     pub name: String,
     pub ip: String,
     pub network: Option<String>,
+    pub os: Option<RawOs>,
+}
+
+/// A Docker host's platform. Spelled here once so serde's "unknown variant" error lists the
+/// valid words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawOs {
+    Linux,
+    Windows,
 }
 
 #[derive(Debug, Deserialize)]

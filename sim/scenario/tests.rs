@@ -4,6 +4,7 @@
 use std::net::Ipv4Addr;
 
 use super::*;
+use crate::docker::swarm::store::Os;
 use crate::engine::SimDuration;
 
 fn accept(_: &CommandSite) -> Result<(), CommandError> {
@@ -65,7 +66,7 @@ underlay:
     - {name: back, subnet: 10.0.3.0/24, dns: 8.8.8.8}
 hosts:
   - {name: docker-host, ip: 10.0.2.15, network: lan}
-  - {name: h2, ip: 10.0.3.5}
+  - {name: h2, ip: 10.0.3.5, os: windows}
 externals:
   - {name: client, ip: 10.0.2.100}
   - {name: www.dockercon.com, ip: 104.239.220.248, latency: 45ms, hops: 25, serves: [http, ping]}
@@ -108,7 +109,7 @@ fn a_full_scenario_becomes_typed() {
     );
     assert_eq!(
         s.hosts[1],
-        Host { name: "h2".into(), ip: Ipv4Addr::new(10, 0, 3, 5), net: NetId(1) }
+        Host { name: "h2".into(), ip: Ipv4Addr::new(10, 0, 3, 5), net: NetId(1), os: Os::Windows }
     );
     assert_eq!(s.externals[0].place, Placement::Lan(NetId(0)));
     assert_eq!(s.externals[0].serves, vec![Service::Ping]);
@@ -195,7 +196,7 @@ fn empty_file() {
 #[test]
 fn unknown_key() {
     let src = BASE.replace("{name: docker-host,", "{nmae: docker-host,");
-    let expected = Some("expected one of `name`, `ip`, `network`");
+    let expected = Some("expected one of `name`, `ip`, `network`, `os`");
     check(&src, "unknown key `nmae`", (6, 6), expected, Some("did you mean `name`?"));
 }
 

@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 use indexmap::IndexMap;
 
 use super::msg::{SwarmMsg, TaskReport};
-use super::store::{Role, Task, TaskState};
+use super::store::{Task, TaskState};
 use crate::engine::{SimDuration, SimTime};
 
 /// How long an agent waits for a heartbeat's answer before it tries another manager.
@@ -50,7 +50,6 @@ pub struct Agent {
     pub managers: Vec<(u64, Ipv4Addr)>,
     /// The manager this agent talks to.
     target: Ipv4Addr,
-    pub role: Role,
     next_heartbeat: SimTime,
     ack_deadline: Option<SimTime>,
     backoff: SimDuration,
@@ -69,14 +68,12 @@ impl Agent {
         node_id: String,
         managers: Vec<(u64, Ipv4Addr)>,
         target: Ipv4Addr,
-        role: Role,
         now: SimTime,
     ) -> Agent {
         Agent {
             node_id,
             managers,
             target,
-            role,
             next_heartbeat: now,
             ack_deadline: None,
             backoff: BACKOFF_MIN,
@@ -106,12 +103,11 @@ impl Agent {
         io: &mut AgentIo,
     ) {
         match msg {
-            SwarmMsg::HeartbeatAck { period, managers, role } => {
+            SwarmMsg::HeartbeatAck { period, managers, .. } => {
                 self.ack_deadline = None;
                 self.backoff = BACKOFF_MIN;
                 self.next_heartbeat = now + period;
                 self.managers = managers;
-                self.role = role;
             }
             SwarmMsg::NotLeader { leader } => {
                 self.ack_deadline = None;

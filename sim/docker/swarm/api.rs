@@ -289,7 +289,12 @@ fn node_inspect(m: &Manager, self_id: &str, keys: &[String], pretty: bool) -> Se
     text(render::node_inspect_json(&nodes, &view))
 }
 
-/// A role change: the node's record, then the Raft membership.
+/// A role change. A promotion writes the node's record and then adds its Raft member; the
+/// node starts that member when its next heartbeat's answer names it. A demotion removes the
+/// Raft member only: the leader's reconcile pass then records the node as a worker
+/// ([`super::manager`]), so the node keeps its member until the removal has committed, and
+/// a leader demoting itself is recorded by its successor. swarmkit refuses a removal that
+/// would leave fewer reachable managers than a quorum (`CanRemoveMember`).
 fn change_role(
     m: &Manager,
     call: &ApiCall,
@@ -298,25 +303,33 @@ fn change_role(
     out: String,
     rng: &mut RngStream,
 ) -> Served {
-    let managers = m.store.managers().count();
-    if role == Role::Worker && managers == 1 && n.manager.is_some() {
-        return error(render::DEMOTE_LAST_MANAGER.to_string());
-    }
-    n.role = role;
     let reply = Some(ApiResult::Done { outcome: DockerOutcome::out(out), watch: None });
-    let change = match role {
-        Role::Manager => {
-            let id = raft_id(rng);
-            n.manager = Some(ManagerStatus { raft_id: id, addr: (n.addr, SWARM_PORT) });
-            ConfChange::AddVoter(id)
+    let Role::Manager = role else {
+        let id = n.manager.as_ref().map(|s| s.raft_id).expect("a manager has a Raft ID");
+        if m.store.managers().count() == 1 {
+            return error(render::DEMOTE_LAST_MANAGER.to_string());
         }
-        Role::Worker => {
-            let id = n.manager.take().map(|s| s.raft_id).expect("a manager has a Raft ID");
-            ConfChange::RemoveVoter(id)
+        if !can_remove_member(m, id) {
+            return error(render::DEMOTE_LOSES_QUORUM.to_string());
         }
+        let change = ConfChange::RemoveVoter(id);
+        return Served::Later(vec![Write::Conf { call: Some(call.clone()), change, reply }]);
     };
+    let id = raft_id(rng);
+    n.role = role;
+    n.manager = Some(ManagerStatus { raft_id: id, addr: (n.addr, SWARM_PORT) });
     let put = Write::Ops { call: None, ops: vec![StoreOp::PutNode(Box::new(n))], reply: None };
+    let change = ConfChange::AddVoter(id);
     Served::Later(vec![put, Write::Conf { call: Some(call.clone()), change, reply }])
+}
+
+/// swarmkit's `CanRemoveMember`: the members left, counting only those this leader hears
+/// from, still make a quorum of the smaller cluster.
+fn can_remove_member(m: &Manager, id: u64) -> bool {
+    let voters = m.raft.voters();
+    let view = membership(m);
+    let reachable = view.reachable.iter().filter(|v| **v != id && voters.contains(v)).count();
+    reachable > (voters.len() - 1) / 2
 }
 
 fn promote_demote(

@@ -181,7 +181,7 @@ impl Daemon {
         ];
         m.submit(super::manager::Write::Ops { call: None, ops, reply: None });
         m.poke(now, &mut self.rng, &mut mio);
-        let agent = Agent::new(node_id.clone(), vec![(raft_id, addr)], addr, Role::Manager, now);
+        let agent = Agent::new(node_id.clone(), vec![(raft_id, addr)], addr, now);
         let mut node = SwarmNode::new(node_id.clone(), addr, agent, Some(m), now);
         let mut io = NodeIo::default();
         node.absorb_manager(now, mio, &mut io);
@@ -292,7 +292,7 @@ impl Daemon {
             let raft = RaftNode::joining(Config::swarmkit(id), self.rng.fork());
             Manager::new(raft, j.managers.iter().copied().collect())
         });
-        let agent = Agent::new(j.node_id.clone(), j.managers, remote, j.role, now);
+        let agent = Agent::new(j.node_id.clone(), j.managers, remote, now);
         let node = SwarmNode::new(j.node_id, addr, agent, manager, now);
         self.swarm.state = SwarmState::Active(Box::new(node));
     }

@@ -297,6 +297,7 @@ impl Manager {
     fn reconcile(&mut self, now: SimTime, rng: &mut RngStream) -> Vec<StoreOp> {
         let l = self.lead.as_mut().expect("only the leader reconciles");
         let mut ops = l.dispatcher.ops(&self.store, now);
+        ops.extend(demoted_members(&self.store, self.raft.voters(), now));
         let mut scratch = self.store.clone();
         scratch.apply(0, &ops);
         let allocator = l.allocator.get_or_insert_with(|| Allocator::from_store(&self.store));
@@ -317,4 +318,22 @@ impl Manager {
     pub fn poke(&mut self, now: SimTime, rng: &mut RngStream, io: &mut ManagerIo) {
         self.handle_outputs(now, Vec::new(), rng, io);
     }
+}
+
+/// swarmkit's role manager, the demotion half: a node the store records as a manager whose
+/// Raft member has been removed becomes a worker. Reconcile passes run only when no write is
+/// queued, so a manager joining or being promoted (record, then member) is never caught
+/// between its two writes.
+fn demoted_members(store: &Store, voters: &[u64], now: SimTime) -> Vec<StoreOp> {
+    store
+        .managers()
+        .filter(|n| n.manager.as_ref().is_some_and(|s| !voters.contains(&s.raft_id)))
+        .map(|n| {
+            let mut n = n.clone();
+            n.role = super::store::Role::Worker;
+            n.manager = None;
+            n.meta.updated_at = now;
+            StoreOp::PutNode(Box::new(n))
+        })
+        .collect()
 }

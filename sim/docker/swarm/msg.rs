@@ -84,11 +84,12 @@ pub enum SwarmMsg {
         node_id: String,
         tasks: Vec<TaskReport>,
     },
-    /// Dispatcher → agent: next heartbeat in `period`; the managers; your desired role.
+    /// Dispatcher → agent: next heartbeat in `period`; the managers; your Raft ID while the
+    /// store says you are a manager (how a promotion or demotion reaches the node).
     HeartbeatAck {
         period: SimDuration,
         managers: Vec<(u64, Ipv4Addr)>,
-        role: Role,
+        raft_id: Option<u64>,
     },
     /// Dispatcher → agent: every task assigned to you, whenever that set changes.
     Assignments(Vec<Task>),

@@ -16,9 +16,9 @@ use super::agent::{Agent, AgentIo, ExecAction};
 use super::manager::{Manager, ManagerIo, TICK};
 use super::msg::{ApiBody, ApiCall, ApiResult, Envelope, SwarmMsg};
 use super::request::SwarmRequest;
-use super::store::Role;
 use crate::docker::DockerOutcome;
 use crate::engine::{RngStream, SimDuration, SimTime};
+use crate::proto::raft::{Config, RaftNode};
 
 /// The daemon's `swarmRequestTimeout`.
 pub const REQUEST_TIMEOUT: SimDuration = SimDuration::from_secs(20);
@@ -171,12 +171,37 @@ impl SwarmNode {
                 self.on_heartbeat(now, env.from, node_id, tasks, rng, &mut mio)
             }
             other => {
+                if let SwarmMsg::HeartbeatAck { raft_id, managers, .. } = &other {
+                    self.follow_desired_role(now, *raft_id, managers, rng);
+                }
                 let mut aio = AgentIo::default();
                 self.agent.on_message(now, other, has_image, &mut aio);
                 io.absorb_agent(aio);
             }
         }
         self.absorb_manager(now, mio, io);
+    }
+
+    /// A promotion or demotion reaches the node through its dispatcher session, as
+    /// swarmkit's role change does through the node's certificate: it starts a Raft member
+    /// under the ID the leader added (which catches up from the leader's log), or stops the
+    /// one whose removal the leader committed.
+    fn follow_desired_role(
+        &mut self,
+        now: SimTime,
+        raft_id: Option<u64>,
+        managers: &[(u64, Ipv4Addr)],
+        rng: &mut RngStream,
+    ) {
+        let current = self.manager.as_ref().map(|m| m.raft.id());
+        if current == raft_id {
+            return;
+        }
+        self.manager = raft_id.map(|id| {
+            let raft = RaftNode::joining(Config::swarmkit(id), rng.fork());
+            Manager::new(raft, managers.iter().copied().collect())
+        });
+        self.next_tick = now + TICK;
     }
 
     fn on_call(&mut self, now: SimTime, call: ApiCall, rng: &mut RngStream, mio: &mut ManagerIo) {
@@ -205,9 +230,10 @@ impl SwarmNode {
             return;
         };
         let period = lead.dispatcher.heartbeat(now, &node_id, from, tasks, rng);
-        let role = m.store.nodes.get(&node_id).map_or(Role::Worker, |n| n.role);
+        let raft_id =
+            m.store.nodes.get(&node_id).and_then(|n| n.manager.as_ref()).map(|s| s.raft_id);
         let managers = m.peers.iter().map(|(id, a)| (*id, *a)).collect();
-        mio.sends.push((from, SwarmMsg::HeartbeatAck { period, managers, role }));
+        mio.sends.push((from, SwarmMsg::HeartbeatAck { period, managers, raft_id }));
         m.poke(now, rng, mio);
     }
 

@@ -12,11 +12,12 @@ use ipnet::Ipv4Net;
 
 use super::faults::{link_change, RawLink};
 use super::{duration, Ctx};
+use crate::docker::swarm::store::Os;
 use crate::fabric::LinkParams;
 use crate::scenario::error::{ErrorKind, ScenarioError};
 use crate::scenario::model::*;
 use crate::scenario::positions::Path;
-use crate::scenario::raw::{RawExternal, RawHost, RawNetwork, RawScenario, RawService};
+use crate::scenario::raw::{RawExternal, RawHost, RawNetwork, RawOs, RawScenario, RawService};
 use crate::scenario::suggest::did_you_mean;
 use crate::scenario::values::{is_machine_name, MACHINE_NAME_EXPECTED};
 
@@ -140,7 +141,11 @@ fn host(
     };
     place_in_subnet(ip, &owner, topo.networks[net.0].subnet, &path.key("ip"), ctx)?;
     claim(ip, owner, owners, &path.key("ip"), ctx)?;
-    Ok(Host { name: raw.name.clone(), ip, net })
+    let os = match raw.os {
+        None | Some(RawOs::Linux) => Os::Linux,
+        Some(RawOs::Windows) => Os::Windows,
+    };
+    Ok(Host { name: raw.name.clone(), ip, net, os })
 }
 
 fn external(
