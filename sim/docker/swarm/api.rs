@@ -10,6 +10,7 @@ use std::net::Ipv4Addr;
 use super::ids::new_id;
 use super::manager::{Manager, ManagerIo, Write};
 use super::msg::{ApiBody, ApiCall, ApiResult, Joined, SWARM_PORT};
+use super::pretty;
 use super::render;
 use super::request::{ServiceChanges, ServiceRequest, SwarmRequest};
 use super::store::{
@@ -203,13 +204,9 @@ fn cli(
                 Err(key) => printed(render::no_such_service_ps(&key)),
             }
         }
-        SwarmRequest::ServiceInspect { services, .. } => match resolve_services(store, &services) {
-            Ok(ids) => {
-                let list: Vec<&Service> = ids.iter().map(|id| &store.services[id]).collect();
-                text(render::service_inspect_json(&list, &image_platforms))
-            }
-            Err(key) => printed(render::no_such_service_inspect(&key)),
-        },
+        SwarmRequest::ServiceInspect { services, pretty } => {
+            service_inspect(store, &services, pretty)
+        }
         SwarmRequest::ServiceScale { pairs, detach } => {
             service_scale(store, now, call, &pairs, detach)
         }
@@ -282,11 +279,23 @@ fn node_inspect(m: &Manager, self_id: &str, keys: &[String], pretty: bool) -> Se
     }
     let view = membership(m);
     if pretty {
-        return printed(
-            "swarmsim: `docker node inspect --pretty` is not simulated; use the JSON form".into(),
-        );
+        return text(pretty::node_pretty(&nodes, &view));
     }
     text(render::node_inspect_json(&nodes, &view))
+}
+
+/// `docker service inspect`: the JSON array, or with `--pretty` the CLI's template text.
+fn service_inspect(store: &Store, keys: &[String], pretty: bool) -> Served {
+    match resolve_services(store, keys) {
+        Ok(ids) => {
+            let list: Vec<&Service> = ids.iter().map(|id| &store.services[id]).collect();
+            if pretty {
+                return text(pretty::service_pretty(&list, store));
+            }
+            text(render::service_inspect_json(&list, &image_platforms))
+        }
+        Err(key) => printed(render::no_such_service_inspect(&key)),
+    }
 }
 
 /// A role change. A promotion writes the node's record and then adds its Raft member; the

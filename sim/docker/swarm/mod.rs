@@ -18,6 +18,7 @@ pub mod msg;
 pub mod node;
 pub mod orchestrator;
 pub mod parse;
+pub mod pretty;
 pub mod render;
 pub mod request;
 pub mod scheduler;

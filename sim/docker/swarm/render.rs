@@ -138,7 +138,7 @@ pub fn scaled(arg: &str, n: u64) -> String {
     format!("{arg} scaled to {n}\n")
 }
 
-fn state_name(s: NodeState) -> &'static str {
+pub(super) fn state_name(s: NodeState) -> &'static str {
     match s {
         NodeState::Unknown => "unknown",
         NodeState::Down => "down",
@@ -147,7 +147,7 @@ fn state_name(s: NodeState) -> &'static str {
     }
 }
 
-fn availability_name(a: Availability) -> &'static str {
+pub(super) fn availability_name(a: Availability) -> &'static str {
     match a {
         Availability::Active => "active",
         Availability::Pause => "pause",
@@ -164,7 +164,7 @@ fn role_name(r: Role) -> &'static str {
 }
 
 /// `formatter.PrettyPrint`: first letter up, the rest down.
-fn pretty(s: &str) -> String {
+pub(super) fn pretty(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
         Some(f) if s.len() > 1 => f.to_uppercase().chain(c.flat_map(char::to_lowercase)).collect(),
@@ -173,7 +173,7 @@ fn pretty(s: &str) -> String {
 }
 
 /// `Leader`, `reachable`, `unreachable`, or `None` for workers.
-fn reachability(n: &Node, view: &MembershipView) -> Option<(bool, &'static str)> {
+pub(super) fn reachability(n: &Node, view: &MembershipView) -> Option<(bool, &'static str)> {
     let ms = n.manager.as_ref()?;
     let leader = view.leader == Some(ms.raft_id);
     let reach = leader || view.reachable.contains(&ms.raft_id);
@@ -226,7 +226,7 @@ fn port_value(p: &PortConfig) -> Value {
     Value::obj(f)
 }
 
-fn protocol_name(p: Protocol) -> &'static str {
+pub(super) fn protocol_name(p: Protocol) -> &'static str {
     match p {
         Protocol::Tcp => "tcp",
         Protocol::Udp => "udp",
@@ -628,7 +628,7 @@ pub fn node_inspect_json(nodes: &[&Node], view: &MembershipView) -> String {
 }
 
 /// The engine's plugins as 20.10 reports them (`executor.Describe`), sorted by type, name.
-const PLUGINS: &[(&str, &str)] = &[
+pub(super) const PLUGINS: &[(&str, &str)] = &[
     ("Log", "awslogs"),
     ("Log", "fluentd"),
     ("Log", "gcplogs"),
