@@ -105,7 +105,7 @@ impl Daemon {
             "network create" => self.cmd_network_create(now, p),
             "network ls" => self.cmd_network_ls(p),
             "network inspect" => self.cmd_network_inspect(p),
-            "network rm" => self.cmd_network_rm(p),
+            "network rm" => self.cmd_network_rm(now, p),
             "network connect" => self.cmd_network_connect(p),
             "network disconnect" => self.cmd_network_disconnect(p),
             id if is_swarm_command(id) => match super::swarm::parse::request(p) {

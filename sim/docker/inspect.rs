@@ -32,11 +32,7 @@ impl Daemon {
             ])],
             (None, _) => Vec::new(),
         };
-        let ipam_opts = if n.default_bridge || n.driver != Driver::Bridge {
-            Value::Null
-        } else {
-            Value::Map(BTreeMap::new())
-        };
+        let ipam_opts = n.ipam_options.as_deref().map_or(Value::Null, Value::str_map);
         let containers: BTreeMap<String, Value> = n
             .endpoints
             .values()
@@ -81,8 +77,8 @@ impl Daemon {
         let mut found = Vec::new();
         let mut out = DockerOutcome::default();
         for key in &p.args {
-            match self.network(key) {
-                Some(n) => found.push(self.network_value(n)),
+            match self.network_inspect_value(key) {
+                Some(v) => found.push(v),
                 None => {
                     out.stderr += &format!("Error: No such network: {key}\n");
                     out.exit_code = 1;
@@ -98,8 +94,8 @@ impl Daemon {
         for key in &p.args {
             if let Some(c) = self.container(key) {
                 found.push(self.container_value(c));
-            } else if let Some(n) = self.network(key).filter(|_| any_type) {
-                found.push(self.network_value(n));
+            } else if let Some(v) = self.network_inspect_value(key).filter(|_| any_type) {
+                found.push(v);
             } else {
                 let what = if any_type { "object" } else { "container" };
                 out.stderr += &format!("Error: No such {what}: {key}\n");

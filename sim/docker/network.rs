@@ -1,5 +1,10 @@
 //! Networks and their endpoints, the `docker network …` commands, and the embedded DNS's
 //! view of them.
+//!
+//! The local networks live here; `ls`, `inspect` and `rm` also reach the swarm networks the
+//! node sees ([`Daemon::swarm_networks`]), looked up after the local ones as the API router
+//! does. `docker_gwbridge`, the bridge a node makes on entering a swarm, is made on the same
+//! path as a `network create` bridge.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -13,8 +18,12 @@ use super::cli::Parsed;
 use super::daemon::Daemon;
 use super::format::table;
 use super::ipam::{self, AddrPool};
+use super::render::Value;
+use super::swarm::render as swarm_render;
+use super::swarm::request::SwarmRequest;
 use super::{DockerOutcome, Proto};
 use crate::engine::SimTime;
+use crate::kernel::KernelOp;
 use crate::wire::MacAddr;
 
 /// A network driver the simulator models.
@@ -54,6 +63,9 @@ pub struct Network {
     pub(crate) pool: Option<AddrPool>,
     pub gateway: Option<Ipv4Addr>,
     pub user_ipam: Option<UserIpam>,
+    /// `IPAM.Options`: the map the API was given (the CLI always sends one), or `None`
+    /// (`null`) for the networks the daemon makes itself.
+    pub ipam_options: Option<Vec<(String, String)>>,
     pub internal: bool,
     pub attachable: bool,
     pub options: Vec<(String, String)>,
@@ -101,6 +113,7 @@ impl Network {
             pool: None,
             gateway: None,
             user_ipam: None,
+            ipam_options: None,
             internal: false,
             attachable: false,
             options: Vec::new(),
@@ -251,6 +264,42 @@ pub(crate) fn key_values(items: Vec<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The bridge that connects swarm sandboxes to the host (libnetwork `libnGWNetwork`).
+pub const GW_BRIDGE: &str = "docker_gwbridge";
+
+/// A bridge network to create: from `network create`, or the daemon's own `docker_gwbridge`.
+#[derive(Debug, Clone)]
+struct BridgeSpec {
+    name: String,
+    ipam: Option<UserIpam>,
+    ipam_options: Option<Vec<(String, String)>>,
+    options: Vec<(String, String)>,
+    labels: Vec<(String, String)>,
+    internal: bool,
+    attachable: bool,
+}
+
+impl BridgeSpec {
+    /// `docker_gwbridge` as libnetwork's `createGWNetwork` asks for it: no ICC, masquerading,
+    /// the bridge device named after the network, everything else default.
+    fn gateway_bridge() -> BridgeSpec {
+        let options = [
+            ("com.docker.network.bridge.enable_icc", "false"),
+            ("com.docker.network.bridge.enable_ip_masquerade", "true"),
+            ("com.docker.network.bridge.name", GW_BRIDGE),
+        ];
+        BridgeSpec {
+            name: GW_BRIDGE.into(),
+            ipam: None,
+            ipam_options: None,
+            options: options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            labels: Vec::new(),
+            internal: false,
+            attachable: false,
+        }
+    }
+}
+
 impl Daemon {
     pub(crate) fn cmd_network_create(&mut self, now: SimTime, p: &Parsed) -> DockerOutcome {
         let name = p.args[0].clone();
@@ -263,59 +312,111 @@ impl Daemon {
         if let Err(e) = check_driver(p.value("driver").unwrap_or("bridge")) {
             return e;
         }
-        let uipam = match user_ipam(p) {
+        let ipam = match user_ipam(p) {
             Ok(u) => u,
             Err(e) => return e,
         };
-        if self.networks.values().any(|n| n.name == name) {
+        let swarm_names = self.swarm_networks().into_iter().map(|n| &n.name);
+        if self.networks.values().map(|n| &n.name).chain(swarm_names).any(|n| *n == name) {
             return daemon_err(format!("network with name {name} already exists"));
         }
-        let in_use: Vec<Ipv4Net> = self.networks.values().filter_map(Network::subnet).collect();
-        let host: Vec<Ipv4Net> = self.host.interfaces.iter().map(|(_, n)| n.trunc()).collect();
-        let subnet = match &uipam {
-            Some(u) => ipam::check_user_pool(&u.subnet, &in_use).map(|_| u.subnet.trunc()),
-            None => ipam::pick_pool(&in_use, &host),
+        let spec = BridgeSpec {
+            name,
+            ipam,
+            ipam_options: Some(Vec::new()),
+            options: key_values(p.values("opt")),
+            labels: key_values(p.values("label")),
+            internal: p.flag("internal"),
+            attachable: p.flag("attachable"),
         };
-        let subnet = match subnet {
-            Ok(s) => s,
+        let mut out = DockerOutcome::default();
+        match self.create_bridge_network(now, spec, &mut out.ops) {
+            Ok(id) => out.stdout = format!("{id}\n"),
             Err(e) => return daemon_err(e),
-        };
-        let id = self.new_id();
-        let mut net = Network::builtin(id.clone(), &name, Driver::Bridge, now);
-        let mut pool = AddrPool::new(subnet, uipam.as_ref().and_then(|u| u.ip_range));
-        let gw = pool.request(uipam.as_ref().and_then(|u| u.gateway)).expect("gateway is free");
-        net.options = key_values(p.values("opt"));
-        net.labels = key_values(p.values("label"));
-        net.internal = p.flag("internal");
-        net.attachable = p.flag("attachable");
-        net.bridge = Some(bridge_config(&net, &id, gw, subnet));
-        (net.pool, net.gateway, net.user_ipam) = (Some(pool), Some(gw), uipam);
-        let mut out = DockerOutcome::out(format!("{id}\n"));
-        let cfg = net.bridge.clone().expect("set above");
-        let mac = self.random_mac();
-        bridge::create_network(&mut self.fw, &cfg, mac, &mut out.ops);
-        bridge::arrange_user_chain(&mut self.fw, &mut out.ops);
-        self.networks.insert(id, net);
+        }
         out
     }
 
+    /// A new bridge-driver network: its subnet (the user's, or the first free local pool),
+    /// gateway, bridge device and iptables rules. Returns its ID.
+    fn create_bridge_network(
+        &mut self,
+        now: SimTime,
+        spec: BridgeSpec,
+        ops: &mut Vec<KernelOp>,
+    ) -> Result<String, ipam::IpamError> {
+        let in_use: Vec<Ipv4Net> = self.networks.values().filter_map(Network::subnet).collect();
+        let host: Vec<Ipv4Net> = self.host.interfaces.iter().map(|(_, n)| n.trunc()).collect();
+        let subnet = match &spec.ipam {
+            Some(u) => ipam::check_user_pool(&u.subnet, &in_use).map(|_| u.subnet.trunc())?,
+            None => ipam::pick_pool(&in_use, &host)?,
+        };
+        let id = self.new_id();
+        let mut net = Network::builtin(id.clone(), &spec.name, Driver::Bridge, now);
+        let mut pool = AddrPool::new(subnet, spec.ipam.as_ref().and_then(|u| u.ip_range));
+        let gw = pool.request(spec.ipam.as_ref().and_then(|u| u.gateway)).expect("gateway is free");
+        (net.options, net.labels) = (spec.options, spec.labels);
+        (net.internal, net.attachable) = (spec.internal, spec.attachable);
+        net.bridge = Some(bridge_config(&net, &id, gw, subnet));
+        (net.pool, net.gateway, net.user_ipam) = (Some(pool), Some(gw), spec.ipam);
+        net.ipam_options = spec.ipam_options;
+        let cfg = net.bridge.clone().expect("set above");
+        let mac = self.random_mac();
+        bridge::create_network(&mut self.fw, &cfg, mac, ops);
+        bridge::arrange_user_chain(&mut self.fw, ops);
+        self.networks.insert(id.clone(), net);
+        Ok(id)
+    }
+
+    /// `docker_gwbridge`, made when the node enters a swarm unless a network of that name
+    /// exists: one left from an earlier swarm (`swarm leave` keeps it), or one the user made
+    /// beforehand to choose its subnet. If no local pool is free, dockerd only logs the
+    /// failure, and so does nothing here.
+    pub(crate) fn ensure_gateway_bridge(&mut self, now: SimTime, ops: &mut Vec<KernelOp>) {
+        if self.networks.values().any(|n| n.name == GW_BRIDGE) {
+            return;
+        }
+        self.create_bridge_network(now, BridgeSpec::gateway_bridge(), ops).ok();
+    }
+
+    /// `docker network ls`: the swarm networks this node sees (the cluster's list comes
+    /// first in the API answer), then the local ones, sorted by name as the CLI sorts.
     pub(crate) fn cmd_network_ls(&self, p: &Parsed) -> DockerOutcome {
-        let mut nets: Vec<&Network> = self.networks.values().collect();
-        nets.sort_by(|a, b| natural_cmp(&a.name, &b.name));
-        let id =
-            |n: &Network| if p.flag("no-trunc") { n.id.clone() } else { n.id[..12].to_string() };
+        let no_trunc = p.flag("no-trunc");
+        let mut rows: Vec<Vec<String>> = self
+            .swarm_networks()
+            .into_iter()
+            .map(|n| swarm_render::swarm_network_ls_row(n, no_trunc))
+            .collect();
+        rows.extend(self.networks.values().map(|n| local_ls_row(n, no_trunc)));
+        rows.sort_by(|a, b| natural_cmp(&a[1], &b[1]));
         if p.flag("quiet") {
-            return DockerOutcome::out(nets.iter().map(|n| id(n) + "\n").collect::<String>());
+            return DockerOutcome::out(
+                rows.iter().map(|r| format!("{}\n", r[0])).collect::<String>(),
+            );
         }
-        let mut rows =
-            vec![vec!["NETWORK ID".into(), "NAME".into(), "DRIVER".into(), "SCOPE".into()]];
-        for n in nets {
-            rows.push(vec![id(n), n.name.clone(), n.driver.to_string(), "local".into()]);
-        }
+        let header = ["NETWORK ID", "NAME", "DRIVER", "SCOPE"].map(String::from).to_vec();
+        rows.insert(0, header);
         DockerOutcome::out(table(&rows))
     }
 
-    pub(crate) fn cmd_network_rm(&mut self, p: &Parsed) -> DockerOutcome {
+    /// `docker network rm`. Each name is looked up locally first, then among the swarm
+    /// networks this node sees (the API router's `findUniqueNetwork`); swarm networks are
+    /// removed through the cluster, which refuses on a worker.
+    pub(crate) fn cmd_network_rm(&mut self, now: SimTime, p: &Parsed) -> DockerOutcome {
+        let in_swarm: Vec<bool> = p
+            .args
+            .iter()
+            .map(|k| self.network_id(k).is_none() && self.swarm_network(k).is_some())
+            .collect();
+        if in_swarm.iter().all(|s| *s) {
+            return self.swarm_request(now, SwarmRequest::NetworkRm(p.args.clone()));
+        }
+        if in_swarm.iter().any(|s| *s) {
+            return cli_err(
+                "swarmsim: removing local and swarm networks in one command is not simulated",
+            );
+        }
         let mut out = DockerOutcome::default();
         for key in &p.args {
             let Some(id) = self.network_id(key) else {
@@ -347,6 +448,15 @@ impl Daemon {
         out
     }
 
+    /// What `docker network inspect KEY` shows: a local network (the API router looks
+    /// locally first), else a swarm network this node sees, as the cluster describes it.
+    pub(crate) fn network_inspect_value(&self, key: &str) -> Option<Value> {
+        match self.network(key) {
+            Some(n) => Some(self.network_value(n)),
+            None => self.swarm_network(key).map(swarm_render::swarm_network_value),
+        }
+    }
+
     /// Embedded DNS (127.0.0.11) for a container: the addresses for `name` on the first of
     /// the container's user-defined networks that knows it (container names, aliases, short
     /// IDs), sorted (the real resolver shuffles them per query). `None`: forward the query
@@ -376,6 +486,12 @@ impl Daemon {
         }
         None
     }
+}
+
+/// A local network's row in `docker network ls` (ID, NAME, DRIVER, SCOPE).
+fn local_ls_row(n: &Network, no_trunc: bool) -> Vec<String> {
+    let id = if no_trunc { n.id.clone() } else { n.id[..12].to_string() };
+    vec![id, n.name.clone(), n.driver.to_string(), "local".into()]
 }
 
 /// The bridge driver configuration of a new user network, from its `-o` options.
@@ -481,6 +597,204 @@ impl Daemon {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::docker::HostInfo;
+    use crate::engine::{SimDuration, Streams};
+    use crate::runner::command::check as check_command;
+    use crate::{report, runner, scenario};
+
+    fn daemon() -> Daemon {
+        let host = HostInfo {
+            hostname: "docker-host-1".into(),
+            interfaces: vec![("eth0".into(), "172.16.24.4/24".parse().unwrap())],
+            nameservers: vec![Ipv4Addr::new(168, 63, 129, 16)],
+            os: crate::docker::swarm::store::Os::Linux,
+            engine_version: "20.10.7".into(),
+        };
+        Daemon::start(host, Streams::new(7).stream("host/docker-host-1/docker")).0
+    }
+
+    fn run(d: &mut Daemon, secs: u64, line: &str) -> DockerOutcome {
+        let argv: Vec<String> = line.split_whitespace().map(String::from).collect();
+        d.handle(SimTime::ZERO + SimDuration::from_secs(secs), &argv)
+    }
+
+    fn short(d: &Daemon, name: &str) -> String {
+        d.network(name).expect("local network").id[..12].to_string()
+    }
+
+    #[test]
+    fn swarm_init_makes_docker_gwbridge_as_lab_000_shows_it() {
+        let mut d = daemon();
+        let out = run(&mut d, 3, "swarm init --advertise-addr=172.16.24.4");
+        assert_eq!(out.exit_code, 0, "{}", out.stderr);
+        let ops: Vec<String> = d.take_swarm_io().ops.iter().map(|o| o.to_string()).collect();
+        for want in [
+            "ip link add docker_gwbridge type bridge",
+            "ip addr add 172.18.0.1/16 dev docker_gwbridge",
+            "iptables -t nat -I POSTROUTING -s 172.18.0.0/16 ! -o docker_gwbridge -j MASQUERADE",
+            "iptables -A FORWARD -i docker_gwbridge -o docker_gwbridge -j DROP",
+        ] {
+            assert!(ops.iter().any(|o| o == want), "{want} missing from {ops:#?}");
+        }
+        let id = d.network(GW_BRIDGE).expect("created").id.clone();
+        let json = run(&mut d, 4, "network inspect docker_gwbridge").stdout;
+        let want = r#"[
+    {
+        "Name": "docker_gwbridge",
+        "Id": "ID",
+        "Created": "2021-07-08T10:00:03Z",
+        "Scope": "local",
+        "Driver": "bridge",
+        "EnableIPv6": false,
+        "IPAM": {
+            "Driver": "default",
+            "Options": null,
+            "Config": [
+                {
+                    "Subnet": "172.18.0.0/16",
+                    "Gateway": "172.18.0.1"
+                }
+            ]
+        },
+        "Internal": false,
+        "Attachable": false,
+        "Ingress": false,
+        "ConfigFrom": {
+            "Network": ""
+        },
+        "ConfigOnly": false,
+        "Containers": {},
+        "Options": {
+            "com.docker.network.bridge.enable_icc": "false",
+            "com.docker.network.bridge.enable_ip_masquerade": "true",
+            "com.docker.network.bridge.name": "docker_gwbridge"
+        },
+        "Labels": {}
+    }
+]
+"#;
+        assert_eq!(json, want.replace("ID", &id));
+    }
+
+    #[test]
+    fn a_manager_lists_the_swarm_networks_among_the_local_ones_by_name() {
+        let mut d = daemon();
+        run(&mut d, 0, "swarm init");
+        d.swarm_wake(SimTime::ZERO + SimDuration::from_secs(1));
+        let ingress = d.swarm_network("ingress").expect("committed at init").id.clone();
+        let net10 = run(&mut d, 2, "network create -d overlay net10").stdout.trim().to_string();
+        run(&mut d, 2, "network create net2");
+        let (ls, q) = (run(&mut d, 3, "network ls"), run(&mut d, 3, "network ls -q --no-trunc"));
+        let local = |n: &str| short(&d, n);
+        let want = format!(
+            "NETWORK ID     NAME              DRIVER    SCOPE
+{}   bridge            bridge    local
+{}   docker_gwbridge   bridge    local
+{}   host              host      local
+{}   ingress           overlay   swarm
+{}   net2              bridge    local
+{}   net10             overlay   swarm
+{}   none              null      local
+",
+            local("bridge"),
+            local(GW_BRIDGE),
+            local("host"),
+            &ingress[..12],
+            local("net2"),
+            &net10[..12],
+            local("none")
+        );
+        assert_eq!(ls.stdout, want);
+        let full = |n: &str| d.network(n).expect("local").id.clone();
+        let ids = [full("bridge"), full(GW_BRIDGE), full("host"), ingress, full("net2"), net10];
+        assert_eq!(q.stdout, ids.join("\n") + "\n" + &full("none") + "\n");
+    }
+
+    #[test]
+    fn swarm_network_names_are_taken_and_inspectable() {
+        let mut d = daemon();
+        run(&mut d, 0, "swarm init");
+        d.swarm_wake(SimTime::ZERO + SimDuration::from_secs(1));
+        let out = run(&mut d, 1, "network create ingress");
+        assert_eq!(
+            out.stderr,
+            "Error response from daemon: network with name ingress already exists\n"
+        );
+        let out =
+            run(&mut d, 1, "network inspect --format {{.Scope}}/{{.Driver}}/{{.Ingress}} ingress");
+        assert_eq!(out.stdout, "swarm/overlay/true\n");
+        let out = run(&mut d, 1, "inspect --format {{.Name}} ingress");
+        assert_eq!(out.stdout, "ingress\n");
+        let out = run(&mut d, 1, "network rm ingress bridge");
+        assert_eq!(
+            out.stderr,
+            "swarmsim: removing local and swarm networks in one command is not simulated\n"
+        );
+    }
+
+    /// A two-node swarm run as a scenario: the worker's view of the swarm networks.
+    const WORKER_VIEW: &str = "name: worker-view
+underlay:
+  networks:
+    - {name: lan, subnet: 172.16.24.0/24, latency: 0.5ms}
+hosts:
+  - {name: manager, ip: 172.16.24.4}
+  - {name: worker, ip: 172.16.24.5}
+steps:
+  - {on: manager, run: docker swarm init --advertise-addr 172.16.24.4}
+  - {on: worker, run: 'docker swarm join --token ${WORKER_TOKEN} 172.16.24.4:2377'}
+  - {on: manager, run: docker network create -d overlay appnet}
+  - {on: worker, run: docker network ls}
+  - {on: manager, run: docker service create --name web --network appnet --constraint node.role==worker nginx}
+  - {on: worker, run: docker network ls}
+  - {on: worker, run: 'docker network inspect --format {{.Name}}/{{.Scope}}/{{.Driver}} appnet'}
+  - {on: worker, run: docker network rm appnet}
+  - {on: manager, run: docker service rm web}
+  - wait: 10s
+  - {on: worker, run: docker network ls}
+";
+
+    /// `docker network ls` without the ID column (IDs are random).
+    fn without_ids(out: &str) -> String {
+        out.lines().map(|l| format!("{}\n", &l[15..])).collect()
+    }
+
+    #[test]
+    fn a_worker_sees_the_swarm_networks_of_its_task_containers_only() {
+        let sc = scenario::parse(WORKER_VIEW, "worker-view.yaml", &check_command).expect("valid");
+        let outcome = runner::run(&sc, 1).expect("runs");
+        let t = report::transcript(&outcome, false);
+        let ls: Vec<&runner::Entry> =
+            outcome.entries.iter().filter(|e| e.prompt.ends_with("network ls")).collect();
+        let base = "NAME              DRIVER    SCOPE
+bridge            bridge    local
+docker_gwbridge   bridge    local
+host              host      local
+none              null      local
+";
+        assert_eq!(without_ids(&ls[0].output), base, "{t}");
+        let with_task = "NAME              DRIVER    SCOPE
+appnet            overlay   swarm
+bridge            bridge    local
+docker_gwbridge   bridge    local
+host              host      local
+none              null      local
+";
+        assert_eq!(without_ids(&ls[1].output), with_task, "{t}");
+        assert_eq!(without_ids(&ls[2].output), base, "{t}");
+        let inspect = outcome.entries.iter().find(|e| e.prompt.contains("inspect")).expect("ran");
+        assert_eq!(inspect.output, "appnet/swarm/overlay\n", "{t}");
+        let rm = outcome.entries.iter().find(|e| e.prompt.contains("network rm")).expect("ran");
+        assert_eq!(
+            (rm.exit_code, rm.output.as_str()),
+            (
+                1,
+                format!("Error response from daemon: {}\n", swarm_render::NOT_MANAGER_WORKER)
+                    .as_str()
+            ),
+            "{t}"
+        );
+    }
 
     #[test]
     fn natural_order_compares_numbers() {

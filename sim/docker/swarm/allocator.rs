@@ -106,7 +106,7 @@ impl InUse {
         }
         for t in store.tasks.values().filter(|t| !t.status.state.is_terminal()) {
             for a in &t.networks {
-                used.take(&a.network_id, a.addr.addr());
+                used.take(&a.network.id, a.addr.addr());
             }
         }
         for a in &store.node_attachments {
@@ -369,7 +369,7 @@ impl Allocator {
             if nets.iter().any(|n| !used.networks.contains_key(n)) {
                 continue;
             }
-            let Some(networks) = self.task_addresses(used, &nets) else { continue };
+            let Some(networks) = self.task_addresses(store, used, &nets) else { continue };
             let mut t: Task = t.clone();
             t.networks = networks;
             t.status = TaskStatus {
@@ -382,15 +382,19 @@ impl Allocator {
         }
     }
 
+    /// An address on each network, with the network as allocated (perhaps in this pass).
     fn task_addresses(
         &mut self,
+        store: &Store,
         used: &mut InUse,
         nets: &[String],
     ) -> Option<Vec<NetworkAttachment>> {
         let mut out = Vec::new();
         for net in nets {
             let addr = self.next_addr(used, net)?;
-            out.push(NetworkAttachment { network_id: net.clone(), addr });
+            let mut network = store.networks[net].clone();
+            network.allocation = Some(used.networks[net].0.clone());
+            out.push(NetworkAttachment { network, addr });
         }
         Some(out)
     }
@@ -433,8 +437,8 @@ fn node_networks(store: &Store, node_id: &str) -> Vec<String> {
     let tasks = store.tasks.values().filter(|t| t.node_id == node_id);
     for t in tasks.filter(|t| !t.status.state.is_terminal()) {
         for a in &t.networks {
-            if !nets.contains(&a.network_id) {
-                nets.push(a.network_id.clone());
+            if !nets.contains(&a.network.id) {
+                nets.push(a.network.id.clone());
             }
         }
     }
@@ -499,10 +503,9 @@ mod tests {
             &vec![VirtualIp { network_id: "overlayid".into(), addr: net("10.0.1.2/24") }]
         );
         let task = h.store.tasks.values().next().expect("one task");
-        assert_eq!(
-            task.networks,
-            vec![NetworkAttachment { network_id: "overlayid".into(), addr: net("10.0.1.3/24") }]
-        );
+        let addrs: Vec<_> = task.networks.iter().map(|a| (a.network.id.as_str(), a.addr)).collect();
+        assert_eq!(addrs, vec![("overlayid", net("10.0.1.3/24"))]);
+        assert_eq!(task.networks[0].network.allocation, Some(alloc));
         let lb: Vec<_> =
             h.store.node_attachments.iter().map(|a| (a.network_id.as_str(), a.addr)).collect();
         assert_eq!(lb, vec![(INGRESS, net("10.0.0.2/24")), ("overlayid", net("10.0.1.4/24"))]);

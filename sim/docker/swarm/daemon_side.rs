@@ -7,6 +7,10 @@
 //! world drains after every call into the daemon. A CLI call that must wait (for a commit,
 //! a leader, a join) returns a pending call number; its outcome shows up in
 //! [`Daemon::take_done`].
+//!
+//! A node that enters a swarm (init, or a join that succeeds) makes `docker_gwbridge`; it
+//! stays after `swarm leave`, as Docker keeps it. [`Daemon::swarm_networks`] is what the
+//! node knows of the swarm's networks.
 
 use std::net::Ipv4Addr;
 
@@ -71,7 +75,15 @@ pub struct SwarmSide {
     pub done: IndexMap<u64, DockerOutcome>,
     next_call: u64,
     /// Task ID → the container running it.
-    pub task_containers: IndexMap<String, String>,
+    task_containers: IndexMap<String, TaskContainer>,
+}
+
+/// A task's container, and the swarm networks the task is attached to (a worker knows a
+/// swarm network only through the tasks that use it).
+#[derive(Debug, Clone)]
+struct TaskContainer {
+    container_id: String,
+    networks: Vec<Network>,
 }
 
 impl std::fmt::Debug for SwarmSide {
@@ -187,6 +199,7 @@ impl Daemon {
         node.absorb_manager(now, mio, &mut io);
         self.swarm.state = SwarmState::Active(Box::new(node));
         self.absorb_node_io(now, io);
+        self.enter_swarm_networking(now);
         DockerOutcome::out(render::init_text(&node_id, &worker_token, addr))
     }
 
@@ -295,6 +308,47 @@ impl Daemon {
         let agent = Agent::new(j.node_id.clone(), j.managers, remote, now);
         let node = SwarmNode::new(j.node_id, addr, agent, manager, now);
         self.swarm.state = SwarmState::Active(Box::new(node));
+        self.enter_swarm_networking(now);
+    }
+
+    /// What a node sets up for swarm networking once it is a member: `docker_gwbridge`.
+    fn enter_swarm_networking(&mut self, now: SimTime) {
+        let mut ops = Vec::new();
+        self.ensure_gateway_bridge(now, &mut ops);
+        self.swarm.outbox.ops.extend(ops);
+    }
+
+    /// The swarm networks this node sees, as `docker network ls|inspect` list them: on a
+    /// manager every network in its store (the cluster's `GetNetworks`); on a worker those
+    /// its task containers are attached to, for a worker instantiates a swarm network only
+    /// for a task that uses it and drops it when the task's container goes.
+    pub fn swarm_networks(&self) -> Vec<&Network> {
+        let SwarmState::Active(node) = &self.swarm.state else { return Vec::new() };
+        if let Some(m) = &node.manager {
+            return m.store.networks.values().collect();
+        }
+        let mut nets: Vec<&Network> = Vec::new();
+        for n in self.swarm.task_containers.values().flat_map(|t| &t.networks) {
+            if !nets.iter().any(|x| x.id == n.id) {
+                nets.push(n);
+            }
+        }
+        nets
+    }
+
+    /// A swarm network this node sees, by full ID, name, or unique ID prefix.
+    pub(crate) fn swarm_network(&self, key: &str) -> Option<&Network> {
+        let nets = self.swarm_networks();
+        let exact =
+            nets.iter().find(|n| n.id == key).or_else(|| nets.iter().find(|n| n.name == key));
+        if let Some(n) = exact {
+            return Some(n);
+        }
+        let mut hits = nets.into_iter().filter(|n| !key.is_empty() && n.id.starts_with(key));
+        match (hits.next(), hits.next()) {
+            (Some(n), None) => Some(n),
+            _ => None,
+        }
     }
 
     /// `docker swarm leave [--force]`: a manager needs `--force` (with the reason that
@@ -408,14 +462,15 @@ impl Daemon {
                 }
             },
             ExecAction::Stop { task_id } => {
-                if let Some(cid) = self.swarm.task_containers.get(&task_id).cloned() {
+                if let Some(t) = self.swarm.task_containers.get(&task_id) {
+                    let cid = t.container_id.clone();
                     self.stop_task_container(now, &cid);
                 }
             }
             ExecAction::Remove { task_id } => {
-                if let Some(cid) = self.swarm.task_containers.shift_remove(&task_id) {
-                    self.stop_task_container(now, &cid);
-                    self.containers.shift_remove(&cid);
+                if let Some(t) = self.swarm.task_containers.shift_remove(&task_id) {
+                    self.stop_task_container(now, &t.container_id);
+                    self.containers.shift_remove(&t.container_id);
                 }
             }
         }
@@ -475,7 +530,9 @@ impl Daemon {
             nameservers: Vec::new(),
         };
         self.containers.insert(id.clone(), c);
-        self.swarm.task_containers.insert(task.id.clone(), id.clone());
+        let networks = task.networks.iter().map(|a| a.network.clone()).collect();
+        let tc = TaskContainer { container_id: id.clone(), networks };
+        self.swarm.task_containers.insert(task.id.clone(), tc);
         let pl = self.start_container(now, &id)?;
         self.swarm.outbox.ops.extend(pl.ops);
         self.swarm.outbox.effects.extend(pl.effects);

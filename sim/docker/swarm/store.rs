@@ -275,10 +275,12 @@ pub struct TaskStatus {
     pub err: String,
 }
 
-/// A task's address on one network.
+/// A task's address on one network. As in swarmkit, the attachment carries the whole
+/// network object (allocation included): it is how a worker, which has no store, learns the
+/// networks its tasks use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkAttachment {
-    pub network_id: String,
+    pub network: Network,
     pub addr: Ipv4Net,
 }
 
