@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 use indexmap::IndexMap;
 
 use super::msg::{SwarmMsg, TaskReport};
-use super::store::{Task, TaskState};
+use super::store::{NetworkAttachment, Task, TaskState};
 use crate::engine::{SimDuration, SimTime};
 
 /// How long an agent waits for a heartbeat's answer before it tries another manager.
@@ -50,6 +50,8 @@ pub struct Agent {
     pub managers: Vec<(u64, Ipv4Addr)>,
     /// The manager this agent talks to.
     target: Ipv4Addr,
+    /// This node's load-balancer attachments, as the dispatcher last sent them.
+    pub attachments: Vec<NetworkAttachment>,
     next_heartbeat: SimTime,
     ack_deadline: Option<SimTime>,
     backoff: SimDuration,
@@ -74,6 +76,7 @@ impl Agent {
             node_id,
             managers,
             target,
+            attachments: Vec::new(),
             next_heartbeat: now,
             ack_deadline: None,
             backoff: BACKOFF_MIN,
@@ -103,11 +106,12 @@ impl Agent {
         io: &mut AgentIo,
     ) {
         match msg {
-            SwarmMsg::HeartbeatAck { period, managers, .. } => {
+            SwarmMsg::HeartbeatAck { period, managers, attachments, .. } => {
                 self.ack_deadline = None;
                 self.backoff = BACKOFF_MIN;
                 self.next_heartbeat = now + period;
                 self.managers = managers;
+                self.attachments = attachments;
             }
             SwarmMsg::NotLeader { leader } => {
                 self.ack_deadline = None;

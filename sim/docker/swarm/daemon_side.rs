@@ -320,15 +320,18 @@ impl Daemon {
 
     /// The swarm networks this node sees, as `docker network ls|inspect` list them: on a
     /// manager every network in its store (the cluster's `GetNetworks`); on a worker those
-    /// its task containers are attached to, for a worker instantiates a swarm network only
-    /// for a task that uses it and drops it when the task's container goes.
+    /// it has a load-balancer attachment on (ingress from the join on) and those its task
+    /// containers are attached to, for a worker instantiates a swarm network only for a
+    /// task that uses it and drops it when the task's container goes.
     pub fn swarm_networks(&self) -> Vec<&Network> {
         let SwarmState::Active(node) = &self.swarm.state else { return Vec::new() };
         if let Some(m) = &node.manager {
             return m.store.networks.values().collect();
         }
         let mut nets: Vec<&Network> = Vec::new();
-        for n in self.swarm.task_containers.values().flat_map(|t| &t.networks) {
+        let attached = node.agent.attachments.iter().map(|a| &a.network);
+        let tasks = self.swarm.task_containers.values().flat_map(|t| &t.networks);
+        for n in attached.chain(tasks) {
             if !nets.iter().any(|x| x.id == n.id) {
                 nets.push(n);
             }

@@ -233,7 +233,9 @@ impl SwarmNode {
         let raft_id =
             m.store.nodes.get(&node_id).and_then(|n| n.manager.as_ref()).map(|s| s.raft_id);
         let managers = m.peers.iter().map(|(id, a)| (*id, *a)).collect();
-        mio.sends.push((from, SwarmMsg::HeartbeatAck { period, managers, raft_id }));
+        let attachments = m.store.attachments_of(&node_id);
+        let ack = SwarmMsg::HeartbeatAck { period, managers, raft_id, attachments };
+        mio.sends.push((from, ack));
         m.poke(now, rng, mio);
     }
 

@@ -422,6 +422,18 @@ impl Store {
     pub fn managers(&self) -> impl Iterator<Item = &Node> {
         self.nodes.values().filter(|n| n.manager.is_some())
     }
+
+    /// A node's load-balancer attachments, with their networks.
+    pub fn attachments_of(&self, node_id: &str) -> Vec<NetworkAttachment> {
+        self.node_attachments
+            .iter()
+            .filter(|a| a.node_id == node_id)
+            .filter_map(|a| {
+                let network = self.networks.get(&a.network_id)?.clone();
+                Some(NetworkAttachment { network, addr: a.addr })
+            })
+            .collect()
+    }
 }
 
 fn lookup<'a, T>(
