@@ -46,6 +46,14 @@ pub fn command_expectations(
             detail: String::new(),
         });
     }
+    for needle in &expect.output_lacks {
+        checks.push(CheckResult {
+            line,
+            what: format!("output lacks {needle:?}"),
+            held: !output.contains(needle.as_str()),
+            detail: String::new(),
+        });
+    }
     if let Some(exact) = &expect.output_equals {
         checks.push(CheckResult {
             line,

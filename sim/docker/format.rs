@@ -1,5 +1,6 @@
 //! Small formatters the CLI output depends on: Go's `text/tabwriter` as docker/cli 20.10
-//! configures it (min width 10, padding 3), `units.HumanDuration`, and RFC 3339 timestamps.
+//! configures it (min width 10, padding 3), `units.HumanDuration`, `units.BytesSize`, and
+//! RFC 3339 timestamps.
 
 use crate::engine::SimTime;
 
@@ -75,6 +76,21 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `units.BytesSize`: powers of 1024, `%.4g` (four significant digits, no trailing zeros).
+pub fn bytes_size(bytes: u64) -> String {
+    const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+    let mut size = bytes as f64;
+    let mut i = 0;
+    while size >= 1024.0 && i < UNITS.len() - 1 {
+        size /= 1024.0;
+        i += 1;
+    }
+    let int_digits = if size < 1.0 { 1 } else { size.log10().floor() as usize + 1 };
+    let s = format!("{size:.*}", 4usize.saturating_sub(int_digits));
+    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { &s };
+    format!("{s}{}", UNITS[i])
 }
 
 #[cfg(test)]

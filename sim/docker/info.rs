@@ -4,6 +4,10 @@
 use super::container::ContainerState;
 use super::daemon::Daemon;
 
+/// The simulated machine's size, one figure for `docker info` and the swarm node description.
+pub const HOST_CPUS: u64 = 2;
+pub const HOST_MEMORY_BYTES: u64 = 8_348_520_448;
+
 /// `docker version` (client and server 20.10.7, Ubuntu packages).
 pub(crate) const VERSION_TEXT: &str = "Client: Docker Engine - Community
  Version:           20.10.7
@@ -85,8 +89,8 @@ Server:
  Operating System: Ubuntu 20.04.2 LTS
  OSType: linux
  Architecture: x86_64
- CPUs: 2
- Total Memory: 7.775GiB
+ CPUs: {cpus}
+ Total Memory: {memory}
  Name: {name}
  ID: {id}
  Docker Root Dir: /var/lib/docker
@@ -103,6 +107,8 @@ WARNING: No swap limit support
             stopped = total - running,
             images = self.images.len(),
             name = self.host.hostname,
+            cpus = HOST_CPUS,
+            memory = super::format::bytes_size(HOST_MEMORY_BYTES),
             id = self.daemon_id,
         )
     }

@@ -760,7 +760,7 @@ steps:
     }
 
     #[test]
-    fn a_worker_sees_the_swarm_networks_of_its_task_containers_only() {
+    fn a_worker_sees_ingress_and_the_swarm_networks_of_its_task_containers() {
         let sc = scenario::parse(WORKER_VIEW, "worker-view.yaml", &check_command).expect("valid");
         let outcome = runner::run(&sc, 1).expect("runs");
         let t = report::transcript(&outcome, false);
@@ -770,6 +770,7 @@ steps:
 bridge            bridge    local
 docker_gwbridge   bridge    local
 host              host      local
+ingress           overlay   swarm
 none              null      local
 ";
         assert_eq!(without_ids(&ls[0].output), base, "{t}");
@@ -778,6 +779,7 @@ appnet            overlay   swarm
 bridge            bridge    local
 docker_gwbridge   bridge    local
 host              host      local
+ingress           overlay   swarm
 none              null      local
 ";
         assert_eq!(without_ids(&ls[1].output), with_task, "{t}");

@@ -32,7 +32,7 @@
 //! steps:
 //!   - on: docker-host           # a host or external …
 //!     run: docker network ls
-//!     expect: {output_contains: bridge, output_equals: "…", exit_code: 0}   # all optional
+//!     expect: {output_contains: bridge, output_lacks: host, output_equals: "…", exit_code: 0}   # all optional
 //!   - in: web1                  # … or a container created by an earlier `docker run --name web1`
 //!     run: ping -c 3 cat-db
 //!   - wait: 5s

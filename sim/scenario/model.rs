@@ -195,6 +195,8 @@ impl Fault {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommandExpect {
     pub output_contains: Vec<String>,
+    /// Texts the output must not contain (a task never placed on a node, a name not shown).
+    pub output_lacks: Vec<String>,
     pub output_equals: Option<String>,
     pub exit_code: u8,
 }

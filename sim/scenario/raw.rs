@@ -196,6 +196,7 @@ impl<'de> Visitor<'de> for ScalarVisitor {
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
     pub output_contains: Option<OneOrMany>,
+    pub output_lacks: Option<OneOrMany>,
     pub output_equals: Option<String>,
     pub exit_code: Option<u8>,
     pub reachable: Option<Vec<String>>,
@@ -211,7 +212,7 @@ pub struct RawCapture {
     pub name: String,
 }
 
-/// A string or a list of strings (`output_contains`).
+/// A string or a list of strings (`output_contains`, `output_lacks`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OneOrMany(pub Vec<String>);
 

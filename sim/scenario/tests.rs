@@ -75,7 +75,7 @@ steps:
     run: docker run -d --name web1 nginx
   - in: web1
     run: ping -c 3 client
-    expect: {output_contains: "3 received", exit_code: 0}
+    expect: {output_contains: "3 received", output_lacks: [100% packet loss], exit_code: 0}
   - wait: 5s
   - capture: {on: docker-host, iface: docker0, filter: "icmp or arp", name: ping-docker0}
   - stop_capture: ping-docker0
@@ -130,6 +130,7 @@ fn a_full_scenario_becomes_typed() {
             command: "ping -c 3 client".into(),
             expect: CommandExpect {
                 output_contains: vec!["3 received".into()],
+                output_lacks: vec!["100% packet loss".into()],
                 output_equals: None,
                 exit_code: 0
             },

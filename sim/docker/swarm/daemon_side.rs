@@ -23,7 +23,7 @@ use super::manager::{Manager, ManagerIo};
 use super::msg::{ApiBody, ApiCall, ApiResult, Envelope, Joined, SwarmMsg, SWARM_PORT};
 use super::node::{NodeIo, SwarmNode, REQUEST_TIMEOUT};
 use super::render;
-use super::request::SwarmRequest;
+use super::request::{AddrSpec, SwarmRequest};
 use super::store::{
     Availability, Cluster, ManagerStatus, Meta, Network, Node, NodeDescription, NodeState, Role,
     StoreOp,
@@ -122,11 +122,20 @@ impl Daemon {
             SwarmRequest::Init { .. } | SwarmRequest::Join { .. } | SwarmRequest::Leave { .. }
         );
         let mut out = match (&mut self.swarm.state, req) {
-            (SwarmState::Inactive, SwarmRequest::Init { advertise_addr, .. }) => {
-                self.swarm_init(now, advertise_addr)
+            (SwarmState::Inactive, SwarmRequest::Init { advertise_addr, listen_addr }) => {
+                if listen_addr.is_some_and(|l| self.resolve_addr(&l).is_none()) {
+                    return DockerOutcome::err(format!("{}\n", render::daemon(render::BAD_LISTEN_ADDR)), 1);
+                }
+                match self.advertise_addr(advertise_addr) {
+                    Ok(addr) => self.swarm_init(now, addr),
+                    Err(refusal) => refusal,
+                }
             }
             (SwarmState::Inactive, SwarmRequest::Join { token, remote, advertise_addr }) => {
-                self.swarm_join(now, token, remote, advertise_addr)
+                match self.advertise_addr(advertise_addr) {
+                    Ok(addr) => self.swarm_join(now, token, remote, addr),
+                    Err(refusal) => refusal,
+                }
             }
             (SwarmState::Inactive, SwarmRequest::Leave { .. }) => {
                 DockerOutcome::err(format!("Error response from daemon: {}\n", render::NOT_IN_SWARM), 1)
@@ -165,8 +174,33 @@ impl Daemon {
 
     /// `docker swarm init`: a one-member Raft cluster that elects itself at once, the
     /// cluster object with its tokens, this node, and the ingress network.
-    fn swarm_init(&mut self, now: SimTime, advertise: Option<Ipv4Addr>) -> DockerOutcome {
-        let addr = advertise.unwrap_or_else(|| self.underlay_addr());
+    /// The address to advertise: the one given, the address of the interface named, or
+    /// the host's own (`resolveAdvertiseAddr`).
+    fn advertise_addr(&self, spec: Option<AddrSpec>) -> Result<Ipv4Addr, DockerOutcome> {
+        match spec {
+            None => Ok(self.underlay_addr()),
+            Some(spec) => {
+                self.resolve_addr(&spec).filter(|ip| !ip.is_unspecified()).ok_or_else(|| {
+                    DockerOutcome::err(
+                        format!("{}\n", render::daemon(render::BAD_ADVERTISE_ADDR)),
+                        1,
+                    )
+                })
+            }
+        }
+    }
+
+    /// An address as given, or an interface's; `None` for an interface this host lacks.
+    fn resolve_addr(&self, spec: &AddrSpec) -> Option<Ipv4Addr> {
+        match spec {
+            AddrSpec::Ip(ip) => Some(*ip),
+            AddrSpec::Interface(name) => {
+                self.host.interfaces.iter().find(|(n, _)| n == name).map(|(_, net)| net.addr())
+            }
+        }
+    }
+
+    fn swarm_init(&mut self, now: SimTime, addr: Ipv4Addr) -> DockerOutcome {
         let node_id = new_id(&mut self.rng);
         let raft_id = api::raft_id(&mut self.rng);
         let digest = token::new_ca_digest(&mut self.rng);
@@ -231,8 +265,8 @@ impl Daemon {
             hostname: self.host.hostname.clone(),
             os: self.host.os,
             architecture: "x86_64".into(),
-            nano_cpus: 2_000_000_000,
-            memory_bytes: 8_344_780_800,
+            nano_cpus: crate::docker::info::HOST_CPUS * 1_000_000_000,
+            memory_bytes: crate::docker::info::HOST_MEMORY_BYTES,
             engine_version: self.host.engine_version.clone(),
             engine_labels: Vec::new(),
         }
@@ -245,12 +279,11 @@ impl Daemon {
         now: SimTime,
         token: String,
         remote: (Ipv4Addr, u16),
-        advertise: Option<Ipv4Addr>,
+        addr: Ipv4Addr,
     ) -> DockerOutcome {
         if token::parse(&token).is_err() {
             return DockerOutcome::err("Error response from daemon: invalid join token\n", 1);
         }
-        let addr = advertise.unwrap_or_else(|| self.underlay_addr());
         let call = self.swarm.next_call;
         self.swarm.next_call += 1;
         let attempt = JoinAttempt {

@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use super::request::{ServiceChanges, ServiceRequest, SwarmRequest};
+use super::request::{AddrSpec, ServiceChanges, ServiceRequest, SwarmRequest};
 use super::store::{
     Availability, Constraint, EndpointMode, PortConfig, Protocol, PublishMode, Role, ServiceMode,
 };
@@ -120,7 +120,7 @@ pub fn rpc_error(code: &str, desc: &str) -> CliError {
 use crate::docker::network::key_values;
 
 /// `<ip>[:2377]`; interface names and other ports are not simulated.
-fn addr_flag(p: &Parsed, flag: &str) -> Result<Option<Ipv4Addr>, CliError> {
+fn addr_flag(p: &Parsed, flag: &str) -> Result<Option<AddrSpec>, CliError> {
     let Some(v) = p.value(flag) else { return Ok(None) };
     let (host, port) = match v.rsplit_once(':') {
         Some((h, port)) => (h, Some(port)),
@@ -129,9 +129,10 @@ fn addr_flag(p: &Parsed, flag: &str) -> Result<Option<Ipv4Addr>, CliError> {
     if port.is_some_and(|port| port != "2377") {
         return Err(not_simulated(p.path, &format!("a --{flag} port other than 2377")));
     }
-    host.parse().map(Some).map_err(|_| {
-        not_simulated(p.path, &format!("--{flag} {v} (only IPv4 addresses are simulated)"))
-    })
+    Ok(Some(match host.parse() {
+        Ok(ip) => AddrSpec::Ip(ip),
+        Err(_) => AddrSpec::Interface(host.to_string()),
+    }))
 }
 
 fn join(p: &Parsed) -> Result<SwarmRequest, CliError> {
@@ -472,7 +473,10 @@ mod tests {
     fn the_labs_commands() {
         assert_eq!(
             req("swarm init --advertise-addr=172.16.24.4").unwrap(),
-            SwarmRequest::Init { advertise_addr: Some([172, 16, 24, 4].into()), listen_addr: None }
+            SwarmRequest::Init {
+                advertise_addr: Some(AddrSpec::Ip([172, 16, 24, 4].into())),
+                listen_addr: None
+            }
         );
         let token =
             "SWMTKN-1-5y4llc1jq1eowsq42pkxrmjl01z50299uszrqaajvh79r33bkq-27wum03xpatfo65av02ufiexd";
@@ -596,8 +600,11 @@ mod tests {
         assert_eq!(msg("service create").0, "\"docker service create\" requires at least 1 argument.\nSee 'docker service create --help'.\n\nUsage:  docker service create [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nCreate a new service");
         assert_eq!(msg("swarm update --task-history-limit x").0, "invalid argument \"x\" for \"--task-history-limit\" flag: strconv.ParseInt: parsing \"x\": invalid syntax\nSee 'docker swarm update --help'.");
         assert_eq!(
-            req("swarm init --advertise-addr eth0").unwrap_err().kind,
-            CliErrorKind::NotSimulated
+            req("swarm init --advertise-addr eth0:2377").unwrap(),
+            SwarmRequest::Init {
+                advertise_addr: Some(AddrSpec::Interface("eth0".into())),
+                listen_addr: None
+            }
         );
     }
 

@@ -12,11 +12,11 @@
 //! docker/cli release from 19.03 on.
 
 use super::render::{
-    availability_name, pretty as pp, protocol_name, reachability, state_name, PLUGINS,
+    availability_name, plugins, pretty as pp, protocol_name, reachability, state_name,
 };
-use super::store::{EndpointMode, Node, PublishMode, Service, ServiceMode, Store};
+use super::store::{EndpointMode, Node, Os, PublishMode, Service, ServiceMode, Store};
 use super::MembershipView;
-use crate::docker::format::rfc3339_nano;
+use crate::docker::format::{bytes_size, rfc3339_nano};
 use crate::engine::SimTime;
 
 /// `formatter.PrettyPrint(time.Time)`: Go's `Time.String()` in UTC, lowercased after the
@@ -25,21 +25,6 @@ fn pretty_time(t: SimTime) -> String {
     let rfc = rfc3339_nano(t);
     let body = rfc.trim_end_matches('Z').replacen('T', " ", 1);
     pp(&format!("{body} +0000 UTC"))
-}
-
-/// `units.BytesSize`: powers of 1024, `%.4g` (four significant digits, no trailing zeros).
-fn bytes_size(bytes: u64) -> String {
-    const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
-    let mut size = bytes as f64;
-    let mut i = 0;
-    while size >= 1024.0 && i < UNITS.len() - 1 {
-        size /= 1024.0;
-        i += 1;
-    }
-    let int_digits = if size < 1.0 { 1 } else { size.log10().floor() as usize + 1 };
-    let s = format!("{size:.*}", 4usize.saturating_sub(int_digits));
-    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { &s };
-    format!("{s}{}", UNITS[i])
 }
 
 /// A Go map ranged over by a template: sorted by key.
@@ -91,7 +76,7 @@ fn node_text(n: &Node, view: &MembershipView) -> String {
     let memory = if d.memory_bytes == 0 { String::new() } else { bytes_size(d.memory_bytes) };
     s +=
         &format!("\nResources:\n CPUs:\t\t\t{}\n Memory:\t\t{memory}", d.nano_cpus / 1_000_000_000);
-    s += &plugins_text();
+    s += &plugins_text(d.os);
     s += &format!("\nEngine Version:\t\t{}", d.engine_version);
     if !d.engine_labels.is_empty() {
         s += "\nEngine Labels:";
@@ -103,13 +88,14 @@ fn node_text(n: &Node, view: &MembershipView) -> String {
 }
 
 /// `Plugins:`, one line per type (sorted), the names joined in the engine's order.
-fn plugins_text() -> String {
-    let mut types: Vec<&str> = PLUGINS.iter().map(|(t, _)| *t).collect();
+fn plugins_text(os: Os) -> String {
+    let all = plugins(os);
+    let mut types: Vec<&str> = all.iter().map(|(t, _)| *t).collect();
     types.sort_unstable();
     types.dedup();
     let mut s = String::from("\nPlugins:");
     for t in types {
-        let names: Vec<&str> = PLUGINS.iter().filter(|(pt, _)| *pt == t).map(|(_, n)| *n).collect();
+        let names: Vec<&str> = all.iter().filter(|(pt, _)| *pt == t).map(|(_, n)| *n).collect();
         s += &format!("\n {t}:\t\t{}", names.join(", "));
     }
     s

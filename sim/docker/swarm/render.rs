@@ -11,8 +11,8 @@
 use std::net::Ipv4Addr;
 
 use super::store::{
-    Availability, EndpointMode, Network, Node, NodeState, PortConfig, Protocol, PublishMode, Role,
-    Service, ServiceMode, Store, TaskState,
+    Availability, EndpointMode, Network, Node, NodeState, Os, PortConfig, Protocol, PublishMode,
+    Role, Service, ServiceMode, Store, TaskState,
 };
 use super::MembershipView;
 use crate::docker::format::{human_duration, rfc3339_nano, table};
@@ -41,6 +41,12 @@ pub const WRONG_JOIN_SECRET: &str =
 pub const DEMOTE_LAST_MANAGER: &str =
     "rpc error: code = FailedPrecondition desc = attempting to demote the last manager of the swarm";
 pub const DEMOTE_LOSES_QUORUM: &str = "rpc error: code = FailedPrecondition desc = can't remove member from the raft: this would result in a loss of quorum";
+
+/// `resolveAdvertiseAddr` / `resolveListenAddr` (moby `daemon/cluster/listen_addr.go`).
+pub const BAD_ADVERTISE_ADDR: &str =
+    "advertise address must be a non-zero IP address or network interface (with optional port number)";
+pub const BAD_LISTEN_ADDR: &str =
+    "listen address must be an IP address or network interface (with optional port number)";
 
 /// `Error response from daemon: …`.
 pub fn daemon(msg: &str) -> String {
@@ -627,8 +633,40 @@ pub fn node_inspect_json(nodes: &[&Node], view: &MembershipView) -> String {
     to_json_indent(&Value::List(list)) + "\n"
 }
 
-/// The engine's plugins as 20.10 reports them (`executor.Describe`), sorted by type, name.
-pub(super) const PLUGINS: &[(&str, &str)] = &[
+/// The engine's plugins as 20.10 reports them (`executor.Describe`), sorted by type, name:
+/// a Linux engine's, or a Windows engine's (its log drivers add etwlogs and lack journald;
+/// its network drivers are the HNS ones).
+pub(super) fn plugins(os: Os) -> &'static [(&'static str, &'static str)] {
+    match os {
+        Os::Linux => LINUX_PLUGINS,
+        Os::Windows => WINDOWS_PLUGINS,
+    }
+}
+
+const WINDOWS_PLUGINS: &[(&str, &str)] = &[
+    ("Log", "awslogs"),
+    ("Log", "etwlogs"),
+    ("Log", "fluentd"),
+    ("Log", "gcplogs"),
+    ("Log", "gelf"),
+    ("Log", "json-file"),
+    ("Log", "local"),
+    ("Log", "logentries"),
+    ("Log", "splunk"),
+    ("Log", "syslog"),
+    ("Network", "ics"),
+    ("Network", "internal"),
+    ("Network", "l2bridge"),
+    ("Network", "l2tunnel"),
+    ("Network", "nat"),
+    ("Network", "null"),
+    ("Network", "overlay"),
+    ("Network", "private"),
+    ("Network", "transparent"),
+    ("Volume", "local"),
+];
+
+const LINUX_PLUGINS: &[(&str, &str)] = &[
     ("Log", "awslogs"),
     ("Log", "fluentd"),
     ("Log", "gcplogs"),
@@ -650,7 +688,7 @@ pub(super) const PLUGINS: &[(&str, &str)] = &[
 
 fn node_value(n: &Node, view: &MembershipView) -> Value {
     let d = &n.description;
-    let plugins = PLUGINS
+    let plugins = plugins(d.os)
         .iter()
         .map(|(t, name)| Value::obj(vec![("Type", Value::s(*t)), ("Name", Value::s(*name))]));
     let mut f = vec![

@@ -40,16 +40,24 @@ pub struct ServiceChanges {
     pub force: bool,
 }
 
+/// `--advertise-addr` / `--listen-addr`: an address, or a network interface whose address
+/// the daemon uses (`resolveAdvertiseAddr`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddrSpec {
+    Ip(Ipv4Addr),
+    Interface(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SwarmRequest {
     Init {
-        advertise_addr: Option<Ipv4Addr>,
-        listen_addr: Option<Ipv4Addr>,
+        advertise_addr: Option<AddrSpec>,
+        listen_addr: Option<AddrSpec>,
     },
     Join {
         token: String,
         remote: (Ipv4Addr, u16),
-        advertise_addr: Option<Ipv4Addr>,
+        advertise_addr: Option<AddrSpec>,
     },
     JoinToken {
         role: Role,

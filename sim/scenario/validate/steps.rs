@@ -253,6 +253,7 @@ impl Walk<'_> {
         }
         Ok(CommandExpect {
             output_contains: raw.output_contains.as_ref().map(|o| o.0.clone()).unwrap_or_default(),
+            output_lacks: raw.output_lacks.as_ref().map(|o| o.0.clone()).unwrap_or_default(),
             output_equals: raw.output_equals.clone(),
             exit_code: raw.exit_code.unwrap_or(0),
         })
@@ -261,6 +262,7 @@ impl Walk<'_> {
     fn reach_expect(&self, raw: &RawExpect, path: &Path) -> Result<StepKind, ScenarioError> {
         let command_only = [
             ("output_contains", raw.output_contains.is_some()),
+            ("output_lacks", raw.output_lacks.is_some()),
             ("output_equals", raw.output_equals.is_some()),
             ("exit_code", raw.exit_code.is_some()),
         ];
