@@ -514,7 +514,7 @@ fn service_update(
     if let Some(image) = ch.image {
         spec.image = image;
     }
-    spec.constraints.retain(|c| !ch.constraint_rm.iter().any(|r| *r == constraint_text(c)));
+    spec.constraints.retain(|c| !ch.constraint_rm.iter().any(|r| *r == c.to_string()));
     spec.constraints.extend(ch.constraint_add);
     spec.ports.retain(|p| !ch.publish_rm.contains(&p.target));
     spec.ports.extend(ch.publish_add);
@@ -561,10 +561,6 @@ fn network_rm(store: &Store, call: &ApiCall, keys: &[String]) -> Served {
 }
 
 /// A constraint as typed: `node.hostname==worker1`.
-fn constraint_text(c: &super::store::Constraint) -> String {
-    format!("{}{}{}", c.key, if c.equals { "==" } else { "!=" }, c.value)
-}
-
 /// The platforms an image's manifest lists, for `service inspect` (`Placement.Platforms`).
 fn image_platforms(image: &str) -> Vec<(Option<String>, String)> {
     let os = super::scheduler::image_os(image);

@@ -124,11 +124,7 @@ fn service_text(svc: &Service, store: &Store) -> String {
     };
     s += "\nPlacement:";
     if !spec.constraints.is_empty() {
-        let cs: Vec<String> = spec
-            .constraints
-            .iter()
-            .map(|c| format!("{}{}{}", c.key, if c.equals { "==" } else { "!=" }, c.value))
-            .collect();
+        let cs: Vec<String> = spec.constraints.iter().map(ToString::to_string).collect();
         s += &format!("\n Constraints:\t[{}]", cs.join(" "));
     }
     s += &update_configs();
@@ -194,8 +190,8 @@ fn ports_text(svc: &Service) -> String {
 mod tests {
     use super::*;
     use crate::docker::swarm::store::{
-        Availability, Constraint, ManagerStatus, Meta, Network, NodeDescription, NodeState, Os,
-        PortConfig, Protocol, Role, ServiceEndpoint, ServiceSpec, VirtualIp,
+        fixtures, Availability, Constraint, Meta, Network, NodeState, PortConfig, Protocol,
+        ServiceEndpoint, ServiceSpec, VirtualIp,
     };
     use crate::engine::SimDuration;
 
@@ -204,26 +200,9 @@ mod tests {
     }
 
     fn node(id: &str, host: &str, addr: [u8; 4], raft: Option<u64>) -> Node {
-        Node {
-            id: id.into(),
-            meta: Meta::new(at(934_967_791)),
-            role: if raft.is_some() { Role::Manager } else { Role::Worker },
-            availability: Availability::Active,
-            labels: vec![],
-            description: NodeDescription {
-                hostname: host.into(),
-                os: Os::Linux,
-                architecture: "x86_64".into(),
-                nano_cpus: 2_000_000_000,
-                memory_bytes: 8_348_520_448,
-                engine_version: "20.10.7".into(),
-                engine_labels: vec![],
-            },
-            state: NodeState::Ready,
-            message: String::new(),
-            addr: addr.into(),
-            manager: raft.map(|r| ManagerStatus { raft_id: r, addr: (addr.into(), 2377) }),
-        }
+        let mut n = fixtures::node(id, host, addr, raft);
+        n.meta = Meta::new(at(934_967_791));
+        n
     }
 
     const PLUGIN_LINES: &str = "Plugins:\n Log:\t\tawslogs, fluentd, gcplogs, gelf, journald, json-file, local, logentries, splunk, syslog\n Network:\t\tbridge, host, ipvlan, macvlan, null, overlay\n Volume:\t\tlocal\n";

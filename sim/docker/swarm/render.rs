@@ -568,11 +568,7 @@ fn spec_value(spec: &super::store::ServiceSpec, platforms: Platforms) -> Value {
     ]);
     let mut placement = Vec::new();
     if !spec.constraints.is_empty() {
-        let cs: Vec<String> = spec
-            .constraints
-            .iter()
-            .map(|c| format!("{}{}{}", c.key, if c.equals { "==" } else { "!=" }, c.value))
-            .collect();
+        let cs: Vec<String> = spec.constraints.iter().map(ToString::to_string).collect();
         placement.push(("Constraints", Value::strs(&cs)));
     }
     let plats = platforms(&spec.image);
@@ -754,8 +750,8 @@ fn node_value(n: &Node, view: &MembershipView) -> Value {
 mod tests {
     use super::*;
     use crate::docker::swarm::store::{
-        Cluster, ManagerStatus, Meta, NetworkAllocation, NodeDescription, Os, ServiceEndpoint,
-        ServiceSpec, Task, TaskStatus, VirtualIp,
+        fixtures, Cluster, Meta, NetworkAllocation, ServiceEndpoint, ServiceSpec, Task, TaskStatus,
+        VirtualIp,
     };
     use crate::engine::SimDuration;
 
@@ -764,27 +760,7 @@ mod tests {
     }
 
     fn node(id: &str, host: &str, raft: Option<u64>) -> Node {
-        Node {
-            id: id.into(),
-            meta: Meta::new(t(0)),
-            role: if raft.is_some() { Role::Manager } else { Role::Worker },
-            availability: Availability::Active,
-            labels: vec![],
-            description: NodeDescription {
-                hostname: host.into(),
-                os: Os::Linux,
-                architecture: "x86_64".into(),
-                nano_cpus: 2_000_000_000,
-                memory_bytes: 8_348_520_448,
-                engine_version: "20.10.7".into(),
-                engine_labels: vec![],
-            },
-            state: NodeState::Ready,
-            message: String::new(),
-            addr: [172, 16, 24, 4].into(),
-            manager: raft
-                .map(|r| ManagerStatus { raft_id: r, addr: ([172, 16, 24, 4].into(), 2377) }),
-        }
+        fixtures::node(id, host, [172, 16, 24, 4], raft)
     }
 
     fn spec() -> ServiceSpec {

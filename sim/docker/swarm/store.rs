@@ -190,6 +190,14 @@ pub struct Constraint {
     pub value: String,
 }
 
+/// As the store keeps it and `service inspect` shows it: `node.role==worker`.
+impl fmt::Display for Constraint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let op = if self.equals { "==" } else { "!=" };
+        write!(f, "{}{op}{}", self.key, self.value)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServiceMode {
     Replicated { replicas: u64 },
@@ -451,5 +459,35 @@ fn lookup<'a, T>(
     match (hits.next(), hits.next()) {
         (Some((_, v)), None) => Some(v),
         _ => None,
+    }
+}
+
+/// Store objects for tests elsewhere in the swarm modules.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    /// A Ready, Active node joined at time zero on a 2-CPU host; a manager when `raft` is set.
+    pub fn node(id: &str, host: &str, addr: [u8; 4], raft: Option<u64>) -> Node {
+        Node {
+            id: id.into(),
+            meta: Meta::new(SimTime::ZERO),
+            role: if raft.is_some() { Role::Manager } else { Role::Worker },
+            availability: Availability::Active,
+            labels: vec![],
+            description: NodeDescription {
+                hostname: host.into(),
+                os: Os::Linux,
+                architecture: "x86_64".into(),
+                nano_cpus: 2_000_000_000,
+                memory_bytes: 8_348_520_448,
+                engine_version: "20.10.7".into(),
+                engine_labels: vec![],
+            },
+            state: NodeState::Ready,
+            message: String::new(),
+            addr: addr.into(),
+            manager: raft.map(|r| ManagerStatus { raft_id: r, addr: (addr.into(), 2377) }),
+        }
     }
 }
