@@ -13,7 +13,7 @@ use swarmsim::engine::{SimDuration, SimTime};
 use swarmsim::wire::{
     ArpOp, ArpRepr, DnsClass, DnsMessage, DnsQuestion, DnsRecord, DnsRecordData, DnsType,
     EtherPayload, EthernetFrame, IcmpRepr, IpPayload, Ipv4Packet, MacAddr, PcapWriter, Rcode,
-    TcpFlags, TcpSegment, TcpdumpPrinter, UdpDatagram, UdpPayload,
+    TcpFlags, TcpSegment, TcpdumpPrinter, UdpDatagram, UdpPayload, VxlanPacket,
 };
 
 /// 2021-06-01 19:04:42 UTC: the capture's time zero.
@@ -252,8 +252,35 @@ fn edge_frames() -> Vec<EthernetFrame> {
     ]
 }
 
+const VTEP1: Ipv4Addr = Ipv4Addr::new(172, 16, 24, 4);
+const VTEP2: Ipv4Addr = Ipv4Addr::new(172, 16, 24, 5);
+const NIC1: MacAddr = MacAddr([0xce, 0x08, 0x0c, 0x63, 0x15, 0xd0]);
+const NIC2: MacAddr = MacAddr([0xaa, 0xa4, 0xc1, 0x5a, 0x11, 0x9f]);
+
+/// Overlay traffic on the underlay: each inner frame in VXLAN (VNI 4097) between two hosts,
+/// as Linux sends it (DF clear, UDP checksum computed).
+fn vxlan_frames() -> Vec<EthernetFrame> {
+    let wrap = |inner: EthernetFrame, to_second: bool| {
+        let (src, dst, smac, dmac) =
+            if to_second { (VTEP1, VTEP2, NIC1, NIC2) } else { (VTEP2, VTEP1, NIC2, NIC1) };
+        let datagram = UdpDatagram {
+            src_port: swarmsim::wire::flow_src_port(&inner),
+            dst_port: swarmsim::wire::VXLAN_PORT,
+            payload: UdpPayload::Vxlan(VxlanPacket::new(4097, inner)),
+        };
+        frame(smac, dmac, ip(src, dst, false, IpPayload::Udp(datagram)))
+    };
+    let (echo, reply) = (icmp_frames()[0].clone(), icmp_frames()[1].clone());
+    let get = tcp_frames()[3].clone();
+    let query = dns_frames()[0].clone();
+    vec![wrap(echo, true), wrap(reply, false), wrap(get, true), wrap(query, true)]
+}
+
 fn capture() -> Vec<(SimTime, EthernetFrame)> {
-    let frames = [arp_frames(), icmp_frames(), tcp_frames(), dns_frames(), edge_frames()].concat();
+    timed([arp_frames(), icmp_frames(), tcp_frames(), dns_frames(), edge_frames()].concat())
+}
+
+fn timed(frames: Vec<EthernetFrame>) -> Vec<(SimTime, EthernetFrame)> {
     // 1.000123 s apart, with a sub-microsecond part that must be truncated.
     let step = SimDuration::from_nanos(1_000_123_456);
     let mut at = SimTime::ZERO;
@@ -295,19 +322,29 @@ fn temp_dir(test: &str) -> std::path::PathBuf {
     dir
 }
 
+/// Compares line by line; a VXLAN frame's text spans two lines, as tcpdump prints it.
 fn assert_lines_equal(ours: &[String], theirs: &str) {
+    let ours: Vec<&str> = ours.iter().flat_map(|l| l.lines()).collect();
     let theirs: Vec<&str> = theirs.lines().collect();
     for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
-        assert_eq!(a, b, "frame {} differs", i + 1);
+        assert_eq!(a, b, "line {} differs", i + 1);
     }
-    assert_eq!(ours.len(), theirs.len(), "frame counts differ");
+    assert_eq!(ours.len(), theirs.len(), "line counts differ");
 }
 
 #[test]
 fn tcpdump_prints_our_lines() {
-    let frames = capture();
-    let dir = temp_dir("tcpdump");
-    let file = write_pcap(&dir, &frames);
+    tcpdump_agrees("tcpdump", &capture());
+}
+
+#[test]
+fn tcpdump_prints_our_vxlan_lines() {
+    tcpdump_agrees("tcpdump-vxlan", &timed(vxlan_frames()));
+}
+
+fn tcpdump_agrees(test: &str, frames: &[(SimTime, EthernetFrame)]) {
+    let dir = temp_dir(test);
+    let file = write_pcap(&dir, frames);
     for link_level in [false, true] {
         let mut printer =
             TcpdumpPrinter::new(u64::from(EPOCH) % 86_400).with_link_level(link_level);
@@ -316,6 +353,48 @@ fn tcpdump_prints_our_lines() {
             if link_level { &["-n", "-e", "-r", &file] } else { &["-n", "-r", &file] };
         assert_lines_equal(&ours, &run("tcpdump", args));
     }
+    if std::env::var_os("SWARMSIM_KEEP_PCAP").is_none() {
+        std::fs::remove_dir_all(dir).expect("clean up");
+    }
+}
+
+/// tshark finds the VNI and the I flag (its 16-bit `vxlan.flags` 0x0800), the outer UDP
+/// checksum good, and the inner frame decoded in full:
+/// its addresses, and for the echo request `icmp.type` 8 with a good checksum.
+#[test]
+fn tshark_decodes_vxlan_and_the_inner_frame() {
+    let frames = timed(vxlan_frames());
+    let dir = temp_dir("tshark-vxlan");
+    let file = write_pcap(&dir, &frames);
+    let fields = ["vxlan.vni", "vxlan.flags", "udp.dstport", "udp.checksum.status", "ip.src"];
+    let fields =
+        [&fields[..], &["ip.dst", "icmp.type", "icmp.checksum.status", "_ws.malformed"]].concat();
+    let mut args = vec!["-r", &file, "-o", "udp.check_checksum:TRUE", "-T", "fields"];
+    for field in &fields {
+        args.extend(["-e", field]);
+    }
+    let out = run("tshark", &args);
+    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), frames.len());
+    for (i, ((_, f), row)) in frames.iter().zip(&rows).enumerate() {
+        let EtherPayload::Ipv4(outer) = &f.payload else { panic!("VXLAN frames are IPv4") };
+        let IpPayload::Udp(UdpDatagram { payload: UdpPayload::Vxlan(v), .. }) = &outer.payload
+        else {
+            panic!("VXLAN frames carry VXLAN")
+        };
+        let EtherPayload::Ipv4(inner) = &v.inner.payload else { panic!("inner IPv4") };
+        let (src, dst) =
+            (format!("{},{}", outer.src, inner.src), format!("{},{}", outer.dst, inner.dst));
+        let first = |cell: &str| cell.split(',').next().unwrap_or_default().to_string();
+        assert_eq!(row[0], "4097", "frame {}", i + 1);
+        assert_eq!(row[1], "0x0800", "frame {}", i + 1);
+        assert_eq!(first(row[2]), "4789", "frame {}", i + 1);
+        assert_eq!(first(row[3]), GOOD, "frame {}: outer UDP checksum", i + 1);
+        assert_eq!((row[4], row[5]), (src.as_str(), dst.as_str()), "frame {}", i + 1);
+        assert_eq!(row[8], "", "frame {} is malformed to tshark", i + 1);
+    }
+    assert_eq!((rows[0][6], rows[0][7]), ("8", GOOD));
+    assert_eq!((rows[1][6], rows[1][7]), ("0", GOOD));
     if std::env::var_os("SWARMSIM_KEEP_PCAP").is_none() {
         std::fs::remove_dir_all(dir).expect("clean up");
     }

@@ -316,7 +316,7 @@ impl World {
                     self.queue.schedule(delay, ev);
                 }
             }
-            LinkKind::Veth { peer: None } | LinkKind::Bridge(_) => {}
+            LinkKind::Veth { peer: None } | LinkKind::Bridge(_) | LinkKind::Vxlan(_) => {}
         }
     }
 

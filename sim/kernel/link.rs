@@ -1,4 +1,5 @@
-//! Network devices: loopback, veth pairs, Linux bridges and the host's Ethernet NIC.
+//! Network devices: loopback, veth pairs, Linux bridges, VXLAN tunnels and the host's
+//! Ethernet NIC.
 //!
 //! A bridge keeps a forwarding database (FDB) that learns source MACs per port and ages
 //! them out after `BRIDGE_AGEING_TIME` (Linux's default 300 s); unknown and broadcast
@@ -25,6 +26,8 @@ pub enum LinkKind {
     Bridge(Bridge),
     /// A NIC attached to an underlay segment of the fabric.
     Ethernet,
+    /// A VXLAN tunnel endpoint (see `super::vxlan`).
+    Vxlan(super::vxlan::Vxlan),
 }
 
 impl LinkKind {
@@ -35,6 +38,7 @@ impl LinkKind {
             LinkKind::Veth { .. } => "veth",
             LinkKind::Bridge(_) => "bridge",
             LinkKind::Ethernet => "ether",
+            LinkKind::Vxlan(_) => "vxlan",
         }
     }
 }
@@ -94,6 +98,30 @@ impl Link {
     pub fn peer(&self) -> Option<&(NsRef, u32)> {
         match &self.kind {
             LinkKind::Veth { peer } => peer.as_ref(),
+            _ => None,
+        }
+    }
+
+    pub fn vxlan(&self) -> Option<&super::vxlan::Vxlan> {
+        match &self.kind {
+            LinkKind::Vxlan(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn vxlan_mut(&mut self) -> Option<&mut super::vxlan::Vxlan> {
+        match &mut self.kind {
+            LinkKind::Vxlan(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The other namespace this device is tied to: a veth's peer's, or the namespace a
+    /// VXLAN device was created in (where its UDP socket lives).
+    pub fn link_netns(&self) -> Option<&NsRef> {
+        match &self.kind {
+            LinkKind::Veth { peer } => peer.as_ref().map(|(ns, _)| ns),
+            LinkKind::Vxlan(v) => Some(&v.socket_ns),
             _ => None,
         }
     }

@@ -19,14 +19,16 @@ mod route;
 mod socket;
 pub mod tools;
 pub mod views;
+mod vxlan;
 mod walk;
 
 pub use link::{Bridge, FdbDecision, Link, LinkKind, LinkStats, BRIDGE_AGEING_TIME};
 pub use neigh::{NeighState, Neighbours};
 pub use netns::{IfAddr, Netns};
-pub use ops::{KernelOp, NsRef};
+pub use ops::{KernelOp, NsRef, VxlanConfig};
 pub use route::{Route, RouteProto, RoutingTable};
 pub use socket::{Pid, SockId, SocketError, SocketEvent, SocketEventKind, Sockets, TcpState};
+pub use vxlan::{Vxlan, VxlanFdbEntry, VXLAN_AGEING_TIME};
 pub use walk::{Action, Hop, KernelTimer, Stage};
 
 use std::net::Ipv4Addr;
@@ -113,6 +115,7 @@ impl Kernel {
             KernelOp::NetnsDel { name } => self.netns_del(name),
             KernelOp::LinkSetNetns { ns, name, target } => self.move_link(ns, name, target),
             KernelOp::VethAdd { ns, name, peer } => self.veth_add(ns, name, peer),
+            KernelOp::VxlanAdd { ns, name, config } => self.vxlan_add(ns, name, config),
             KernelOp::LinkDel { ns, name } => self.link_del(ns, name),
             KernelOp::Iptables { ns, args } => {
                 self.existing_ns(ns)?.netfilter.run_command(args).map_err(|e| OpError(e.message))

@@ -195,6 +195,14 @@ impl Netns {
                 let idx = self.ifindex(dev).ok_or_else(|| OpError(no_device(dev)))?;
                 self.neigh.entries.insert((idx, *ip), NeighState::Permanent { mac: *mac });
             }
+            KernelOp::NeighDel { dev, ip, .. } => {
+                let idx = self.ifindex(dev).ok_or_else(|| OpError(no_device(dev)))?;
+                if self.neigh.entries.shift_remove(&(idx, *ip)).is_none() {
+                    return Err(OpError("RTNETLINK answers: No such file or directory".into()));
+                }
+            }
+            KernelOp::FdbAdd { dev, mac, dst, .. } => self.vxlan_fdb(dev, *mac, *dst, true)?,
+            KernelOp::FdbDel { dev, mac, dst, .. } => self.vxlan_fdb(dev, *mac, *dst, false)?,
             KernelOp::Sysctl { key, value, .. } => {
                 self.sysctls.insert(key.clone(), value.clone());
             }

@@ -37,6 +37,53 @@ impl fmt::Display for NsRef {
     }
 }
 
+/// The settings of `ip link add NAME [mtu MTU] type vxlan …`, as libnetwork's `createVxlan`
+/// passes them (it sets all four flags and the MTU).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VxlanConfig {
+    /// The 24-bit VNI (`id`).
+    pub vni: u32,
+    /// The UDP port of the tunnel (`dstport`), Docker's data-path port (4789 by default).
+    pub dstport: u16,
+    /// The device MTU; without it Linux keeps 1500 (it only derives 1450 from a `dev`
+    /// lower device, which Docker does not give).
+    pub mtu: Option<u32>,
+    /// Learn remote MACs from received packets (`[no]learning`; iproute2's default is on).
+    pub learning: bool,
+    /// Answer ARP requests from the neighbour table instead of sending them (`proxy`).
+    pub proxy: bool,
+    /// Report FDB misses (`l2miss`); the simulator only records the miss in the walk.
+    pub l2miss: bool,
+    /// Report neighbour misses (`l3miss`); likewise.
+    pub l3miss: bool,
+}
+
+impl VxlanConfig {
+    /// Docker's overlay device: learning, proxy, l2miss and l3miss on, UDP 4789.
+    pub fn docker(vni: u32, mtu: u32) -> VxlanConfig {
+        VxlanConfig {
+            vni,
+            dstport: 4789,
+            mtu: Some(mtu),
+            learning: true,
+            proxy: true,
+            l2miss: true,
+            l3miss: true,
+        }
+    }
+
+    /// The arguments after `ip link add NAME`.
+    fn args(&self) -> String {
+        let mtu = self.mtu.map(|m| format!("mtu {m} ")).unwrap_or_default();
+        let mut s = format!("{mtu}type vxlan id {} dstport {}", self.vni, self.dstport);
+        s.push_str(if self.proxy { " proxy" } else { "" });
+        s.push_str(if self.learning { " learning" } else { " nolearning" });
+        s.push_str(if self.l2miss { " l2miss" } else { "" });
+        s.push_str(if self.l3miss { " l3miss" } else { "" });
+        s
+    }
+}
+
 /// One change to one host's kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KernelOp {
@@ -46,6 +93,15 @@ pub enum KernelOp {
     NetnsDel { name: String },
     /// `ip link add NAME type bridge`
     BridgeAdd { ns: NsRef, name: String },
+    /// `ip link add NAME [mtu MTU] type vxlan id VNI dstport PORT [proxy] [no]learning
+    /// [l2miss] [l3miss]`. The device's UDP socket stays in `ns` even when the device is
+    /// moved to another namespace, as Linux keeps it in the namespace it was created in.
+    VxlanAdd { ns: NsRef, name: String, config: VxlanConfig },
+    /// `bridge fdb add MAC dev NAME dst VTEP self permanent`: frames for `mac` leave the
+    /// VXLAN device `dev` towards the tunnel endpoint `dst`.
+    FdbAdd { ns: NsRef, dev: String, mac: MacAddr, dst: Ipv4Addr },
+    /// `bridge fdb del MAC dev NAME dst VTEP self`
+    FdbDel { ns: NsRef, dev: String, mac: MacAddr, dst: Ipv4Addr },
     /// `ip link add NAME type veth peer name PEER` (both ends in `ns`).
     VethAdd { ns: NsRef, name: String, peer: String },
     /// `ip link set NAME netns TARGET`
@@ -68,6 +124,8 @@ pub enum KernelOp {
     RouteAdd { ns: NsRef, dst: Ipv4Net, via: Option<Ipv4Addr>, dev: String },
     /// `ip neigh add IP lladdr MAC dev NAME nud permanent`
     NeighAdd { ns: NsRef, dev: String, ip: Ipv4Addr, mac: MacAddr },
+    /// `ip neigh del IP dev NAME`
+    NeighDel { ns: NsRef, dev: String, ip: Ipv4Addr },
     /// `iptables ARGS…` exactly as typed, e.g. `["-t", "nat", "-A", "POSTROUTING", …]`.
     Iptables { ns: NsRef, args: Vec<String> },
     /// `sysctl -w KEY=VALUE`
@@ -81,6 +139,10 @@ impl KernelOp {
             KernelOp::NetnsAdd { .. } | KernelOp::NetnsDel { .. } => &NsRef::Root,
             KernelOp::BridgeAdd { ns, .. }
             | KernelOp::VethAdd { ns, .. }
+            | KernelOp::VxlanAdd { ns, .. }
+            | KernelOp::FdbAdd { ns, .. }
+            | KernelOp::FdbDel { ns, .. }
+            | KernelOp::NeighDel { ns, .. }
             | KernelOp::LinkSetNetns { ns, .. }
             | KernelOp::LinkRename { ns, .. }
             | KernelOp::LinkSetMac { ns, .. }
@@ -111,6 +173,10 @@ impl KernelOp {
             }
             KernelOp::BridgeAdd { ns, .. }
             | KernelOp::VethAdd { ns, .. }
+            | KernelOp::VxlanAdd { ns, .. }
+            | KernelOp::FdbAdd { ns, .. }
+            | KernelOp::FdbDel { ns, .. }
+            | KernelOp::NeighDel { ns, .. }
             | KernelOp::LinkRename { ns, .. }
             | KernelOp::LinkSetMac { ns, .. }
             | KernelOp::LinkSetMtu { ns, .. }
@@ -134,6 +200,16 @@ impl KernelOp {
             KernelOp::VethAdd { name, peer, .. } => {
                 format!("ip link add {name} type veth peer name {peer}")
             }
+            KernelOp::VxlanAdd { name, config, .. } => {
+                format!("ip link add {name} {}", config.args())
+            }
+            KernelOp::FdbAdd { dev, mac, dst, .. } => {
+                format!("bridge fdb add {mac} dev {dev} dst {dst} self permanent")
+            }
+            KernelOp::FdbDel { dev, mac, dst, .. } => {
+                format!("bridge fdb del {mac} dev {dev} dst {dst} self")
+            }
+            KernelOp::NeighDel { dev, ip, .. } => format!("ip neigh del {ip} dev {dev}"),
             KernelOp::LinkSetNetns { name, target, .. } => match target {
                 NsRef::Root => format!("ip link set {name} netns 1"),
                 NsRef::Named(t) => format!("ip link set {name} netns {t}"),
@@ -230,5 +306,34 @@ mod tests {
             op.to_string(),
             "iptables -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"
         );
+    }
+
+    #[test]
+    fn vxlan_ops_render_as_ip_and_bridge_commands() {
+        let ov = NsRef::named("1-3d6ddd35f0");
+        let add = KernelOp::VxlanAdd {
+            ns: NsRef::Root,
+            name: "vx-001001-3d6dd".into(),
+            config: VxlanConfig::docker(4097, 1450),
+        };
+        assert_eq!(
+            add.to_string(),
+            "ip link add vx-001001-3d6dd mtu 1450 type vxlan id 4097 dstport 4789 proxy learning \
+             l2miss l3miss"
+        );
+        let fdb = KernelOp::FdbAdd {
+            ns: ov.clone(),
+            dev: "vxlan0".into(),
+            mac: MacAddr([2, 0x42, 10, 0, 1, 4]),
+            dst: Ipv4Addr::new(172, 16, 24, 5),
+        };
+        assert_eq!(
+            fdb.to_string(),
+            "ip netns exec 1-3d6ddd35f0 bridge fdb add 02:42:0a:00:01:04 dev vxlan0 \
+             dst 172.16.24.5 self permanent"
+        );
+        let del =
+            KernelOp::NeighDel { ns: ov, dev: "vxlan0".into(), ip: Ipv4Addr::new(10, 0, 1, 4) };
+        assert_eq!(del.to_string(), "ip netns exec 1-3d6ddd35f0 ip neigh del 10.0.1.4 dev vxlan0");
     }
 }

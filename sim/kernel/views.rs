@@ -1,13 +1,18 @@
-//! Views: what `ip addr`, `ip link`, `ip route`, `brctl show` and `bridge fdb show` print
-//! for a namespace, formatted as iproute2 and bridge-utils do. IPv6 is not modelled, so no
-//! `inet6` lines and no IPv6 multicast FDB entries.
+//! Views: what `ip addr`, `ip link`, `ip route`, `ip neigh`, `brctl show` and
+//! `bridge fdb show` print for a namespace, formatted as iproute2 and bridge-utils do, and
+//! the `vxlan …` line of `ip -d link show` for a VXLAN device. IPv6 is not modelled, so no
+//! `inet6` lines and no IPv6 multicast FDB entries. The formats were checked against
+//! iproute2 6.1 on Linux 6.18 with a VXLAN device moved into another namespace, as Docker
+//! moves its overlay devices.
 
 use std::fmt::Write;
 
 use crate::engine::SimTime;
 
 use super::link::{Link, LinkKind, BRIDGE_AGEING_TIME};
+use super::neigh::NeighState;
 use super::route::RouteProto;
+use super::vxlan::VXLAN_AGEING_TIME;
 use super::{Kernel, Netns, NsRef};
 
 /// `ip link` (`with_addrs` false) or `ip addr` (true), optionally for one device.
@@ -35,7 +40,12 @@ pub fn ip_addr(
 
 /// The two lines every view starts a device with; `ip link` adds `mode DEFAULT`.
 fn link_lines(out: &mut String, n: &Netns, link: &Link, with_addrs: bool) {
-    let peer = link.peer().map(|(pns, pidx)| (pns != &n.name, *pidx));
+    // A VXLAN device away from its socket's namespace names itself as the link, as the
+    // kernel reports it (`vxlan0@if3` for ifindex 3).
+    let peer = match &link.kind {
+        LinkKind::Vxlan(v) => (v.socket_ns != n.name).then_some((true, link.ifindex)),
+        _ => link.peer().map(|(pns, pidx)| (pns != &n.name, *pidx)),
+    };
     let name = match peer {
         Some((_, pidx)) => format!("{}@if{pidx}", link.name),
         None => link.name.clone(),
@@ -43,7 +53,7 @@ fn link_lines(out: &mut String, n: &Netns, link: &Link, with_addrs: bool) {
     let master = link.master.map(|m| format!(" master {}", n.link(m).name)).unwrap_or_default();
     let (flags, state) = flags_and_state(n, link);
     let (qdisc, qlen) = match link.kind {
-        LinkKind::Loopback => ("noqueue", " qlen 1000"),
+        LinkKind::Loopback | LinkKind::Vxlan(_) => ("noqueue", " qlen 1000"),
         LinkKind::Ethernet => ("fq_codel", " qlen 1000"),
         _ => ("noqueue", ""),
     };
@@ -67,18 +77,18 @@ fn link_lines(out: &mut String, n: &Netns, link: &Link, with_addrs: bool) {
     }
 }
 
-/// The id this namespace gives the namespace of a veth's peer: 0, 1, … in order of first
-/// reference, as `ip link` shows after `link-netnsid`.
+/// The id this namespace gives the namespace of a veth's peer or of a VXLAN device's
+/// socket: 0, 1, … in order of first reference, as `ip link` shows after `link-netnsid`.
 fn netnsid(n: &Netns, link: &Link) -> usize {
     let mut seen: Vec<&NsRef> = Vec::new();
     for l in n.links.values() {
-        if let Some((pns, _)) = l.peer() {
+        if let Some(pns) = l.link_netns() {
             if pns != &n.name && !seen.contains(&pns) {
                 seen.push(pns);
             }
         }
     }
-    let target = &link.peer().expect("a veth").0;
+    let target = link.link_netns().expect("a veth or a VXLAN device");
     seen.iter().position(|p| *p == target).unwrap_or(0)
 }
 
@@ -88,13 +98,16 @@ fn flags_and_state(n: &Netns, link: &Link) -> (String, &'static str) {
         LinkKind::Bridge(_) => n.bridge_ports(link.ifindex).iter().any(|p| n.link(*p).up),
         LinkKind::Veth { peer: Some(_) } => true,
         LinkKind::Veth { peer: None } => false,
-        LinkKind::Loopback | LinkKind::Ethernet => true,
+        LinkKind::Loopback | LinkKind::Ethernet | LinkKind::Vxlan(_) => true,
     };
     let base = if link.kind == LinkKind::Loopback { "LOOPBACK" } else { "BROADCAST,MULTICAST" };
     match (link.up, carrier, &link.kind) {
         (false, _, _) => (base.to_string(), "DOWN"),
         (true, false, _) => (format!("NO-CARRIER,{base},UP"), "DOWN"),
-        (true, true, LinkKind::Loopback) => (format!("{base},UP,LOWER_UP"), "UNKNOWN"),
+        // Neither reports an operational state of its own.
+        (true, true, LinkKind::Loopback | LinkKind::Vxlan(_)) => {
+            (format!("{base},UP,LOWER_UP"), "UNKNOWN")
+        }
         (true, true, _) => (format!("{base},UP,LOWER_UP"), "UP"),
     }
 }
@@ -225,5 +238,74 @@ fn fdb_lines(out: &mut String, n: &Netns, link: &Link, dev: &str, now: SimTime) 
         }
         let _ = writeln!(out, "{} {dev}master {} permanent", link.mac, br.name);
     }
-    self_lines(out);
+    // A VXLAN device dumps its own FDB in place of the address lists other devices show.
+    match link.vxlan() {
+        Some(_) => vxlan_fdb_lines(out, n, link, dev, now),
+        None => self_lines(out),
+    }
+}
+
+/// `MAC dst VTEP [link-netnsid N] self permanent`; learned entries have no state word, and
+/// the kernel deletes them when they age out.
+fn vxlan_fdb_lines(out: &mut String, n: &Netns, link: &Link, dev: &str, now: SimTime) {
+    let vx = link.vxlan().expect("a VXLAN device");
+    let netnsid = if vx.socket_ns == n.name {
+        String::new()
+    } else {
+        format!("link-netnsid {} ", netnsid(n, link))
+    };
+    for (mac, e) in &vx.fdb {
+        if !e.permanent && now.since(e.updated) >= VXLAN_AGEING_TIME {
+            continue;
+        }
+        let state = if e.permanent { "permanent" } else { "" };
+        let _ = writeln!(out, "{mac} {dev}dst {} {netnsid}self {state}", e.dst);
+    }
+}
+
+/// `ip neigh show [dev DEV]`: one line per entry, in the order they were made. Entries
+/// stay REACHABLE once confirmed (the model has no STALE/DELAY/PROBE cycle).
+pub fn ip_neigh(kernel: &Kernel, ns: &NsRef, dev: Option<&str>) -> Result<String, String> {
+    let n = kernel.ns(ns).ok_or_else(|| format!("Cannot open network namespace \"{ns}\""))?;
+    let only = match dev {
+        Some(d) => Some(n.ifindex(d).ok_or_else(|| format!("Cannot find device \"{d}\""))?),
+        None => None,
+    };
+    let mut out = String::new();
+    for ((idx, ip), state) in &n.neigh.entries {
+        if only.is_some_and(|o| o != *idx) {
+            continue;
+        }
+        let dev =
+            if only.is_some() { String::new() } else { format!("dev {} ", n.link(*idx).name) };
+        let _ = match state {
+            NeighState::Permanent { mac } => writeln!(out, "{ip} {dev}lladdr {mac} PERMANENT "),
+            NeighState::Reachable { mac, .. } => writeln!(out, "{ip} {dev}lladdr {mac} REACHABLE "),
+            NeighState::Incomplete { .. } => writeln!(out, "{ip} {dev}INCOMPLETE "),
+            NeighState::Failed => writeln!(out, "{ip} {dev}FAILED "),
+        };
+    }
+    Ok(out)
+}
+
+/// The `vxlan …` line `ip -d link show DEV` prints for a VXLAN device (newline included):
+/// the settings Docker gives, and the kernel's defaults for the rest (`srcport 0 0`:
+/// the local port range; `ttl auto`; `ageing 300`; `udpcsum`).
+pub fn vxlan_details(kernel: &Kernel, ns: &NsRef, dev: &str) -> Result<String, String> {
+    let n = kernel.ns(ns).ok_or_else(|| format!("Cannot open network namespace \"{ns}\""))?;
+    let link = n.link_by_name(dev).ok_or_else(|| format!("Device \"{dev}\" does not exist."))?;
+    let vx = link.vxlan().ok_or_else(|| format!("{dev} is not a VXLAN device"))?;
+    let mut line = format!("    vxlan id {} srcport 0 0 dstport {} ", vx.vni, vx.dstport);
+    let flags = [
+        (!vx.learning, "nolearning "),
+        (vx.proxy, "proxy "),
+        (vx.l2miss, "l2miss "),
+        (vx.l3miss, "l3miss "),
+    ];
+    flags.iter().filter(|(on, _)| *on).for_each(|(_, word)| line.push_str(word));
+    let ageing = VXLAN_AGEING_TIME.as_nanos() / 1_000_000_000;
+    line.push_str(&format!(
+        "ttl auto ageing {ageing} udpcsum noudp6zerocsumtx noudp6zerocsumrx \n"
+    ));
+    Ok(line)
 }

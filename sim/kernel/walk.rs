@@ -9,7 +9,12 @@
 //!   IPv4 ─► PREROUTING ─► route ─► local? INPUT ─► socket / ICMP echo
 //!                               └► ip_forward? FORWARD ─► POSTROUTING ─► neighbour ─► tx
 //! socket ─► route ─► OUTPUT ─► (re-route after DNAT) ─► POSTROUTING ─► neighbour ─► tx
+//! tx on a vxlan device ─► proxy ARP / VXLAN FDB ─► encap ─► socket namespace's output
+//! UDP to a VXLAN socket ─► decap ─► rx on the vxlan device
 //! ```
+//! A bridge drops a frame whose IP packet is larger than the egress port's MTU, as
+//! `br_dev_queue_push_xmit` does; packets the stack routes are not checked against MTUs
+//! (fragmentation and ICMP "need to frag" are not modelled).
 //! Every step pushes a `Hop` so reports can replay the packet's trip.
 
 use std::fmt;
@@ -36,6 +41,10 @@ pub enum Stage {
     Netfilter,
     Route,
     Deliver,
+    /// A VXLAN device wraps a frame for a remote tunnel endpoint.
+    Encap,
+    /// A VXLAN socket unwraps a frame for its device.
+    Decap,
     Drop,
 }
 
@@ -49,6 +58,8 @@ impl fmt::Display for Stage {
             Stage::Netfilter => "netfilter",
             Stage::Route => "route",
             Stage::Deliver => "deliver",
+            Stage::Encap => "encap",
+            Stage::Decap => "decap",
             Stage::Drop => "DROP",
         })
     }
@@ -142,6 +153,18 @@ impl Kernel {
         out: &mut Vec<Action>,
     ) {
         let mut w = Walk::new(now, packet, out);
+        self.device_input(&mut w, ns, ifindex, frame);
+    }
+
+    /// A frame enters the stack on a device: from the wire, or from a VXLAN device
+    /// (decapsulated, or a proxy ARP reply).
+    pub(super) fn device_input(
+        &mut self,
+        w: &mut Walk,
+        ns: &NsRef,
+        ifindex: u32,
+        frame: EthernetFrame,
+    ) {
         let Some(n) = self.namespaces.get_mut(ns) else { return };
         let Some(link) = n.links.get_mut(&ifindex) else { return };
         link.stats.rx_packets += 1;
@@ -153,8 +176,8 @@ impl Kernel {
         }
         w.hop(ns, &name, Stage::Rx, frame.to_string());
         match master {
-            Some(br) => self.bridge_input(&mut w, ns, br, ifindex, frame),
-            None => self.l2_input(&mut w, ns, ifindex, frame),
+            Some(br) => self.bridge_input(w, ns, br, ifindex, frame),
+            None => self.l2_input(w, ns, ifindex, frame),
         }
     }
 
@@ -238,6 +261,12 @@ impl Kernel {
             if from != br && !self.bridged_hooks(w, ns, br, pkt) {
                 return;
             }
+        }
+        let port = self.ns(ns).expect("live").link(to);
+        if frame.payload.buffer_len() > port.mtu as usize {
+            let (name, mtu) = (port.name.clone(), port.mtu);
+            let len = frame.payload.buffer_len();
+            return w.hop(ns, &name, Stage::Drop, format!("{len}-byte packet exceeds MTU {mtu}"));
         }
         self.transmit(w, ns, to, frame);
     }
@@ -494,6 +523,9 @@ impl Kernel {
             }
             return;
         }
+        if let LinkKind::Vxlan(_) = &link.kind {
+            return self.vxlan_xmit(w, ns, dev, frame);
+        }
         w.hop(ns, &name, Stage::Tx, frame.to_string());
         w.out.push(Action::Transmit { ns: ns.clone(), ifindex: dev, packet: w.packet, frame });
     }
@@ -549,6 +581,11 @@ impl Kernel {
     /// Hands a packet addressed to this namespace to ICMP or a socket.
     fn local_deliver(&mut self, w: &mut Walk, ns: &NsRef, pkt: Ipv4Packet) {
         w.hop(ns, "-", Stage::Deliver, format!("local {}", pkt.dst));
+        if let IpPayload::Udp(udp) = &pkt.payload {
+            if self.vxlan_listens(ns, udp.dst_port) {
+                return self.vxlan_rcv(w, ns, pkt);
+            }
+        }
         match &pkt.payload {
             IpPayload::Icmp(IcmpRepr::EchoRequest { ident, seq, data }) => {
                 let reply = IcmpRepr::EchoReply { ident: *ident, seq: *seq, data: data.clone() };

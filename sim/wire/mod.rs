@@ -1,4 +1,4 @@
-//! Packets on the wire: Ethernet, ARP, IPv4, ICMP, UDP, TCP and DNS.
+//! Packets on the wire: Ethernet, ARP, IPv4, ICMP, UDP, TCP, DNS and VXLAN.
 //!
 //! Each protocol has a validated `*Repr`-style struct that the rest of the simulator works
 //! with, and a byte form used only where bytes matter (pcap export, sizes for MTU and
@@ -24,6 +24,7 @@ mod roundtrip;
 mod tcp;
 mod tcpdump;
 mod udp;
+mod vxlan;
 
 pub use arp::{ArpOp, ArpRepr};
 pub use dns::{
@@ -36,6 +37,7 @@ pub use pcap::PcapWriter;
 pub use tcp::{TcpFlags, TcpSegment};
 pub use tcpdump::TcpdumpPrinter;
 pub use udp::{UdpDatagram, UdpPayload, DNS_PORT};
+pub use vxlan::{flow_src_port, VxlanPacket, LOCAL_PORT_RANGE, VXLAN_OVERHEAD, VXLAN_PORT};
 
 /// A byte sequence that could not be parsed as the protocol asked for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -6,8 +6,11 @@
 //! tcpdump's per-connection initial sequence numbers so later segments print relative
 //! (`seq 1:78, ack 1`), and prefixes tcpdump's default `HH:MM:SS.uuuuuu` timestamp. The
 //! formats follow tcpdump's print-ether.c, print-arp.c, print-ip.c, print-icmp.c,
-//! print-udp.c, print-tcp.c, print-domain.c and print-http.c (txtproto_print); payload
-//! decoders other than DNS on UDP 53 and HTTP on TCP 80/8080 are not reproduced.
+//! print-udp.c, print-tcp.c, print-domain.c, print-vxlan.c and print-http.c
+//! (txtproto_print); payload decoders other than DNS on UDP 53, VXLAN on UDP 4789 and HTTP
+//! on TCP 80/8080 are not reproduced. A VXLAN packet prints as tcpdump prints it: the
+//! outer line ends with the VNI, and the inner frame follows on a line of its own, with
+//! its Ethernet header under `-e`.
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write};
@@ -15,7 +18,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::{
     ArpOp, ArpRepr, DnsClass, DnsMessage, DnsRecordData, DnsType, EtherPayload, EthernetFrame,
-    IcmpRepr, IpPayload, Ipv4Packet, TcpFlags, TcpSegment, UdpDatagram, UdpPayload,
+    IcmpRepr, IpPayload, Ipv4Packet, TcpFlags, TcpSegment, UdpDatagram, UdpPayload, VxlanPacket,
 };
 use crate::engine::SimTime;
 
@@ -35,7 +38,7 @@ impl fmt::Display for EthernetFrame {
 impl fmt::Display for Ipv4Packet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("IP ")?;
-        write_ipv4(f, self, SeqBase::default())
+        write_ip(f, self, false, SeqBase::default())
     }
 }
 
@@ -89,7 +92,7 @@ fn write_frame(
             if !link_level {
                 f.write_str("IP ")?;
             }
-            write_ipv4(f, ip, base)
+            write_ip(f, ip, link_level, base)
         }
     }
 }
@@ -108,7 +111,7 @@ fn write_arp(f: &mut dyn Write, arp: &ArpRepr) -> fmt::Result {
     write!(f, ", length {}", arp.buffer_len())
 }
 
-fn write_ipv4(f: &mut dyn Write, ip: &Ipv4Packet, base: SeqBase) -> fmt::Result {
+fn write_ip(f: &mut dyn Write, ip: &Ipv4Packet, link_level: bool, base: SeqBase) -> fmt::Result {
     match &ip.payload {
         IpPayload::Icmp(icmp) => {
             write!(f, "{} > {}: ", ip.src, ip.dst)?;
@@ -116,7 +119,7 @@ fn write_ipv4(f: &mut dyn Write, ip: &Ipv4Packet, base: SeqBase) -> fmt::Result 
         }
         IpPayload::Udp(udp) => {
             write!(f, "{}.{} > {}.{}: ", ip.src, udp.src_port, ip.dst, udp.dst_port)?;
-            write_udp(f, udp)
+            write_udp(f, udp, link_level, base)
         }
         IpPayload::Tcp(tcp) => {
             write!(f, "{}.{} > {}.{}: ", ip.src, tcp.src_port, ip.dst, tcp.dst_port)?;
@@ -186,11 +189,25 @@ fn unreach_text(code: u8) -> Option<(&'static str, &'static str)> {
     })
 }
 
-fn write_udp(f: &mut dyn Write, udp: &UdpDatagram) -> fmt::Result {
+fn write_udp(f: &mut dyn Write, udp: &UdpDatagram, link_level: bool, base: SeqBase) -> fmt::Result {
     match &udp.payload {
         UdpPayload::Dns(dns) => write_dns(f, dns),
+        UdpPayload::Vxlan(vxlan) => write_vxlan(f, vxlan, link_level, base),
         UdpPayload::Raw(bytes) => write!(f, "UDP, length {}", bytes.len()),
     }
+}
+
+/// print-vxlan.c: the header, a newline, then the inner frame as tcpdump prints any frame.
+fn write_vxlan(
+    f: &mut dyn Write,
+    vxlan: &VxlanPacket,
+    link_level: bool,
+    base: SeqBase,
+) -> fmt::Result {
+    let flags = vxlan.flags();
+    let i = if flags & 0x08 != 0 { "I" } else { "." };
+    writeln!(f, "VXLAN, flags [{i}] (0x{flags:02x}), vni {}", vxlan.vni)?;
+    write_frame(f, &vxlan.inner, link_level, base)
 }
 
 fn write_dns(f: &mut dyn Write, dns: &DnsMessage) -> fmt::Result {
@@ -400,13 +417,7 @@ impl TcpdumpPrinter {
     pub fn line(&mut self, at: SimTime, frame: &EthernetFrame) -> String {
         let mut line = self.timestamp(at);
         line.push(' ');
-        let base = match &frame.payload {
-            EtherPayload::Ipv4(ip) => match &ip.payload {
-                IpPayload::Tcp(tcp) => self.seq_base(ip.src, ip.dst, tcp),
-                _ => SeqBase::default(),
-            },
-            EtherPayload::Arp(_) => SeqBase::default(),
-        };
+        let base = self.frame_seq_base(frame);
         write_frame(&mut line, frame, self.link_level, base).expect("String never fails");
         line
     }
@@ -417,6 +428,19 @@ impl TcpdumpPrinter {
         let secs = (self.epoch_secs_of_day + micros / 1_000_000) % 86_400;
         let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
         format!("{h:02}:{m:02}:{s:02}.{:06}", micros % 1_000_000)
+    }
+
+    /// The base for the frame's TCP segment, which may sit inside a VXLAN packet: tcpdump
+    /// tracks inner connections just like outer ones.
+    fn frame_seq_base(&mut self, frame: &EthernetFrame) -> SeqBase {
+        let EtherPayload::Ipv4(ip) = &frame.payload else { return SeqBase::default() };
+        match &ip.payload {
+            IpPayload::Tcp(tcp) => self.seq_base(ip.src, ip.dst, tcp),
+            IpPayload::Udp(UdpDatagram { payload: UdpPayload::Vxlan(v), .. }) => {
+                self.frame_seq_base(&v.inner)
+            }
+            _ => SeqBase::default(),
+        }
     }
 
     /// print-tcp.c: only segments with ACK take part; the first one seen for a connection,
@@ -594,6 +618,80 @@ mod tests {
         assert_eq!(
             udp_frame(9999, UdpPayload::Raw(vec![0; 5])).to_string(),
             "IP 172.17.0.2.43211 > 10.0.2.3.9999: UDP, length 5"
+        );
+    }
+
+    /// A frame from a real capture on the underlay of two hosts (tcpdump 4.99.3, kernel
+    /// 6.18): a container's UDP datagram, encapsulated by the host's vxlan0.
+    fn vxlan_frame(inner: EthernetFrame) -> EthernetFrame {
+        let udp = UdpDatagram {
+            src_port: 51365,
+            dst_port: 4789,
+            payload: UdpPayload::Vxlan(VxlanPacket::new(4097, inner)),
+        };
+        let ip = Ipv4Packet {
+            src: Ipv4Addr::new(172, 16, 24, 4),
+            dst: Ipv4Addr::new(172, 16, 24, 5),
+            ttl: 64,
+            ident: 35495,
+            dont_fragment: false,
+            payload: IpPayload::Udp(udp),
+        };
+        let (src, dst) = (
+            MacAddr([0xce, 8, 0x0c, 0x63, 0x15, 0xd0]),
+            MacAddr([0xaa, 0xa4, 0xc1, 0x5a, 0x11, 0x9f]),
+        );
+        EthernetFrame { dst, src, payload: EtherPayload::Ipv4(ip) }
+    }
+
+    #[test]
+    fn vxlan_prints_the_inner_frame_on_its_own_line() {
+        let inner_udp =
+            UdpDatagram { src_port: 1000, dst_port: 9999, payload: UdpPayload::Raw(b"x".to_vec()) };
+        let inner = Ipv4Packet {
+            src: Ipv4Addr::new(10, 0, 1, 3),
+            dst: Ipv4Addr::new(10, 0, 1, 4),
+            ttl: 64,
+            ident: 12119,
+            dont_fragment: true,
+            payload: IpPayload::Udp(inner_udp),
+        };
+        let inner = EthernetFrame {
+            dst: MacAddr([2, 0x42, 10, 0, 1, 4]),
+            src: MacAddr([2, 0x42, 10, 0, 1, 3]),
+            payload: EtherPayload::Ipv4(inner),
+        };
+        let frame = vxlan_frame(inner);
+        assert_eq!(
+            frame.to_string(),
+            "IP 172.16.24.4.51365 > 172.16.24.5.4789: VXLAN, flags [I] (0x08), vni 4097\n\
+             IP 10.0.1.3.1000 > 10.0.1.4.9999: UDP, length 1"
+        );
+        assert_eq!(
+            frame.tcpdump_line(true),
+            "ce:08:0c:63:15:d0 > aa:a4:c1:5a:11:9f, ethertype IPv4 (0x0800), length 93: \
+             172.16.24.4.51365 > 172.16.24.5.4789: VXLAN, flags [I] (0x08), vni 4097\n\
+             02:42:0a:00:01:03 > 02:42:0a:00:01:04, ethertype IPv4 (0x0800), length 43: \
+             10.0.1.3.1000 > 10.0.1.4.9999: UDP, length 1"
+        );
+    }
+
+    #[test]
+    fn printer_tracks_tcp_inside_vxlan() {
+        let mut printer = TcpdumpPrinter::new(0);
+        let lines: Vec<String> = [
+            seg(false, 500, 101, TcpFlags::SYN | TcpFlags::ACK, b""),
+            seg(true, 101, 501, TcpFlags::PSH | TcpFlags::ACK, b"hi"),
+        ]
+        .into_iter()
+        .map(|f| printer.line(SimTime::ZERO, &vxlan_frame(f)))
+        .collect();
+        assert!(lines[0]
+            .ends_with("Flags [S.], seq 500, ack 101, win 64240, options [mss 1460], length 0"));
+        assert!(
+            lines[1].ends_with("Flags [P.], seq 1:3, ack 1, win 502, length 2: HTTP"),
+            "{}",
+            lines[1]
         );
     }
 

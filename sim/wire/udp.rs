@@ -1,12 +1,14 @@
 //! UDP datagrams (RFC 768).
 //!
 //! Contract: the checksum covers the IPv4 pseudo-header, so `emit` and `parse` take the
-//! packet's addresses. A datagram to or from port 53 carries DNS; `parse` falls back to
-//! `Raw` when such a payload is not a DNS message the simulator models.
+//! packet's addresses. A datagram to or from port 53 carries DNS, one to or from port 4789
+//! VXLAN; `parse` falls back to `Raw` when such a payload is not a message the simulator
+//! models. Linux computes the outer checksum of VXLAN too (`udpcsum` is the default for
+//! IPv4 since the kernel's `VXLAN_F_UDP_ZERO_CSUM_TX` flag), so it is always emitted.
 
 use std::net::Ipv4Addr;
 
-use super::{be16, checksum, Depth, DnsMessage, IpProtocol, WireError};
+use super::{be16, checksum, Depth, DnsMessage, IpProtocol, VxlanPacket, WireError, VXLAN_PORT};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UdpDatagram {
@@ -19,6 +21,7 @@ pub struct UdpDatagram {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UdpPayload {
     Dns(DnsMessage),
+    Vxlan(VxlanPacket),
     Raw(Vec<u8>),
 }
 
@@ -26,6 +29,7 @@ impl UdpPayload {
     pub fn buffer_len(&self) -> usize {
         match self {
             UdpPayload::Dns(dns) => dns.buffer_len(),
+            UdpPayload::Vxlan(vxlan) => vxlan.buffer_len(),
             UdpPayload::Raw(bytes) => bytes.len(),
         }
     }
@@ -57,6 +61,7 @@ impl UdpDatagram {
         out.extend_from_slice(&[0, 0]);
         match &self.payload {
             UdpPayload::Dns(dns) => dns.emit(out),
+            UdpPayload::Vxlan(vxlan) => vxlan.emit(out),
             UdpPayload::Raw(bytes) => out.extend_from_slice(bytes),
         }
         let sum = match checksum::transport(src, dst, IpProtocol::Udp.number(), &out[start..]) {
@@ -98,10 +103,15 @@ impl UdpDatagram {
         }
         let (src_port, dst_port) = (be16(bytes, 0), be16(bytes, 2));
         let body = &bytes[Self::HEADER_LEN..];
-        let dns = (src_port == DNS_PORT || dst_port == DNS_PORT)
-            .then(|| DnsMessage::parse(body).ok())
-            .flatten();
-        let payload = dns.map_or_else(|| UdpPayload::Raw(body.to_vec()), UdpPayload::Dns);
+        let on = |port| src_port == port || dst_port == port;
+        let decoded = if on(DNS_PORT) {
+            DnsMessage::parse(body).ok().map(UdpPayload::Dns)
+        } else if on(VXLAN_PORT) {
+            VxlanPacket::parse(body).ok().map(UdpPayload::Vxlan)
+        } else {
+            None
+        };
+        let payload = decoded.unwrap_or_else(|| UdpPayload::Raw(body.to_vec()));
         Ok(UdpDatagram { src_port, dst_port, payload })
     }
 }
