@@ -221,7 +221,7 @@ fn due(next: &mut SimTime, now: SimTime, interval: SimDuration) -> bool {
     if *next > now {
         return false;
     }
-    *next = *next + interval;
+    *next += interval;
     if *next <= now {
         *next = now + interval;
     }
