@@ -1,0 +1,376 @@
+//! Unit tests per rule, and a perfect-bus harness running several nodes.
+
+use std::collections::VecDeque;
+use std::net::Ipv4Addr;
+
+use super::queue::retransmit_limit;
+use super::*;
+use crate::engine::{SimTime, Streams};
+
+const T: &str = "endpoint_table";
+
+fn db(name: &str) -> NetworkDb {
+    let addr = Ipv4Addr::new(10, 0, 0, name.as_bytes()[0]);
+    NetworkDb::new(name, addr, SimTime::ZERO, Streams::new(1).stream(name))
+}
+
+fn addr(i: u8) -> Ipv4Addr {
+    Ipv4Addr::new(10, 0, 0, i)
+}
+
+/// `a` in network "n" with `peers` known to memberlist and attached to "n".
+fn member_of_n(peers: &[&str]) -> NetworkDb {
+    let mut a = db("a");
+    let mut out = Vec::new();
+    for (i, p) in peers.iter().enumerate() {
+        a.node_joined(p, addr(i as u8 + 2), &mut out);
+        let ev = Message::NetworkEvent {
+            kind: NetworkEventType::Join,
+            ltime: 1,
+            node: p.to_string(),
+            network: "n".into(),
+        };
+        a.handle_message(SimTime::ZERO, ev, &mut out);
+    }
+    a.join_network(SimTime::ZERO, "n", &mut out);
+    a
+}
+
+fn table_event(kind: TableEventType, ltime: u64, owner: &str, value: &str) -> TableEvent {
+    TableEvent {
+        kind,
+        ltime,
+        node: owner.into(),
+        network: "n".into(),
+        table: T.into(),
+        key: "k".into(),
+        value: value.as_bytes().to_vec(),
+        residual_reap_secs: if kind == TableEventType::Delete { 1800 } else { 0 },
+    }
+}
+
+fn deliver(a: &mut NetworkDb, ev: TableEvent) -> Vec<Output> {
+    let mut out = Vec::new();
+    a.handle_message(SimTime::ZERO, Message::TableEvent(ev), &mut out);
+    out
+}
+
+fn watch(op: WatchOp, value: &str, owner: &str) -> Output {
+    Output::Watch(WatchEvent {
+        op,
+        table: T.into(),
+        network: "n".into(),
+        key: "k".into(),
+        value: value.as_bytes().to_vec(),
+        owner: owner.into(),
+    })
+}
+
+#[test]
+fn newer_event_wins_and_stale_one_is_dropped() {
+    let mut a = member_of_n(&["b"]);
+    let out = deliver(&mut a, table_event(TableEventType::Create, 5, "b", "v5"));
+    assert_eq!(out, vec![watch(WatchOp::Create, "v5", "b")]);
+    assert_eq!(deliver(&mut a, table_event(TableEventType::Update, 5, "b", "same")), vec![]);
+    assert_eq!(deliver(&mut a, table_event(TableEventType::Update, 3, "b", "old")), vec![]);
+    assert_eq!(a.get_entry(T, "n", "k"), Some(&b"v5"[..]));
+    // serf's Witness: the table clock moves past the newest time seen.
+    assert_eq!(a.table_clock(), 6);
+}
+
+#[test]
+fn delete_of_unknown_entry_counts_only_from_bulk_sync() {
+    let mut a = member_of_n(&["b"]);
+    assert_eq!(deliver(&mut a, table_event(TableEventType::Delete, 4, "b", "v")), vec![]);
+    assert!(a.entry(T, "n", "k").is_none());
+    let sync = Message::BulkSync {
+        ltime: 9,
+        unsolicited: false,
+        node: "b".into(),
+        networks: vec!["n".into()],
+        payload: vec![table_event(TableEventType::Delete, 4, "b", "v")],
+    };
+    let mut out = Vec::new();
+    a.handle_message(SimTime::ZERO, sync, &mut out);
+    // Stored as a tombstone, silently: watchers never saw the entry.
+    assert_eq!(out, vec![]);
+    let tomb = a.entry(T, "n", "k").expect("tombstone kept");
+    assert!(tomb.deleting);
+    assert_eq!(tomb.reap, SimDuration::from_secs(1800));
+}
+
+#[test]
+fn newer_create_resurrects_a_tombstone() {
+    let mut a = member_of_n(&["b"]);
+    deliver(&mut a, table_event(TableEventType::Create, 2, "b", "v"));
+    let out = deliver(&mut a, table_event(TableEventType::Delete, 3, "b", "v"));
+    assert_eq!(out, vec![watch(WatchOp::Delete, "v", "b")]);
+    assert_eq!(a.get_entry(T, "n", "k"), None);
+    let out = deliver(&mut a, table_event(TableEventType::Create, 4, "b", "again"));
+    assert_eq!(out, vec![watch(WatchOp::Create, "again", "b")]);
+    assert_eq!(a.get_entry(T, "n", "k"), Some(&b"again"[..]));
+}
+
+#[test]
+fn events_from_nodes_outside_the_network_are_dropped() {
+    let mut a = member_of_n(&["b"]);
+    let mut out = Vec::new();
+    a.node_joined("c", addr(9), &mut out);
+    assert_eq!(deliver(&mut a, table_event(TableEventType::Create, 2, "c", "v")), vec![]);
+    assert!(a.entry(T, "n", "k").is_none());
+}
+
+#[test]
+fn own_tombstone_is_reaped_after_thirty_minutes() {
+    let mut a = member_of_n(&[]);
+    a.create_entry(T, "n", "k", b"v".to_vec()).unwrap();
+    a.delete_entry(T, "n", "k").unwrap();
+    assert_eq!(
+        a.create_entry(T, "n", "k", b"w".to_vec()),
+        Err(DbError::EntryExists { table: T.into(), network: "n".into(), key: "k".into() })
+    );
+    let mut out = Vec::new();
+    let mut now = SimTime::ZERO;
+    // 1800 s counted down by 5 s while above 6 s (359 times, to 5 s): the 360th reap
+    // (t = 1800 s) drops it.
+    while now < SimTime::ZERO + SimDuration::from_secs(1799) {
+        now = a.next_timeout();
+        a.handle_timeout(now, &mut out);
+    }
+    assert!(a.entry(T, "n", "k").is_some_and(|e| e.deleting));
+    while now < SimTime::ZERO + SimDuration::from_secs(1800) {
+        now = a.next_timeout();
+        a.handle_timeout(now, &mut out);
+    }
+    assert!(a.entry(T, "n", "k").is_none());
+}
+
+#[test]
+fn failed_node_loses_its_entries_and_memberships() {
+    let mut a = member_of_n(&["b", "c"]);
+    deliver(&mut a, table_event(TableEventType::Create, 2, "b", "vb"));
+    a.create_entry(T, "n", "mine", b"va".to_vec()).unwrap();
+    let mut out = Vec::new();
+    a.node_failed("b", &mut out);
+    let node_gone = Output::Watch(WatchEvent {
+        op: WatchOp::Delete,
+        table: NODE_TABLE.into(),
+        network: String::new(),
+        key: String::new(),
+        value: br#"{"Addr":"10.0.0.2"}"#.to_vec(),
+        owner: String::new(),
+    });
+    assert_eq!(out, vec![node_gone, watch(WatchOp::Delete, "vb", "b")]);
+    assert!(a.entry(T, "n", "k").is_none());
+    assert_eq!(a.network_nodes("n"), ["c".to_string(), "a".to_string()]);
+    assert_eq!(a.node("b").map(|n| n.state), Some(NodeState::Failed));
+    assert_eq!(a.get_entry(T, "n", "mine"), Some(&b"va"[..]));
+}
+
+#[test]
+fn join_bulk_syncs_every_member_one_after_the_other() {
+    let mut out = Vec::new();
+    let mut a = db("a");
+    for (i, p) in ["b", "c"].iter().enumerate() {
+        a.node_joined(p, addr(i as u8 + 2), &mut out);
+        let ev = Message::NetworkEvent {
+            kind: NetworkEventType::Join,
+            ltime: 1,
+            node: p.to_string(),
+            network: "n".into(),
+        };
+        a.handle_message(SimTime::ZERO, ev, &mut out);
+    }
+    out.clear();
+    a.join_network(SimTime::ZERO, "n", &mut out);
+    let sync_to = |to: &str| Output::Send {
+        to: to.into(),
+        transport: Transport::Tcp,
+        msg: Message::BulkSync {
+            ltime: 0,
+            unsolicited: true,
+            node: "a".into(),
+            networks: vec!["n".into()],
+            payload: vec![],
+        },
+    };
+    let join = Output::Broadcast(Message::NetworkEvent {
+        kind: NetworkEventType::Join,
+        ltime: 3,
+        node: "a".into(),
+        network: "n".into(),
+    });
+    assert_eq!(out, vec![join, sync_to("b")]);
+    assert!(!a.in_sync("n"));
+    let answer = |from: &str| Message::BulkSync {
+        ltime: 0,
+        unsolicited: false,
+        node: from.into(),
+        networks: vec!["n".into()],
+        payload: vec![],
+    };
+    out.clear();
+    a.handle_message(SimTime::ZERO, answer("b"), &mut out);
+    assert_eq!(out, vec![sync_to("c")]);
+    // c never answers: after 30 s the join gives up waiting and the network is in sync.
+    out.clear();
+    a.handle_timeout(SimTime::ZERO + BULK_SYNC_ACK_TIMEOUT, &mut out);
+    assert!(a.in_sync("n"));
+}
+
+#[test]
+fn gossip_goes_to_three_peers_until_the_retransmit_limit() {
+    let mut a = member_of_n(&["b", "c", "d", "e"]);
+    a.create_entry(T, "n", "k", b"v".to_vec()).unwrap();
+    // 5 nodes: 4 × ceil(log10(6)) = 4 sends of the event.
+    assert_eq!(retransmit_limit(4, 5), 4);
+    assert_eq!(retransmit_limit(4, 9), 4);
+    assert_eq!(retransmit_limit(4, 10), 8);
+    let mut rounds = 0;
+    let mut now = SimTime::ZERO;
+    while now < SimTime::ZERO + SimDuration::from_secs(2) {
+        now = a.next_timeout();
+        let mut out = Vec::new();
+        a.handle_timeout(now, &mut out);
+        let sends: Vec<&Output> = out
+            .iter()
+            .filter(|o| matches!(o, Output::Send { transport: Transport::Udp, .. }))
+            .collect();
+        if sends.is_empty() {
+            continue;
+        }
+        rounds += 1;
+        assert_eq!(sends.len(), 3);
+        let mut to: Vec<&str> = sends
+            .iter()
+            .map(|o| match o {
+                Output::Send { to, .. } => to.as_str(),
+                _ => unreachable!("filtered to sends"),
+            })
+            .collect();
+        to.sort_unstable();
+        to.dedup();
+        assert_eq!(to.len(), 3, "three distinct peers");
+        assert!(!to.contains(&"a"));
+    }
+    assert_eq!(rounds, 4);
+    assert_eq!(a.queued("n"), 0);
+}
+
+#[test]
+fn message_sizes_follow_the_protobuf_encoding() {
+    let ev = table_event(TableEventType::Create, 5, "b", "v");
+    // type(2) ltime(2) node(3) network(3) table(16) key(3) value(3) = 32, envelope +4.
+    assert_eq!(ev.size_bytes(), 36);
+    let compound = Message::Compound(vec![Message::TableEvent(ev)]);
+    assert_eq!(compound.size_bytes(), 2 + 2 + 2 + 2 + 36);
+}
+
+/// N nodes on a perfect bus: sends and broadcasts are delivered at once, in order.
+struct Bus {
+    dbs: Vec<NetworkDb>,
+    now: SimTime,
+}
+
+impl Bus {
+    fn new(n: usize) -> Bus {
+        let names: Vec<String> = (0..n).map(|i| format!("node{i}")).collect();
+        let streams = Streams::new(42);
+        let mut dbs: Vec<NetworkDb> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                NetworkDb::new(name, addr(i as u8 + 1), SimTime::ZERO, streams.stream(name))
+            })
+            .collect();
+        let mut out = Vec::new();
+        for (i, db) in dbs.iter_mut().enumerate() {
+            for (j, name) in names.iter().enumerate() {
+                if i != j {
+                    db.node_joined(name, addr(j as u8 + 1), &mut out);
+                }
+            }
+        }
+        Bus { dbs, now: SimTime::ZERO }
+    }
+
+    fn index(&self, name: &str) -> usize {
+        self.dbs.iter().position(|d| d.name() == name).expect("known node")
+    }
+
+    fn route(&mut self, from: usize, out: Vec<Output>) {
+        let mut queue: VecDeque<(usize, Output)> = out.into_iter().map(|o| (from, o)).collect();
+        while let Some((src, o)) = queue.pop_front() {
+            let targets: Vec<(usize, Message)> = match o {
+                Output::Send { to, msg, .. } => vec![(self.index(&to), msg)],
+                Output::Broadcast(msg) => {
+                    (0..self.dbs.len()).filter(|&i| i != src).map(|i| (i, msg.clone())).collect()
+                }
+                Output::Watch(_) => vec![],
+            };
+            for (i, msg) in targets {
+                let mut more = Vec::new();
+                self.dbs[i].handle_message(self.now, msg, &mut more);
+                queue.extend(more.into_iter().map(|o| (i, o)));
+            }
+        }
+    }
+
+    fn join(&mut self, i: usize, network: &str) {
+        let mut out = Vec::new();
+        self.dbs[i].join_network(self.now, network, &mut out);
+        self.route(i, out);
+    }
+
+    /// Advance to the next timer of any node and run it.
+    fn step(&mut self) {
+        self.now = self.dbs.iter().map(NetworkDb::next_timeout).min().expect("nodes");
+        for i in 0..self.dbs.len() {
+            if self.dbs[i].next_timeout() <= self.now {
+                let mut out = Vec::new();
+                self.dbs[i].handle_timeout(self.now, &mut out);
+                self.route(i, out);
+            }
+        }
+    }
+}
+
+#[test]
+fn an_entry_reaches_every_member_and_no_one_else() {
+    let mut bus = Bus::new(6);
+    for i in 0..4 {
+        bus.join(i, "n");
+    }
+    assert_eq!(bus.dbs[5].network_nodes("n").len(), 4);
+    bus.dbs[0].create_entry(T, "n", "ep1", b"10.0.1.2".to_vec()).unwrap();
+    // One gossip round (200 ms) to 3 random peers out of 3 reaches all of them.
+    while bus.now < SimTime::ZERO + GOSSIP_INTERVAL {
+        bus.step();
+    }
+    for i in 1..4 {
+        assert_eq!(bus.dbs[i].get_entry(T, "n", "ep1"), Some(&b"10.0.1.2"[..]), "node{i}");
+    }
+    for i in 4..6 {
+        assert!(bus.dbs[i].entry(T, "n", "ep1").is_none(), "node{i} is outside n");
+    }
+    bus.dbs[0].delete_entry(T, "n", "ep1").unwrap();
+    while bus.now < SimTime::ZERO + GOSSIP_INTERVAL * 2 {
+        bus.step();
+    }
+    for i in 1..4 {
+        assert!(bus.dbs[i].entry(T, "n", "ep1").is_some_and(|e| e.deleting), "node{i}");
+    }
+}
+
+#[test]
+fn a_member_joining_late_learns_the_table_by_bulk_sync() {
+    let mut bus = Bus::new(3);
+    bus.join(0, "n");
+    bus.dbs[0].create_entry(T, "n", "ep1", b"x".to_vec()).unwrap();
+    bus.join(1, "n");
+    // No gossip ran yet: the join's bulk sync alone carried the entry, and answered it.
+    assert_eq!(bus.now, SimTime::ZERO);
+    assert_eq!(bus.dbs[1].get_entry(T, "n", "ep1"), Some(&b"x"[..]));
+    assert!(bus.dbs[1].in_sync("n"));
+    assert!(bus.dbs[2].entry(T, "n", "ep1").is_none());
+}
