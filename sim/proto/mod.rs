@@ -2,5 +2,8 @@
 //! pushes its output into a `Vec` the caller owns; none reads a clock or a global RNG.
 //!
 //! - [`raft`]: Raft as etcd-io/raft implements it, configured as moby/swarmkit does.
+//! - [`swim`]: SWIM with Lifeguard as hashicorp/memberlist implements it, configured as
+//!   Docker's networkdb does.
 
 pub mod raft;
+pub mod swim;
