@@ -437,7 +437,7 @@ impl<D: Delegate> Member<D> {
         self.expire_relays(now, out);
         self.advance_probe(now, out);
         if self.next_probe_tick <= now {
-            self.next_probe_tick = self.next_probe_tick + self.config.probe_interval;
+            self.next_probe_tick += self.config.probe_interval;
             if self.probe.is_some() {
                 self.probe_tick_pending = true;
             } else {
@@ -446,7 +446,7 @@ impl<D: Delegate> Member<D> {
         }
         self.expire_suspicions(now, out);
         if self.next_gossip <= now {
-            self.next_gossip = self.next_gossip + self.config.gossip_interval;
+            self.next_gossip += self.config.gossip_interval;
             self.gossip(now, out);
         }
         if self.next_push_pull <= now {
