@@ -10,7 +10,9 @@ fn swarmsim(args: &[&str]) -> (i32, String) {
 }
 
 /// (members, trials, suspect median/mean/max, dead median/mean/max, msgs/s, bytes/s).
-fn rows(table: &str) -> Vec<(f64, f64, Vec<f64>, Vec<f64>, f64, f64)> {
+type Row = (f64, f64, Vec<f64>, Vec<f64>, f64, f64);
+
+fn rows(table: &str) -> Vec<Row> {
     table
         .lines()
         .filter(|l| l.starts_with("| ") && l.as_bytes()[2].is_ascii_digit())
