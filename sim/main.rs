@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use swarmsim::experiment::election;
+use swarmsim::experiment::{election, swim};
 use swarmsim::{report, runner, scenario};
 
 /// `swarmsim experiment …`: told apart from a scenario file by its first argument.
@@ -37,6 +37,21 @@ enum Experiment {
         /// The Raft tick, in µs.
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
         tick_us: u64,
+    },
+    /// The SWIM paper's scalability claims on memberlist: first detection of a crash and
+    /// load per member, for 8 to 1000 members.
+    Swim {
+        /// Trials per cluster size.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+        trials: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Cluster sizes, comma-separated (default 8,16,32,64,128,256,512,1000).
+        #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(2..=5000))]
+        sizes: Vec<u64>,
+        /// Where to write swim.md and the plots.
+        #[arg(long, default_value = "reports/experiments")]
+        out: PathBuf,
     },
 }
 
@@ -109,7 +124,14 @@ fn run(args: &Args) -> Result<bool, String> {
 }
 
 fn experiment(which: &Experiment) -> Result<(), String> {
-    let Experiment::Election { trials, seed, out, check_quorum, tick_us } = which;
+    let (trials, seed, out, check_quorum, tick_us) = match which {
+        Experiment::Election { trials, seed, out, check_quorum, tick_us } => {
+            (trials, seed, out, check_quorum, tick_us)
+        }
+        Experiment::Swim { trials, seed, sizes, out } => {
+            return swim_experiment(*trials, *seed, sizes, out)
+        }
+    };
     if *trials == 0 {
         return Err("error: --trials must be at least 1\n".to_string());
     }
@@ -123,6 +145,21 @@ fn experiment(which: &Experiment) -> Result<(), String> {
     let rows = election::run(&settings);
     let files = election::write(&rows, &settings, out).map_err(|e| format!("error: {e}\n"))?;
     let mut text = election::markdown(&rows);
+    for f in files {
+        text += &format!("Wrote {}\n", f.display());
+    }
+    emit(&text)
+}
+
+fn swim_experiment(trials: u64, seed: u64, sizes: &[u64], out: &Path) -> Result<(), String> {
+    let mut settings =
+        swim::Settings { trials: trials as usize, seed, ..swim::Settings::default() };
+    if !sizes.is_empty() {
+        settings.sizes = sizes.iter().map(|&n| n as usize).collect();
+    }
+    let rows = swim::run(&settings);
+    let files = swim::write(&rows, &settings, out).map_err(|e| format!("error: {e}\n"))?;
+    let mut text = swim::markdown(&rows);
     for f in files {
         text += &format!("Wrote {}\n", f.display());
     }

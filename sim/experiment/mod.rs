@@ -4,8 +4,11 @@
 //!
 //! - [`election`]: the Raft paper's leader-election figure (Ongaro & Ousterhout 2014,
 //!   Figure 16), on [`crate::proto::raft::RaftNode`].
+//! - [`swim`]: the SWIM paper's scalability claims (first-detection time and load per
+//!   member against cluster size), on [`crate::proto::swim::Member`].
 
 pub mod election;
+pub mod swim;
 
 /// Why an experiment could not write its results.
 #[derive(Debug, thiserror::Error)]

@@ -3,6 +3,9 @@
 //!
 //! - [`networkdb`]: Docker's NetworkDB (libnetwork), the gossiped overlay tables.
 //! - [`raft`]: Raft as etcd-io/raft implements it, configured as moby/swarmkit does.
+//! - [`swim`]: SWIM with Lifeguard as hashicorp/memberlist implements it, configured as
+//!   Docker's networkdb does.
 
 pub mod networkdb;
 pub mod raft;
+pub mod swim;
