@@ -21,8 +21,9 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
 
-use plotters::prelude::*;
+use plotters::prelude::SeriesLabelPosition;
 
+use super::plot::{log_x_lines, write_error, Axes};
 use super::ExperimentError;
 use crate::engine::Streams;
 use crate::proto::raft::{Config, Message, NodeId, Output, RaftNode, Role};
@@ -326,50 +327,25 @@ pub fn write(
     Ok(files)
 }
 
-fn write_error(path: &Path, source: std::io::Error) -> ExperimentError {
-    ExperimentError::Write { path: path.display().to_string(), source }
-}
-
 /// A CDF of each row's samples, log-scale time axis in ms (as the paper draws it).
 fn plot_cdf(rows: &[Row], path: &Path) -> Result<(), ExperimentError> {
-    let err = |e: &dyn std::fmt::Display| ExperimentError::Plot {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    };
-    let root = SVGBackend::new(path, (800, 420)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
     let x_max = rows.iter().map(Row::max).fold(100.0, f64::max) * 1.2;
-    let mut chart = ChartBuilder::on(&root)
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d((10f64..x_max).log_scale(), 0f64..100f64)
-        .map_err(|e| err(&e))?;
-    chart
-        .configure_mesh()
-        .x_desc("time without leader (ms)")
-        .y_desc("cumulative percent")
-        .draw()
-        .map_err(|e| err(&e))?;
-    for (i, row) in rows.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        let n = row.samples_ms.len() as f64;
-        let points =
-            row.samples_ms.iter().enumerate().map(|(k, &x)| (x, 100.0 * (k + 1) as f64 / n));
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))
-            .map_err(|e| err(&e))?
-            .label(row.label())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| err(&e))?;
-    root.present().map_err(|e| err(&e))
+    let axes = Axes {
+        x: (10.0, x_max),
+        y: (0.0, 100.0),
+        x_desc: "time without leader (ms)",
+        y_desc: "cumulative percent",
+        legend: SeriesLabelPosition::LowerRight,
+    };
+    let series: Vec<(String, Vec<(f64, f64)>)> = rows
+        .iter()
+        .map(|row| {
+            let n = row.samples_ms.len() as f64;
+            let points = row.samples_ms.iter().enumerate();
+            (row.label(), points.map(|(k, &x)| (x, 100.0 * (k + 1) as f64 / n)).collect())
+        })
+        .collect();
+    log_x_lines(path, &axes, &series)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //!   member against cluster size), on [`crate::proto::swim::Member`].
 
 pub mod election;
+mod plot;
 pub mod swim;
 
 /// Why an experiment could not write its results.

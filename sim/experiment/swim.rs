@@ -17,8 +17,9 @@
 
 use std::path::{Path, PathBuf};
 
-use plotters::prelude::*;
+use plotters::prelude::SeriesLabelPosition;
 
+use super::plot::{log_x_lines, write_error, Axes};
 use super::ExperimentError;
 use crate::engine::{SimDuration, SimTime, Streams};
 use crate::proto::swim::cluster::{name, Cluster};
@@ -189,68 +190,38 @@ pub fn write(
     let xs = |f: &dyn Fn(&Row) -> f64| rows.iter().map(|r| (r.members as f64, f(r))).collect();
     let paper = std::f64::consts::E / (std::f64::consts::E - 1.0);
     let detection = dir.join("swim-detection.svg");
-    let series: Vec<(&str, Vec<(f64, f64)>)> = vec![
-        ("first suspect, median", xs(&|r| median(&r.first_suspect_s))),
-        ("first suspect, mean", xs(&|r| mean(&r.first_suspect_s))),
-        ("first dead, median", xs(&|r| median(&r.first_dead_s))),
-        ("SWIM paper: T'·e/(e−1)", xs(&|_| paper)),
+    let series: Vec<(String, Vec<(f64, f64)>)> = vec![
+        ("first suspect, median".into(), xs(&|r| median(&r.first_suspect_s))),
+        ("first suspect, mean".into(), xs(&|r| mean(&r.first_suspect_s))),
+        ("first dead, median".into(), xs(&|r| median(&r.first_dead_s))),
+        ("SWIM paper: T'·e/(e−1)".into(), xs(&|_| paper)),
     ];
     plot(&detection, "time after the crash (s)", &series)?;
     let load = dir.join("swim-load.svg");
-    let series: Vec<(&str, Vec<(f64, f64)>)> = vec![
-        ("messages/member/s", xs(&|r| r.msgs_per_member_s)),
-        ("bytes/member/s ÷ 100", xs(&|r| r.bytes_per_member_s / 100.0)),
+    let series: Vec<(String, Vec<(f64, f64)>)> = vec![
+        ("messages/member/s".into(), xs(&|r| r.msgs_per_member_s)),
+        ("bytes/member/s ÷ 100".into(), xs(&|r| r.bytes_per_member_s / 100.0)),
     ];
     plot(&load, "per member per second", &series)?;
     Ok(vec![table, detection, load])
-}
-
-fn write_error(path: &Path, source: std::io::Error) -> ExperimentError {
-    ExperimentError::Write { path: path.display().to_string(), source }
 }
 
 /// Lines over the cluster size (log-scale axis).
 fn plot(
     path: &Path,
     y_desc: &str,
-    series: &[(&str, Vec<(f64, f64)>)],
+    series: &[(String, Vec<(f64, f64)>)],
 ) -> Result<(), ExperimentError> {
-    let err = |e: &dyn std::fmt::Display| ExperimentError::Plot {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    };
-    let root = SVGBackend::new(path, (800, 420)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
     let points = series.iter().flat_map(|s| s.1.iter());
     let (x_max, y_max) = points.fold((8.0f64, 1.0f64), |(x, y), p| (x.max(p.0), y.max(p.1)));
-    let mut chart = ChartBuilder::on(&root)
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d((4f64..x_max * 1.5).log_scale(), 0f64..y_max * 1.15)
-        .map_err(|e| err(&e))?;
-    chart
-        .configure_mesh()
-        .x_desc("cluster size (members)")
-        .y_desc(y_desc)
-        .draw()
-        .map_err(|e| err(&e))?;
-    for (i, (label, pts)) in series.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        chart
-            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
-            .map_err(|e| err(&e))?
-            .label(*label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| err(&e))?;
-    root.present().map_err(|e| err(&e))
+    let axes = Axes {
+        x: (4.0, x_max * 1.5),
+        y: (0.0, y_max * 1.15),
+        x_desc: "cluster size (members)",
+        y_desc,
+        legend: SeriesLabelPosition::UpperLeft,
+    };
+    log_x_lines(path, &axes, series)
 }
 
 #[cfg(test)]
