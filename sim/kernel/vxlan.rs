@@ -180,16 +180,7 @@ impl Kernel {
             return w.hop(ns, &name, Stage::Drop, detail);
         };
         w.hop(ns, &name, Stage::Arp, format!("proxy: {} is-at {mac}", arp.target_ip));
-        let reply = ArpRepr {
-            op: ArpOp::Reply,
-            sender_mac: mac,
-            sender_ip: arp.target_ip,
-            target_mac: arp.sender_mac,
-            target_ip: arp.sender_ip,
-        };
-        let frame =
-            EthernetFrame { dst: arp.sender_mac, src: mac, payload: EtherPayload::Arp(reply) };
-        self.device_input(w, ns, dev, frame);
+        self.device_input(w, ns, dev, arp.reply_frame(mac));
     }
 
     /// Wraps `frame` for `vtep` and sends it from the socket namespace, as a new packet

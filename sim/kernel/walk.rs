@@ -324,16 +324,7 @@ impl Kernel {
         }
         if arp.op == ArpOp::Request && for_us {
             let mac = self.ns(ns).expect("live").link(dev).mac;
-            let reply = ArpRepr {
-                op: ArpOp::Reply,
-                sender_mac: mac,
-                sender_ip: arp.target_ip,
-                target_mac: arp.sender_mac,
-                target_ip: arp.sender_ip,
-            };
-            let frame =
-                EthernetFrame { dst: arp.sender_mac, src: mac, payload: EtherPayload::Arp(reply) };
-            self.transmit(w, ns, dev, frame);
+            self.transmit(w, ns, dev, arp.reply_frame(mac));
         }
     }
 

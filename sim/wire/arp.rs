@@ -5,7 +5,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::{be16, MacAddr, WireError};
+use super::{be16, EtherPayload, EthernetFrame, MacAddr, WireError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArpOp {
@@ -39,6 +39,18 @@ const FIXED_PREFIX: [u8; 6] = [0x00, 0x01, 0x08, 0x00, 6, 4];
 impl ArpRepr {
     /// Always 28 for IPv4 over Ethernet.
     pub const LEN: usize = 28;
+
+    /// The frame answering this request: `target_ip` is at `mac`, sent back to the asker.
+    pub fn reply_frame(&self, mac: MacAddr) -> EthernetFrame {
+        let reply = ArpRepr {
+            op: ArpOp::Reply,
+            sender_mac: mac,
+            sender_ip: self.target_ip,
+            target_mac: self.sender_mac,
+            target_ip: self.sender_ip,
+        };
+        EthernetFrame { dst: self.sender_mac, src: mac, payload: EtherPayload::Arp(reply) }
+    }
 
     pub fn buffer_len(&self) -> usize {
         Self::LEN
