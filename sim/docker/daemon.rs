@@ -141,14 +141,14 @@ impl Daemon {
         self.network_id(name_or_id).map(|id| &self.networks[&id])
     }
 
+    /// Local networks only: an overlay instantiated here is the swarm's, looked up through
+    /// the swarm's view ([`Daemon::swarm_network`]).
     pub(crate) fn network_id(&self, key: &str) -> Option<String> {
-        if self.networks.contains_key(key) {
-            return Some(key.to_string());
-        }
-        if let Some(n) = self.networks.values().find(|n| n.name == key) {
+        let local = || self.networks.values().filter(|n| n.driver != Driver::Overlay);
+        if let Some(n) = local().find(|n| n.id == key).or_else(|| local().find(|n| n.name == key)) {
             return Some(n.id.clone());
         }
-        let mut hits = self.networks.keys().filter(|id| !key.is_empty() && id.starts_with(key));
+        let mut hits = local().map(|n| &n.id).filter(|id| !key.is_empty() && id.starts_with(key));
         match (hits.next(), hits.next()) {
             (Some(id), None) => Some(id.clone()),
             _ => None,

@@ -34,6 +34,9 @@ impl Daemon {
     /// Checks one attachment the way `updateNetworkConfig`/`validateNetworkingConfig` do.
     pub(crate) fn validate_attachment(&self, att: &Attachment) -> Result<(), String> {
         let net = &self.networks[&att.network_id];
+        if net.driver == Driver::Overlay {
+            return Ok(());
+        }
         if !net.is_user_defined_bridge() {
             if att.ip.is_some() && net.driver == Driver::Bridge {
                 return Err(
@@ -117,12 +120,34 @@ impl Daemon {
         for (i, att) in atts.iter().enumerate() {
             let bindings = if i == 0 { ports.clone() } else { Vec::new() };
             self.join(cid, att, bindings, &mut pl);
+            if !self.has_gateway_endpoint(cid) && self.networks[&att.network_id].overlay.is_some() {
+                self.join_gateway_bridge(cid, &mut pl);
+            }
         }
+        self.publish_peers(cid);
         pl
     }
 
+    /// `setupDefaultGW`: a container whose endpoints give it no way out (overlays have no
+    /// gateway) gets an endpoint on `docker_gwbridge`, named `gateway_<sandbox ID[:12]>`.
+    fn join_gateway_bridge(&mut self, cid: &str, pl: &mut Plumbing) {
+        let Some(gw) = self.network_id(super::network::GW_BRIDGE) else { return };
+        let att = Attachment {
+            network_id: gw.clone(),
+            network_name: super::network::GW_BRIDGE.into(),
+            ip: None,
+            aliases: Vec::new(),
+            ptr: 0,
+        };
+        self.join(cid, &att, Vec::new(), pl);
+        let key = self.containers[cid].sandbox.as_ref().expect("joined").id[..12].to_string();
+        let ep = self.networks[&gw].endpoints.get_mut(cid).expect("just joined");
+        ep.name = format!("gateway_{key}");
+        ep.aliases.clear();
+    }
+
     /// `NewSandbox`: the namespace, with the host's nameservers in its resolv.conf.
-    fn new_sandbox(&mut self, cid: &str, pl: &mut Plumbing) {
+    pub(crate) fn new_sandbox(&mut self, cid: &str, pl: &mut Plumbing) {
         let sb = SandboxInfo::new(self.new_id());
         pl.ops.extend(sandbox::create(&sb.key));
         self.containers[cid].sandbox = Some(sb);
@@ -149,6 +174,9 @@ impl Daemon {
         pl: &mut Plumbing,
     ) {
         let net = &self.networks[&att.network_id];
+        if net.driver == Driver::Overlay {
+            return self.join_overlay(cid, att, pl);
+        }
         let Some(cfg) = net.bridge.clone() else { return };
         let user_defined = net.is_user_defined_bridge();
         let prefix = cfg.bridge_addr.prefix_len();
@@ -196,7 +224,7 @@ impl Daemon {
         self.networks[&att.network_id].endpoints.insert(cid.to_string(), ep);
     }
 
-    fn start_resolver(&mut self, cid: &str, pl: &mut Plumbing) {
+    pub(crate) fn start_resolver(&mut self, cid: &str, pl: &mut Plumbing) {
         let udp = self.rng.range_u64(32768, 61000) as u16;
         let tcp = self.rng.range_u64(32768, 61000) as u16;
         let c = &mut self.containers[cid];
@@ -230,7 +258,7 @@ impl Daemon {
     }
 
     /// The lowest `ethN` not yet used in the container.
-    fn free_ifname(&self, cid: &str) -> String {
+    pub(crate) fn free_ifname(&self, cid: &str) -> String {
         let used: Vec<&str> = self
             .networks
             .values()
@@ -250,8 +278,18 @@ impl Daemon {
     /// (its host peer goes with it), the address released.
     pub(crate) fn leave(&mut self, cid: &str, net_id: &str, pl: &mut Plumbing) {
         let Some(ep) = self.networks[net_id].endpoints.shift_remove(cid) else { return };
-        let bridge_name =
-            self.bridge_of(net_id).expect("endpoints are on bridges").bridge_name.clone();
+        if let Some(bridge) = self.bridge_of(net_id) {
+            let bridge_name = bridge.bridge_name.clone();
+            self.unmap_ports(&ep, &bridge_name, pl);
+        }
+        let sb = self.containers[cid].sandbox.clone().expect("joined containers have a sandbox");
+        pl.ops
+            .push(KernelOp::LinkDel { ns: crate::kernel::NsRef::named(&sb.key), name: ep.ifname });
+        let Some(pool) = self.networks[net_id].pool.as_mut() else { return };
+        pool.release(ep.addr.addr());
+    }
+
+    fn unmap_ports(&mut self, ep: &Endpoint, bridge_name: &str, pl: &mut Plumbing) {
         for b in &ep.ports {
             let f = Forward {
                 proto: b.proto,
@@ -259,7 +297,7 @@ impl Daemon {
                 host_port: b.host_port,
                 container_ip: ep.addr.addr(),
                 container_port: b.container_port,
-                bridge: &bridge_name,
+                bridge: bridge_name,
             };
             bridge::forward(&mut self.fw, Action::Delete, &f, &mut pl.ops);
             pl.effects.push(Effect::StopProxy {
@@ -269,16 +307,12 @@ impl Daemon {
             });
             self.ports.remove(&(b.proto, b.host_ip, b.host_port));
         }
-        let sb = self.containers[cid].sandbox.clone().expect("joined containers have a sandbox");
-        pl.ops
-            .push(KernelOp::LinkDel { ns: crate::kernel::NsRef::named(&sb.key), name: ep.ifname });
-        let pool = self.networks[net_id].pool.as_mut().expect("bridge pool");
-        pool.release(ep.addr.addr());
     }
 
     /// Everything a stopping container releases: its endpoints, then its namespace.
     pub(crate) fn unplumb_container(&mut self, cid: &str) -> Plumbing {
         let mut pl = Plumbing::default();
+        self.withdraw_peers(cid);
         let net_ids: Vec<String> = self.networks.keys().cloned().collect();
         for id in net_ids {
             self.leave(cid, &id, &mut pl);

@@ -32,6 +32,8 @@ pub enum Driver {
     Bridge,
     Host,
     Null,
+    /// A swarm overlay instantiated on this node; listed through the swarm's view.
+    Overlay,
 }
 
 impl fmt::Display for Driver {
@@ -40,6 +42,7 @@ impl fmt::Display for Driver {
             Driver::Bridge => "bridge",
             Driver::Host => "host",
             Driver::Null => "null",
+            Driver::Overlay => "overlay",
         })
     }
 }
@@ -71,6 +74,7 @@ pub struct Network {
     pub options: Vec<(String, String)>,
     pub labels: Vec<(String, String)>,
     pub(crate) bridge: Option<BridgeConfig>,
+    pub(crate) overlay: Option<super::overlay::OverlayConfig>,
     pub default_bridge: bool,
     /// Endpoints by container ID, in join order.
     pub endpoints: IndexMap<String, Endpoint>,
@@ -119,6 +123,7 @@ impl Network {
             options: Vec::new(),
             labels: Vec::new(),
             bridge: None,
+            overlay: None,
             default_bridge: false,
             endpoints: IndexMap::new(),
         }
@@ -388,7 +393,8 @@ impl Daemon {
             .into_iter()
             .map(|n| swarm_render::swarm_network_ls_row(n, no_trunc))
             .collect();
-        rows.extend(self.networks.values().map(|n| local_ls_row(n, no_trunc)));
+        let local = self.networks.values().filter(|n| n.driver != Driver::Overlay);
+        rows.extend(local.map(|n| local_ls_row(n, no_trunc)));
         rows.sort_by(|a, b| natural_cmp(&a[1], &b[1]));
         if p.flag("quiet") {
             return DockerOutcome::out(

@@ -5,11 +5,15 @@
 //! Contract: a daemon never touches the world; it leaves effects and an outbox. The world
 //! applies them here, in order, at the simulated time they happen.
 
+use std::net::{Ipv4Addr, SocketAddrV4};
+
 use crate::docker::apps::{DnsServer, DockerProxy, HttpServer, Idle, Redis, Upstream};
 use crate::docker::swarm::msg::Envelope;
 use crate::docker::Effect;
 use crate::kernel::process::{Process, ResolvConf};
 use crate::kernel::NsRef;
+use crate::proto::networkdb;
+use crate::proto::swim::{self, Transmit};
 
 use super::world::{Event, World};
 use super::SimDuration;
@@ -62,8 +66,28 @@ impl World {
                 self.queue.schedule(delay, Event::Swarm { machine: dest, env: Box::new(env) });
             }
         }
+        for (from, t) in io.gossip {
+            self.send_gossip(machine, from, t);
+        }
         if let Some(at) = next {
             self.schedule_swarm_wake(machine, at);
+        }
+    }
+
+    /// A memberlist transmit over the fabric: the payload (memberlist encrypts it, as
+    /// Docker sets a keyring) plus IPv4 and UDP or TCP headers.
+    fn send_gossip(&mut self, machine: usize, from: Ipv4Addr, t: Transmit<networkdb::Message>) {
+        let headers = match t.transport {
+            swim::Transport::Udp => 20 + 8,
+            swim::Transport::Tcp => 20 + 32,
+        };
+        let bytes = t.wire_bytes(true) + headers;
+        let now = self.now();
+        if let Some((dest, delay)) = self.fabric.message_path(now, machine, *t.to.ip(), bytes) {
+            let from = SocketAddrV4::new(from, swim::PORT);
+            let ev =
+                Event::Gossip { machine: dest, from, transport: t.transport, msg: Box::new(t.msg) };
+            self.queue.schedule(delay, ev);
         }
     }
 
@@ -108,6 +132,11 @@ impl World {
             Event::Swarm { machine, env } => {
                 let Some(d) = self.machines[machine].daemon.as_mut() else { return };
                 d.swarm_deliver(now, *env);
+                machine
+            }
+            Event::Gossip { machine, from, transport, msg } => {
+                let Some(d) = self.machines[machine].daemon.as_mut() else { return };
+                d.gossip_deliver(now, from, transport, *msg);
                 machine
             }
             Event::SwarmWake { machine, at } => {

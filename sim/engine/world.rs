@@ -78,6 +78,13 @@ pub enum Event {
         machine: usize,
         env: Box<crate::docker::swarm::msg::Envelope>,
     },
+    /// A memberlist packet or stream arriving at a node's 7946.
+    Gossip {
+        machine: usize,
+        from: std::net::SocketAddrV4,
+        transport: crate::proto::swim::Transport,
+        msg: Box<crate::proto::swim::Message<crate::proto::networkdb::Message>>,
+    },
     /// A node's swarm timers are due; `at` tells stale wakeups apart.
     SwarmWake {
         machine: usize,
@@ -205,7 +212,9 @@ impl World {
             Event::Proc { machine, pid, token } => {
                 self.with_process(machine, pid, |p, cx| p.on_timer(cx, token));
             }
-            swarm @ (Event::Swarm { .. } | Event::SwarmWake { .. }) => self.swarm_event(swarm),
+            swarm @ (Event::Swarm { .. } | Event::SwarmWake { .. } | Event::Gossip { .. }) => {
+                self.swarm_event(swarm)
+            }
         }
         Ok(())
     }

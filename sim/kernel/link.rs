@@ -138,6 +138,12 @@ pub struct FdbEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Bridge {
     pub fdb: IndexMap<MacAddr, FdbEntry>,
+    /// The MAC was set by hand; otherwise the bridge takes its lowest port MAC
+    /// (`br_stp_recalculate_bridge_id`).
+    pub mac_set: bool,
+    /// The MTU was set by hand; otherwise it follows the smallest port MTU
+    /// (`br_mtu_auto_adjust`).
+    pub mtu_set: bool,
 }
 
 /// Where the bridge sends a frame.

@@ -177,8 +177,20 @@ impl Netns {
                 self.ensure_free_name(new_name)?;
                 self.named_mut(name)?.name = new_name.clone();
             }
-            KernelOp::LinkSetMac { name, mac, .. } => self.named_mut(name)?.mac = *mac,
-            KernelOp::LinkSetMtu { name, mtu, .. } => self.named_mut(name)?.mtu = *mtu,
+            KernelOp::LinkSetMac { name, mac, .. } => {
+                let link = self.named_mut(name)?;
+                link.mac = *mac;
+                if let LinkKind::Bridge(b) = &mut link.kind {
+                    b.mac_set = true;
+                }
+            }
+            KernelOp::LinkSetMtu { name, mtu, .. } => {
+                let link = self.named_mut(name)?;
+                link.mtu = *mtu;
+                if let LinkKind::Bridge(b) = &mut link.kind {
+                    b.mtu_set = true;
+                }
+            }
             KernelOp::LinkSetMaster { name, master, .. } => self.set_master(name, master)?,
             KernelOp::LinkUp { name, .. } => self.named_mut(name)?.up = true,
             KernelOp::AddrAdd { dev, addr, .. } => {
@@ -221,7 +233,23 @@ impl Netns {
             return Err(OpError("RTNETLINK answers: Operation not supported".to_string()));
         }
         self.named_mut(name)?.master = Some(br);
+        self.adopt_port_settings(br);
         Ok(())
+    }
+
+    /// A bridge whose MAC or MTU nobody set takes the lowest port MAC and the smallest
+    /// port MTU, as Linux recomputes them when a port is added.
+    fn adopt_port_settings(&mut self, br: u32) {
+        let ports: Vec<(MacAddr, u32)> =
+            self.bridge_ports(br).iter().map(|p| (self.link(*p).mac, self.link(*p).mtu)).collect();
+        let link = self.links.get_mut(&br).expect("the bridge exists");
+        let LinkKind::Bridge(b) = &link.kind else { return };
+        if !b.mac_set {
+            link.mac = ports.iter().map(|p| p.0).min().unwrap_or(link.mac);
+        }
+        if !b.mtu_set {
+            link.mtu = ports.iter().map(|p| p.1).min().unwrap_or(link.mtu);
+        }
     }
 }
 

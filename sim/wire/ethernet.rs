@@ -37,6 +37,20 @@ impl fmt::Display for MacAddr {
     }
 }
 
+impl std::str::FromStr for MacAddr {
+    type Err = WireError;
+
+    /// Six colon-separated hex bytes, as [`fmt::Display`] writes them.
+    fn from_str(s: &str) -> Result<Self, WireError> {
+        let bytes: Vec<u8> = s
+            .split(':')
+            .map(|b| u8::from_str_radix(b, 16))
+            .collect::<Result<_, _>>()
+            .map_err(|_| WireError::Malformed("MAC address"))?;
+        bytes.try_into().map(MacAddr).map_err(|_| WireError::Malformed("MAC address"))
+    }
+}
+
 /// An Ethernet II frame with its payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EthernetFrame {

@@ -31,11 +31,13 @@ use super::store::{
 use super::token;
 use crate::docker::container::{Attachment, Container, ContainerState};
 use crate::docker::daemon::Daemon;
+use crate::docker::gossip::GossipAgent;
 use crate::docker::image::{self, ImageRef};
 use crate::docker::{DockerOutcome, Effect};
 use crate::engine::SimTime;
 use crate::kernel::KernelOp;
 use crate::proto::raft::{Config, RaftNode};
+use crate::proto::swim::Transmit;
 
 /// Where this daemon stands in swarm mode.
 pub enum SwarmState {
@@ -64,6 +66,8 @@ const JOIN_TIMEOUT: &str = "Error response from daemon: Timeout was reached befo
 #[derive(Debug, Default)]
 pub struct SwarmIo {
     pub sends: Vec<(Ipv4Addr, Ipv4Addr, SwarmMsg)>,
+    /// memberlist transmits, with the sender's address.
+    pub gossip: Vec<(Ipv4Addr, Transmit<crate::proto::networkdb::Message>)>,
     pub ops: Vec<KernelOp>,
     pub effects: Vec<Effect>,
 }
@@ -76,6 +80,8 @@ pub struct SwarmSide {
     next_call: u64,
     /// Task ID → the container running it.
     task_containers: IndexMap<String, TaskContainer>,
+    /// memberlist and NetworkDB, while the node is in a swarm.
+    pub(crate) gossip: Option<GossipAgent>,
 }
 
 /// A task's container, and the swarm networks the task is attached to (a worker knows a
@@ -105,6 +111,7 @@ impl Default for SwarmSide {
             done: IndexMap::new(),
             next_call: 1_000_000,
             task_containers: IndexMap::new(),
+            gossip: None,
         }
     }
 }
@@ -233,7 +240,7 @@ impl Daemon {
         node.absorb_manager(now, mio, &mut io);
         self.swarm.state = SwarmState::Active(Box::new(node));
         self.absorb_node_io(now, io);
-        self.enter_swarm_networking(now);
+        self.enter_swarm_networking(now, addr, &[]);
         DockerOutcome::out(render::init_text(&node_id, &worker_token, addr))
     }
 
@@ -338,17 +345,20 @@ impl Daemon {
             let raft = RaftNode::joining(Config::swarmkit(id), self.rng.fork());
             Manager::new(raft, j.managers.iter().copied().collect())
         });
+        let seeds: Vec<Ipv4Addr> = j.managers.iter().map(|(_, a)| *a).collect();
         let agent = Agent::new(j.node_id.clone(), j.managers, remote, now);
         let node = SwarmNode::new(j.node_id, addr, agent, manager, now);
         self.swarm.state = SwarmState::Active(Box::new(node));
-        self.enter_swarm_networking(now);
+        self.enter_swarm_networking(now, addr, &seeds);
     }
 
-    /// What a node sets up for swarm networking once it is a member: `docker_gwbridge`.
-    fn enter_swarm_networking(&mut self, now: SimTime) {
+    /// What a node sets up for swarm networking once it is a member: `docker_gwbridge`,
+    /// and its gossip agent, joined through the managers (`seeds`).
+    fn enter_swarm_networking(&mut self, now: SimTime, addr: Ipv4Addr, seeds: &[Ipv4Addr]) {
         let mut ops = Vec::new();
         self.ensure_gateway_bridge(now, &mut ops);
         self.swarm.outbox.ops.extend(ops);
+        self.start_gossip(now, addr, seeds);
     }
 
     /// The swarm networks this node sees, as `docker network ls|inspect` list them: on a
@@ -405,6 +415,7 @@ impl Daemon {
         for task_id in tasks {
             self.exec(now, ExecAction::Remove { task_id });
         }
+        self.stop_gossip(now);
         self.swarm.state = SwarmState::Inactive;
         DockerOutcome::out(render::LEFT)
     }
@@ -449,6 +460,7 @@ impl Daemon {
                 let mut io = NodeIo::default();
                 node.on_timer(now, &mut self.rng, &has_image, &mut io);
                 self.absorb_node_io(now, io);
+                self.gossip_wake(now);
             }
         }
     }
@@ -458,7 +470,10 @@ impl Daemon {
         match &self.swarm.state {
             SwarmState::Inactive => None,
             SwarmState::Joining(a) => Some(a.deadline),
-            SwarmState::Active(node) => Some(node.next_wakeup(now)),
+            SwarmState::Active(node) => {
+                let node_wake = node.next_wakeup(now);
+                Some(self.gossip_next_timeout().map_or(node_wake, |g| g.min(node_wake)))
+            }
         }
     }
 
@@ -507,6 +522,8 @@ impl Daemon {
                 if let Some(t) = self.swarm.task_containers.shift_remove(&task_id) {
                     self.stop_task_container(now, &t.container_id);
                     self.containers.shift_remove(&t.container_id);
+                    let ops = self.drop_unused_overlays();
+                    self.swarm.outbox.ops.extend(ops);
                 }
             }
         }
@@ -520,9 +537,8 @@ impl Daemon {
         }
     }
 
-    /// A task's container: `<service>.<slot>.<task ID>`, its image pulled if need be. The
-    /// overlay attachments come with the overlay driver; until then the task runs in a
-    /// sandbox of its own (the `none` network).
+    /// A task's container: `<service>.<slot>.<task ID>`, its image pulled if need be, on
+    /// the task's overlays (instantiated here first if need be).
     fn start_task(&mut self, now: SimTime, task: &super::store::Task) -> Result<(), String> {
         let r = ImageRef::parse(&task.spec.image);
         let spec = image::lookup(&r).map_err(|e| e.to_string())?;
@@ -531,8 +547,12 @@ impl Daemon {
             None => self.store_image(&r),
         };
         let id = self.new_id();
-        let none = self.network_id("none").expect("the none network always exists");
-        let ptr = self.fake_pointer();
+        let mut ops = Vec::new();
+        for att in &task.networks {
+            self.ensure_overlay(now, &att.network, &mut ops);
+        }
+        self.swarm.outbox.ops.extend(ops);
+        let networks = self.task_attachments(task);
         let slot = if task.slot > 0 { task.slot.to_string() } else { task.node_id.clone() };
         let c = Container {
             id: id.clone(),
@@ -552,14 +572,8 @@ impl Daemon {
             tty: false,
             open_stdin: false,
             auto_remove: false,
-            network_mode: "none".into(),
-            networks: vec![Attachment {
-                network_id: none,
-                network_name: "none".into(),
-                ip: None,
-                aliases: Vec::new(),
-                ptr,
-            }],
+            network_mode: networks[0].network_name.clone(),
+            networks,
             publish: Vec::new(),
             exposed: spec.exposed.iter().map(|s| s.to_string()).collect(),
             sandbox: None,
@@ -573,6 +587,34 @@ impl Daemon {
         self.swarm.outbox.ops.extend(pl.ops);
         self.swarm.outbox.effects.extend(pl.effects);
         Ok(())
+    }
+
+    /// The container's attachments: the task's overlays at their allocated addresses, or
+    /// `none` for a task on no network.
+    fn task_attachments(&mut self, task: &super::store::Task) -> Vec<Attachment> {
+        let mut atts: Vec<Attachment> = Vec::new();
+        for a in &task.networks {
+            let ptr = self.fake_pointer();
+            atts.push(Attachment {
+                network_id: a.network.id.clone(),
+                network_name: a.network.name.clone(),
+                ip: Some(a.addr.addr()),
+                aliases: Vec::new(),
+                ptr,
+            });
+        }
+        if atts.is_empty() {
+            let none = self.network_id("none").expect("the none network always exists");
+            let ptr = self.fake_pointer();
+            atts.push(Attachment {
+                network_id: none,
+                network_name: "none".into(),
+                ip: None,
+                aliases: Vec::new(),
+                ptr,
+            });
+        }
+        atts
     }
 
     /// The swarm's worker and manager join tokens, if this node is a manager that has them.

@@ -15,6 +15,7 @@ pub mod dispatcher;
 pub mod ids;
 pub mod manager;
 pub mod msg;
+mod netagent;
 pub mod node;
 pub mod orchestrator;
 pub mod parse;

@@ -1,0 +1,367 @@
+//! The overlay driver on one node, as libnetwork's `drivers/overlay` builds it
+//! (docker-facts 1–8, 11, 13).
+//!
+//! Contract: a swarm network becomes a local network on a node when a task there needs it
+//! ([`Daemon::ensure_overlay`]) and goes when its last endpoint leaves
+//! ([`Daemon::drop_unused_overlays`]). Its sandbox is the namespace `1-<netid[:10]>` holding
+//! `br0` (the gateway address) and `vxlan0` (made in the root namespace, so its UDP socket
+//! stays there, then moved in). A container joins through a veth pair whose outer end is
+//! `vethN` on `br0` and whose inner end is the container's `ethN`, MTU 1450 (1424 encrypted),
+//! MAC derived from the IP. Each endpoint is published in NetworkDB's `overlay_peer_table`;
+//! neighbour and FDB entries for *remote* endpoints are programmed from that table's watch
+//! events only ([`Daemon::on_peer_event`]), never from the cluster store.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use super::container::Attachment;
+use super::daemon::Daemon;
+use super::endpoint::Plumbing;
+use super::network::{Driver, Endpoint, Network};
+use super::sandbox::{self, mac_from_ip, Iface};
+use super::swarm::store;
+use crate::engine::SimTime;
+use crate::kernel::{KernelOp, NsRef, VxlanConfig};
+use crate::proto::networkdb::{WatchEvent, WatchOp};
+use crate::wire::MacAddr;
+
+/// NetworkDB's table of overlay endpoints (`peer.go`).
+pub const PEER_TABLE: &str = "overlay_peer_table";
+/// `vxlanEncap`: outer Ethernet, IPv4, UDP and VXLAN headers.
+const VXLAN_ENCAP: u32 = 50;
+/// `pktExpansion`: ESP's SPI, sequence number, IV, padding, next header and ICV.
+const ESP_EXPANSION: u32 = 26;
+/// The option that sets the MTU the overlay's own is derived from.
+const MTU_OPTION: &str = "com.docker.network.driver.mtu";
+
+/// A swarm overlay as the driver instantiates it on this node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverlayConfig {
+    pub vni: u32,
+    /// The gateway address on `br0`, with the subnet's prefix.
+    pub gateway: Ipv4Net,
+    pub mtu: u32,
+    /// The sandbox's namespace: `1-` and the network ID's first 10 characters.
+    pub ns_key: String,
+    /// The key `encrypted` is among the options (any value, docker-facts 35).
+    pub encrypted: bool,
+}
+
+impl OverlayConfig {
+    /// The driver's view of an allocated swarm network.
+    pub fn of(net: &store::Network) -> OverlayConfig {
+        let alloc = net.allocation.as_ref().expect("a task's networks are allocated");
+        let encrypted = net.options.iter().any(|(k, _)| k == "encrypted");
+        let gateway =
+            Ipv4Net::new(alloc.gateway, alloc.subnet.prefix_len()).expect("subnet prefix");
+        OverlayConfig {
+            vni: alloc.vni,
+            gateway,
+            mtu: max_mtu(&net.options, encrypted),
+            ns_key: format!("1-{}", &net.id[..10]),
+            encrypted,
+        }
+    }
+
+    fn ns(&self) -> NsRef {
+        NsRef::named(&self.ns_key)
+    }
+}
+
+/// `maxMTU`: the configured MTU (1500 by default) less the VXLAN encapsulation, and for an
+/// encrypted network less ESP's expansion too, rounded down to a multiple of 4.
+pub fn max_mtu(options: &[(String, String)], encrypted: bool) -> u32 {
+    let base = options
+        .iter()
+        .find(|(k, _)| k == MTU_OPTION)
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(1500);
+    let mtu = base - VXLAN_ENCAP;
+    if encrypted {
+        (mtu - ESP_EXPANSION) & !3
+    } else {
+        mtu
+    }
+}
+
+/// `PeerRecord` (`overlay.proto`): an endpoint and the VTEP that reaches it, encoded as the
+/// protobuf message it is, three string fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerRecord {
+    pub endpoint_ip: Ipv4Net,
+    pub endpoint_mac: MacAddr,
+    pub tunnel_endpoint_ip: Ipv4Addr,
+}
+
+impl PeerRecord {
+    pub fn encode(&self) -> Vec<u8> {
+        let fields = [
+            self.endpoint_ip.to_string(),
+            self.endpoint_mac.to_string(),
+            self.tunnel_endpoint_ip.to_string(),
+        ];
+        let mut out = Vec::new();
+        for (i, f) in fields.iter().enumerate() {
+            out.push(((i as u8 + 1) << 3) | 2);
+            out.push(f.len() as u8);
+            out.extend_from_slice(f.as_bytes());
+        }
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<PeerRecord> {
+        let mut fields = Vec::new();
+        let mut rest = bytes;
+        while let [_tag, len, tail @ ..] = rest {
+            let len = usize::from(*len);
+            fields.push(std::str::from_utf8(tail.get(..len)?).ok()?);
+            rest = &tail[len..];
+        }
+        let [ip, mac, vtep] = fields[..] else { return None };
+        Some(PeerRecord {
+            endpoint_ip: ip.parse().ok()?,
+            endpoint_mac: mac.parse().ok()?,
+            tunnel_endpoint_ip: vtep.parse().ok()?,
+        })
+    }
+}
+
+/// `ov-<vni as 6 hex>-<netid[:5]>` and `vx-…`: the names the devices are made under.
+fn device_name(prefix: &str, cfg: &OverlayConfig, net_id: &str) -> String {
+    format!("{prefix}-{:06x}-{}", cfg.vni, &net_id[..5])
+}
+
+/// `initSandbox` + `setupSubnetSandbox`: the namespace, `br0` with the gateway, and
+/// `vxlan0` made in the root namespace, moved in and enslaved.
+fn sandbox_ops(cfg: &OverlayConfig, net_id: &str) -> Vec<KernelOp> {
+    let ns = cfg.ns();
+    let (br, vx) = (device_name("ov", cfg, net_id), device_name("vx", cfg, net_id));
+    let mut ops = sandbox::create(&cfg.ns_key);
+    ops.extend([
+        KernelOp::BridgeAdd { ns: ns.clone(), name: br.clone() },
+        KernelOp::LinkRename { ns: ns.clone(), name: br, new_name: "br0".into() },
+        KernelOp::AddrAdd { ns: ns.clone(), dev: "br0".into(), addr: cfg.gateway },
+        KernelOp::LinkUp { ns: ns.clone(), name: "br0".into() },
+        KernelOp::VxlanAdd {
+            ns: NsRef::Root,
+            name: vx.clone(),
+            config: VxlanConfig::docker(cfg.vni, cfg.mtu),
+        },
+        KernelOp::LinkSetNetns { ns: NsRef::Root, name: vx.clone(), target: ns.clone() },
+        KernelOp::LinkRename { ns: ns.clone(), name: vx, new_name: "vxlan0".into() },
+        KernelOp::LinkSetMaster { ns: ns.clone(), name: "vxlan0".into(), master: "br0".into() },
+        KernelOp::LinkUp { ns, name: "vxlan0".into() },
+    ]);
+    ops
+}
+
+/// The driver's `Join`: a veth pair with the overlay's MTU, its outer end moved into the
+/// sandbox as `port` on `br0`.
+fn endpoint_ops(cfg: &OverlayConfig, outer: &str, inner: &str, port: &str) -> Vec<KernelOp> {
+    let ns = cfg.ns();
+    vec![
+        KernelOp::VethAdd { ns: NsRef::Root, name: outer.into(), peer: inner.into() },
+        KernelOp::LinkSetMtu { ns: NsRef::Root, name: outer.into(), mtu: cfg.mtu },
+        KernelOp::LinkSetMtu { ns: NsRef::Root, name: inner.into(), mtu: cfg.mtu },
+        KernelOp::LinkSetNetns { ns: NsRef::Root, name: outer.into(), target: ns.clone() },
+        KernelOp::LinkRename { ns: ns.clone(), name: outer.into(), new_name: port.into() },
+        KernelOp::LinkSetMaster { ns: ns.clone(), name: port.into(), master: "br0".into() },
+        KernelOp::LinkUp { ns, name: port.into() },
+    ]
+}
+
+/// `peerAdd`/`peerDelete` for a remote endpoint: the permanent neighbour entry and the FDB
+/// entry pointing at its VTEP, both on `vxlan0`.
+fn peer_ops(cfg: &OverlayConfig, rec: &PeerRecord, op: WatchOp) -> Vec<KernelOp> {
+    let (ns, dev) = (cfg.ns(), "vxlan0".to_string());
+    let (ip, mac, dst) = (rec.endpoint_ip.addr(), rec.endpoint_mac, rec.tunnel_endpoint_ip);
+    match op {
+        WatchOp::Create | WatchOp::Update => vec![
+            KernelOp::NeighAdd { ns: ns.clone(), dev: dev.clone(), ip, mac },
+            KernelOp::FdbAdd { ns, dev, mac, dst },
+        ],
+        WatchOp::Delete => vec![
+            KernelOp::NeighDel { ns: ns.clone(), dev: dev.clone(), ip },
+            KernelOp::FdbDel { ns, dev, mac, dst },
+        ],
+    }
+}
+
+impl Daemon {
+    /// The network instantiated on this node, its sandbox built and its gossip joined.
+    pub(crate) fn ensure_overlay(
+        &mut self,
+        now: SimTime,
+        net: &store::Network,
+        ops: &mut Vec<KernelOp>,
+    ) {
+        if self.networks.contains_key(&net.id) {
+            return;
+        }
+        let cfg = OverlayConfig::of(net);
+        ops.extend(sandbox_ops(&cfg, &net.id));
+        let mut local = Network::builtin(net.id.clone(), &net.name, Driver::Overlay, now);
+        local.overlay = Some(cfg);
+        local.options = net.options.clone();
+        local.attachable = net.attachable;
+        self.networks.insert(net.id.clone(), local);
+        self.gossip_join_network(now, &net.id);
+    }
+
+    /// Joins a container to an overlay at the address the manager allocated.
+    pub(crate) fn join_overlay(&mut self, cid: &str, att: &Attachment, pl: &mut Plumbing) {
+        let cfg = self.networks[&att.network_id].overlay.clone().expect("an overlay network");
+        let ip = att.ip.expect("swarm allocates every overlay address");
+        let addr = Ipv4Net::new(ip, cfg.gateway.prefix_len()).expect("subnet prefix");
+        let (outer, inner) = (self.veth_name(), self.veth_name());
+        let port = self.free_port_name(&att.network_id);
+        pl.ops.extend(endpoint_ops(&cfg, &outer, &inner, &port));
+        if self.containers[cid].sandbox.is_none() {
+            self.new_sandbox(cid, pl);
+        }
+        let sb = self.containers[cid].sandbox.clone().expect("sandbox exists before join");
+        if sb.dns_ports.is_none() {
+            self.start_resolver(cid, pl);
+        }
+        let ifname = self.free_ifname(cid);
+        let mac = mac_from_ip(ip);
+        pl.ops.extend(sandbox::add_interface(
+            &sb.key,
+            &Iface { src: &inner, dst: &ifname, mac, addr },
+        ));
+        let c = &self.containers[cid];
+        let ep = Endpoint {
+            id: self.rng.hex(32),
+            container_id: cid.to_string(),
+            name: c.name.clone(),
+            addr,
+            mac,
+            host_veth: port,
+            ifname,
+            aliases: att.aliases.clone(),
+            ports: Vec::new(),
+        };
+        self.networks[&att.network_id].endpoints.insert(cid.to_string(), ep);
+    }
+
+    /// The lowest `vethN` free in the overlay's sandbox.
+    fn free_port_name(&self, net_id: &str) -> String {
+        let used: Vec<&str> =
+            self.networks[net_id].endpoints.values().map(|e| e.host_veth.as_str()).collect();
+        (0..).map(|n| format!("veth{n}")).find(|p| !used.contains(&p.as_str())).expect("unbounded")
+    }
+
+    /// Publishes the container's overlay endpoints in `overlay_peer_table`.
+    pub(crate) fn publish_peers(&mut self, cid: &str) {
+        let Some(vtep) = self.vtep() else { return };
+        for (net_id, ep) in self.overlay_endpoints(cid) {
+            let rec =
+                PeerRecord { endpoint_ip: ep.addr, endpoint_mac: ep.mac, tunnel_endpoint_ip: vtep };
+            self.gossip_create_entry(PEER_TABLE, &net_id, &ep.id, rec.encode());
+        }
+    }
+
+    /// Withdraws them, before the endpoints go.
+    pub(crate) fn withdraw_peers(&mut self, cid: &str) {
+        for (net_id, ep) in self.overlay_endpoints(cid) {
+            self.gossip_delete_entry(PEER_TABLE, &net_id, &ep.id);
+        }
+    }
+
+    fn overlay_endpoints(&self, cid: &str) -> Vec<(String, Endpoint)> {
+        self.networks
+            .values()
+            .filter(|n| n.driver == Driver::Overlay)
+            .filter_map(|n| n.endpoints.get(cid).map(|ep| (n.id.clone(), ep.clone())))
+            .collect()
+    }
+
+    /// Deletes the local instance of every overlay no endpoint uses any more: its namespace
+    /// (and the devices in it) and its gossip. Returns the ops.
+    pub(crate) fn drop_unused_overlays(&mut self) -> Vec<KernelOp> {
+        let unused: Vec<(String, String)> = self
+            .networks
+            .values()
+            .filter(|n| n.endpoints.is_empty())
+            .filter_map(|n| n.overlay.as_ref().map(|cfg| (n.id.clone(), cfg.ns_key.clone())))
+            .collect();
+        let mut ops = Vec::new();
+        for (id, key) in unused {
+            self.networks.shift_remove(&id);
+            self.gossip_leave_network(&id);
+            ops.push(KernelOp::NetnsDel { name: key });
+        }
+        ops
+    }
+
+    /// A change in `overlay_peer_table`: a remote endpoint's neighbour and FDB entries are
+    /// added or removed; local endpoints and networks not instantiated here are ignored.
+    pub(crate) fn on_peer_event(&self, w: &WatchEvent) -> Vec<KernelOp> {
+        let own_vtep = self.vtep();
+        let cfg = self.networks.get(&w.network).and_then(|n| n.overlay.as_ref());
+        let rec = PeerRecord::decode(&w.value);
+        match (cfg, rec) {
+            (Some(cfg), Some(rec))
+                if w.table == PEER_TABLE && Some(rec.tunnel_endpoint_ip) != own_vtep =>
+            {
+                peer_ops(cfg, &rec, w.op)
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mtu_is_1450_plain_and_1424_encrypted() {
+        let none: Vec<(String, String)> = Vec::new();
+        assert_eq!(max_mtu(&none, false), 1450);
+        assert_eq!(max_mtu(&none, true), 1424);
+        let jumbo = vec![(MTU_OPTION.to_string(), "9000".to_string())];
+        assert_eq!(max_mtu(&jumbo, false), 8950);
+        assert_eq!(max_mtu(&jumbo, true), 8924);
+    }
+
+    #[test]
+    fn peer_records_round_trip_as_three_protobuf_strings() {
+        let rec = PeerRecord {
+            endpoint_ip: "10.0.1.3/24".parse().unwrap(),
+            endpoint_mac: MacAddr([2, 0x42, 10, 0, 1, 3]),
+            tunnel_endpoint_ip: Ipv4Addr::new(172, 16, 24, 5),
+        };
+        let bytes = rec.encode();
+        assert_eq!(&bytes[..13], b"\x0a\x0b10.0.1.3/24");
+        assert_eq!(bytes.len(), 2 + 11 + 2 + 17 + 2 + 11);
+        assert_eq!(PeerRecord::decode(&bytes), Some(rec));
+        assert_eq!(PeerRecord::decode(b"\x0a\x02xy"), None);
+    }
+
+    #[test]
+    fn the_sandbox_is_named_after_the_network_and_holds_br0_and_vxlan0() {
+        let cfg = OverlayConfig {
+            vni: 4097,
+            gateway: "10.0.1.1/24".parse().unwrap(),
+            mtu: 1450,
+            ns_key: "1-e2wklxwawq".into(),
+            encrypted: false,
+        };
+        let text: Vec<String> =
+            sandbox_ops(&cfg, "e2wklxwawqznawtlwyieynell").iter().map(|o| o.to_string()).collect();
+        assert_eq!(text[0], "ip netns add 1-e2wklxwawq");
+        assert!(
+            text.contains(
+                &"ip netns exec 1-e2wklxwawq ip link add ov-001001-e2wkl type bridge".to_string()
+            ),
+            "{text:#?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("ip link add vx-001001-e2wkl mtu 1450 type vxlan id 4097")),
+            "{text:#?}"
+        );
+    }
+}
