@@ -35,6 +35,7 @@ pub mod ipam;
 mod iptables;
 mod names;
 mod network;
+pub mod overlay_crypto;
 pub mod render;
 mod sandbox;
 pub mod swarm;
