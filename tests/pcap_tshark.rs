@@ -11,9 +11,9 @@ use std::process::Command;
 
 use swarmsim::engine::{SimDuration, SimTime};
 use swarmsim::wire::{
-    ArpOp, ArpRepr, DnsClass, DnsMessage, DnsQuestion, DnsRecord, DnsRecordData, DnsType,
-    EtherPayload, EthernetFrame, IcmpRepr, IpPayload, Ipv4Packet, MacAddr, PcapWriter, Rcode,
-    TcpFlags, TcpSegment, TcpdumpPrinter, UdpDatagram, UdpPayload, VxlanPacket,
+    ArpOp, ArpRepr, DnsClass, DnsMessage, DnsQuestion, DnsRecord, DnsRecordData, DnsType, EspKey,
+    EspPacket, EtherPayload, EthernetFrame, IcmpRepr, IpPayload, Ipv4Packet, MacAddr, PcapWriter,
+    Rcode, TcpFlags, TcpSegment, TcpdumpPrinter, UdpDatagram, UdpPayload, VxlanPacket,
 };
 
 /// 2021-06-01 19:04:42 UTC: the capture's time zero.
@@ -276,6 +276,25 @@ fn vxlan_frames() -> Vec<EthernetFrame> {
     vec![wrap(echo, true), wrap(reply, false), wrap(get, true), wrap(query, true)]
 }
 
+/// The key Docker's `buildAeadAlgo` would install for SPI 0x9d600d3f: 16 key bytes, then
+/// the SPI as salt.
+const ESP_KEY: EspKey = EspKey { key: [7; 16], salt: [0x9d, 0x60, 0x0d, 0x3f] };
+
+/// The VXLAN frames of the first direction, sealed in ESP as an encrypted overlay sends
+/// them (one SA, sequence numbers from 1).
+fn esp_frames() -> Vec<EthernetFrame> {
+    let to_second = vxlan_frames().into_iter().enumerate().filter(|(i, _)| *i != 1);
+    to_second
+        .zip(1..)
+        .map(|((_, f), seq)| {
+            let EtherPayload::Ipv4(ip) = f.payload else { unreachable!("VXLAN is IP") };
+            let esp = EspPacket::seal(0x9d60_0d3f, seq, ESP_KEY, ip.payload);
+            let sealed = Ipv4Packet { payload: IpPayload::Esp(esp), ..ip };
+            frame(f.src, f.dst, EtherPayload::Ipv4(sealed))
+        })
+        .collect()
+}
+
 fn capture() -> Vec<(SimTime, EthernetFrame)> {
     timed([arp_frames(), icmp_frames(), tcp_frames(), dns_frames(), edge_frames()].concat())
 }
@@ -340,6 +359,39 @@ fn tcpdump_prints_our_lines() {
 #[test]
 fn tcpdump_prints_our_vxlan_lines() {
     tcpdump_agrees("tcpdump-vxlan", &timed(vxlan_frames()));
+}
+
+#[test]
+fn tcpdump_prints_our_esp_lines() {
+    tcpdump_agrees("tcpdump-esp", &timed(esp_frames()));
+}
+
+/// Given the SA, Wireshark decrypts our ESP (rfc4106 AES-GCM, 8-byte ICV), finds the ICV
+/// good, the padding and next header (UDP) where `esp_output` puts them, and the VXLAN
+/// frame inside; without the SA it sees none of the inner frame.
+#[test]
+fn tshark_decrypts_our_esp() {
+    let dir = temp_dir("tshark-esp");
+    let frames = timed(esp_frames());
+    let file = write_pcap(&dir, &frames);
+    let key: String = ESP_KEY.material().iter().map(|b| format!("{b:02x}")).collect();
+    let sa = format!(
+        "uat:esp_sa:\"IPv4\",\"172.16.24.4\",\"172.16.24.5\",\"0x9d600d3f\",\
+         \"AES-GCM with 8 octet ICV [RFC4106]\",\"0x{key}\",\"NULL\",\"\""
+    );
+    let fields = ["esp.sequence", "esp.icv_good", "esp.pad_len", "esp.protocol", "vxlan.vni"];
+    let mut args = vec!["-r", &file, "-T", "fields"];
+    args.extend(fields.iter().flat_map(|f| ["-e", f]));
+    let sealed = run("tshark", &args);
+    assert_eq!(sealed, "1\t\t\t\t\n2\t\t\t\t\n3\t\t\t\t\n");
+    let opts = ["-o", "esp.enable_encryption_decode:TRUE", "-o"];
+    let opts = opts.into_iter().chain([sa.as_str(), "-o", "esp.enable_authentication_check:TRUE"]);
+    let opened = run("tshark", &opts.chain(args).collect::<Vec<_>>());
+    // UDP datagrams of 114, 144 and 93 bytes (+2 trailer bytes) need 0, 2 and 1 pad bytes.
+    assert_eq!(opened, "1\t1\t0\t0x11\t4097\n2\t1\t2\t0x11\t4097\n3\t1\t1\t0x11\t4097\n");
+    if std::env::var_os("SWARMSIM_KEEP_PCAP").is_none() {
+        std::fs::remove_dir_all(dir).expect("clean up");
+    }
 }
 
 fn tcpdump_agrees(test: &str, frames: &[(SimTime, EthernetFrame)]) {
@@ -481,7 +533,7 @@ fn transport_columns(payload: &IpPayload, checksum: &str) -> Vec<String> {
             u.dst_port.to_string(),
             checksum.into(),
         ],
-        IpPayload::Icmp(_) => vec![blank(); 7],
+        IpPayload::Icmp(_) | IpPayload::Esp(_) => vec![blank(); 7],
     }
 }
 

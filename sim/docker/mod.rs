@@ -37,6 +37,7 @@ mod iptables;
 mod names;
 mod network;
 mod overlay;
+pub mod overlay_crypto;
 pub mod render;
 mod sandbox;
 pub mod swarm;

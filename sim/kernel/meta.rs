@@ -11,6 +11,8 @@ impl PacketMeta {
         let (sport, dport, icmp_type, tcp_flags) = match &pkt.payload {
             IpPayload::Tcp(t) => (t.src_port, t.dst_port, None, Some(t.flags)),
             IpPayload::Udp(u) => (u.src_port, u.dst_port, None, None),
+            // Netfilter sees no ports in ESP (xt_esp matches the SPI, which is not modelled).
+            IpPayload::Esp(_) => (0, 0, None, None),
             IpPayload::Icmp(i) => {
                 let (ty, id) = icmp_type_and_id(i);
                 (id, id, Some(ty), None)
@@ -42,7 +44,7 @@ impl PacketMeta {
             IpPayload::Icmp(
                 IcmpRepr::EchoRequest { ident, .. } | IcmpRepr::EchoReply { ident, .. },
             ) => *ident = self.sport,
-            IpPayload::Icmp(IcmpRepr::DestUnreachable { .. }) => {}
+            IpPayload::Icmp(IcmpRepr::DestUnreachable { .. }) | IpPayload::Esp(_) => {}
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod tools;
 pub mod views;
 mod vxlan;
 mod walk;
+pub mod xfrm;
 
 pub use link::{Bridge, FdbDecision, Link, LinkKind, LinkStats, BRIDGE_AGEING_TIME};
 pub use neigh::{NeighState, Neighbours};
@@ -117,6 +118,18 @@ impl Kernel {
             KernelOp::VethAdd { ns, name, peer } => self.veth_add(ns, name, peer),
             KernelOp::VxlanAdd { ns, name, config } => self.vxlan_add(ns, name, config),
             KernelOp::LinkDel { ns, name } => self.link_del(ns, name),
+            KernelOp::XfrmStateAdd { ns, sa } => {
+                self.existing_ns(ns)?.xfrm.state_add(sa).map(|()| String::new())
+            }
+            KernelOp::XfrmStateDel { ns, src, dst, spi } => {
+                self.existing_ns(ns)?.xfrm.state_del(*src, *dst, *spi).map(|()| String::new())
+            }
+            KernelOp::XfrmPolicyAdd { ns, policy } => {
+                self.existing_ns(ns)?.xfrm.policy_add(policy).map(|()| String::new())
+            }
+            KernelOp::XfrmPolicyDel { ns, policy } => {
+                self.existing_ns(ns)?.xfrm.policy_del(policy).map(|()| String::new())
+            }
             KernelOp::Iptables { ns, args } => {
                 self.existing_ns(ns)?.netfilter.run_command(args).map_err(|e| OpError(e.message))
             }

@@ -11,6 +11,7 @@ use super::neigh::{NeighState, Neighbours};
 use super::netfilter::Netfilter;
 use super::route::{Route, RouteProto, RoutingTable};
 use super::socket::Sockets;
+use super::xfrm::Xfrm;
 use super::{no_device, KernelOp, NsRef, OpError};
 use crate::wire::MacAddr;
 
@@ -30,6 +31,8 @@ pub struct Netns {
     pub netfilter: Netfilter,
     pub sysctls: BTreeMap<String, String>,
     pub sockets: Sockets,
+    /// IPsec SAs and policies (`ip xfrm`).
+    pub xfrm: Xfrm,
     next_ifindex: u32,
 }
 
@@ -45,6 +48,7 @@ impl Netns {
             netfilter: Netfilter::new(),
             sysctls: BTreeMap::new(),
             sockets: Sockets::default(),
+            xfrm: Xfrm::default(),
             next_ifindex: 1,
         };
         let lo = ns.add_link("lo", LinkKind::Loopback, MacAddr::ZERO);

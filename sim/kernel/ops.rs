@@ -11,6 +11,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
+use super::xfrm::{self, XfrmPolicy, XfrmSa};
 use crate::wire::MacAddr;
 
 /// Which network namespace an op acts in.
@@ -130,6 +131,15 @@ pub enum KernelOp {
     Iptables { ns: NsRef, args: Vec<String> },
     /// `sysctl -w KEY=VALUE`
     Sysctl { ns: NsRef, key: String, value: String },
+    /// `ip xfrm state add src S dst D proto esp spi SPI reqid R mode transport [mark M mask
+    /// K] aead 'rfc4106(gcm(aes))' KEYSALT 64`
+    XfrmStateAdd { ns: NsRef, sa: XfrmSa },
+    /// `ip xfrm state delete src S dst D proto esp spi SPI`
+    XfrmStateDel { ns: NsRef, src: Ipv4Addr, dst: Ipv4Addr, spi: u32 },
+    /// `ip xfrm policy add SELECTOR dir DIR [mark M mask K] tmpl … mode transport`
+    XfrmPolicyAdd { ns: NsRef, policy: XfrmPolicy },
+    /// `ip xfrm policy delete SELECTOR dir DIR [mark M mask K]` (the template is ignored).
+    XfrmPolicyDel { ns: NsRef, policy: XfrmPolicy },
 }
 
 impl KernelOp {
@@ -154,7 +164,11 @@ impl KernelOp {
             | KernelOp::RouteAdd { ns, .. }
             | KernelOp::NeighAdd { ns, .. }
             | KernelOp::Iptables { ns, .. }
-            | KernelOp::Sysctl { ns, .. } => ns,
+            | KernelOp::Sysctl { ns, .. }
+            | KernelOp::XfrmStateAdd { ns, .. }
+            | KernelOp::XfrmStateDel { ns, .. }
+            | KernelOp::XfrmPolicyAdd { ns, .. }
+            | KernelOp::XfrmPolicyDel { ns, .. } => ns,
         }
     }
 
@@ -187,7 +201,11 @@ impl KernelOp {
             | KernelOp::RouteAdd { ns, .. }
             | KernelOp::NeighAdd { ns, .. }
             | KernelOp::Iptables { ns, .. }
-            | KernelOp::Sysctl { ns, .. } => *ns = rename(ns),
+            | KernelOp::Sysctl { ns, .. }
+            | KernelOp::XfrmStateAdd { ns, .. }
+            | KernelOp::XfrmStateDel { ns, .. }
+            | KernelOp::XfrmPolicyAdd { ns, .. }
+            | KernelOp::XfrmPolicyDel { ns, .. } => *ns = rename(ns),
         }
     }
 
@@ -243,6 +261,20 @@ impl KernelOp {
                 format!("iptables {}", quoted.join(" "))
             }
             KernelOp::Sysctl { key, value, .. } => format!("sysctl -w {key}={value}"),
+            KernelOp::XfrmStateAdd { sa, .. } => {
+                format!("ip xfrm state add {}", xfrm::state_add_args(sa))
+            }
+            KernelOp::XfrmStateDel { src, dst, spi, .. } => {
+                format!("ip xfrm state delete src {src} dst {dst} proto esp spi 0x{spi:08x}")
+            }
+            KernelOp::XfrmPolicyAdd { policy, .. } => format!(
+                "ip xfrm policy add {} {}",
+                xfrm::policy_key_args(policy),
+                xfrm::tmpl_args(&policy.tmpl)
+            ),
+            KernelOp::XfrmPolicyDel { policy, .. } => {
+                format!("ip xfrm policy delete {}", xfrm::policy_key_args(policy))
+            }
         }
     }
 }

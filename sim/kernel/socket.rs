@@ -465,6 +465,7 @@ impl Kernel {
                 self.notify(ns, sock, kind, w.out);
             }
             IpPayload::Icmp(_) => w.hop(ns, "-", Stage::Deliver, "ICMP consumed by the stack"),
+            IpPayload::Esp(_) => w.hop(ns, "-", Stage::Drop, "ESP: no socket takes it"),
         }
     }
 

@@ -11,6 +11,8 @@
 //! socket ─► route ─► OUTPUT ─► (re-route after DNAT) ─► POSTROUTING ─► neighbour ─► tx
 //! tx on a vxlan device ─► proxy ARP / VXLAN FDB ─► encap ─► socket namespace's output
 //! UDP to a VXLAN socket ─► decap ─► rx on the vxlan device
+//! after POSTROUTING ─► xfrm out policy? ESP-seal ─► neighbour ─► tx
+//! ESP to a local address ─► xfrm state (dst, SPI) ─► decrypt ─► PREROUTING again
 //! ```
 //! A bridge drops a frame whose IP packet is larger than the egress port's MTU, as
 //! `br_dev_queue_push_xmit` does; packets the stack routes are not checked against MTUs
@@ -330,6 +332,12 @@ impl Kernel {
 
     fn ip_input(&mut self, w: &mut Walk, ns: &NsRef, dev: u32, mut pkt: Ipv4Packet) {
         let name = self.ns(ns).expect("live").link(dev).name.clone();
+        if matches!(pkt.payload, IpPayload::Esp(_)) && self.ns(ns).expect("live").is_local(pkt.dst)
+        {
+            // xfrm4_rcv, then the plaintext re-enters at PREROUTING (see xfrm.rs).
+            let Some(plain) = self.xfrm_input(w, ns, &name, pkt) else { return };
+            return self.ip_input(w, ns, dev, plain);
+        }
         if !self.run_hook(w, ns, Hook::Prerouting, &mut pkt, Some(dev), None, &name) {
             return;
         }
@@ -410,6 +418,7 @@ impl Kernel {
         if !self.run_hook(w, ns, Hook::Postrouting, &mut pkt, None, Some(dev), &name) {
             return;
         }
+        let Some(pkt) = self.xfrm_output(w, ns, &name, pkt) else { return };
         let next_hop = via.unwrap_or(pkt.dst);
         self.send_to_neighbour(w, ns, dev, next_hop, pkt);
     }

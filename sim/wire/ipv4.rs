@@ -9,7 +9,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::{be16, checksum, Depth, IcmpRepr, TcpSegment, UdpDatagram, WireError};
+use super::{be16, checksum, Depth, EspPacket, IcmpRepr, TcpSegment, UdpDatagram, WireError};
 
 /// IP protocol numbers the simulator speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -17,6 +17,7 @@ pub enum IpProtocol {
     Icmp,
     Tcp,
     Udp,
+    Esp,
 }
 
 impl IpProtocol {
@@ -25,14 +26,16 @@ impl IpProtocol {
             IpProtocol::Icmp => 1,
             IpProtocol::Tcp => 6,
             IpProtocol::Udp => 17,
+            IpProtocol::Esp => 50,
         }
     }
-    /// The name iptables and tcpdump use: `icmp`, `tcp`, `udp`.
+    /// The name iptables and tcpdump use: `icmp`, `tcp`, `udp`, `esp`.
     pub fn name(self) -> &'static str {
         match self {
             IpProtocol::Icmp => "icmp",
             IpProtocol::Tcp => "tcp",
             IpProtocol::Udp => "udp",
+            IpProtocol::Esp => "esp",
         }
     }
     /// The protocol with this number, if the simulator speaks it.
@@ -41,6 +44,7 @@ impl IpProtocol {
             1 => Some(IpProtocol::Icmp),
             6 => Some(IpProtocol::Tcp),
             17 => Some(IpProtocol::Udp),
+            50 => Some(IpProtocol::Esp),
             _ => None,
         }
     }
@@ -65,6 +69,7 @@ pub enum IpPayload {
     Icmp(IcmpRepr),
     Udp(UdpDatagram),
     Tcp(TcpSegment),
+    Esp(EspPacket),
 }
 
 impl IpPayload {
@@ -73,6 +78,7 @@ impl IpPayload {
             IpPayload::Icmp(_) => IpProtocol::Icmp,
             IpPayload::Udp(_) => IpProtocol::Udp,
             IpPayload::Tcp(_) => IpProtocol::Tcp,
+            IpPayload::Esp(_) => IpProtocol::Esp,
         }
     }
 
@@ -81,7 +87,45 @@ impl IpPayload {
             IpPayload::Icmp(icmp) => icmp.buffer_len(),
             IpPayload::Udp(udp) => udp.buffer_len(),
             IpPayload::Tcp(tcp) => tcp.buffer_len(),
+            IpPayload::Esp(esp) => esp.buffer_len(),
         }
+    }
+
+    /// Appends the payload, its checksum over the pseudo-header of `src`, `dst`.
+    pub fn emit(&self, src: Ipv4Addr, dst: Ipv4Addr, out: &mut Vec<u8>) {
+        match self {
+            IpPayload::Icmp(icmp) => icmp.emit(out),
+            IpPayload::Udp(udp) => udp.emit(src, dst, out),
+            IpPayload::Tcp(tcp) => tcp.emit(src, dst, out),
+            IpPayload::Esp(esp) => esp.emit(src, dst, out),
+        }
+    }
+
+    /// Parses the payload of protocol `number` received from `src` to `dst`, as on the wire
+    /// (ESP decrypts into this).
+    pub(super) fn parse_transport(
+        number: u8,
+        body: &[u8],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+    ) -> Result<IpPayload, WireError> {
+        Self::parse_at(number, body, src, dst, Depth::Wire)
+    }
+
+    fn parse_at(
+        number: u8,
+        body: &[u8],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        depth: Depth,
+    ) -> Result<IpPayload, WireError> {
+        Ok(match IpProtocol::from_number(number) {
+            Some(IpProtocol::Icmp) => IpPayload::Icmp(IcmpRepr::parse_at(body, depth)?),
+            Some(IpProtocol::Udp) => IpPayload::Udp(UdpDatagram::parse_at(body, src, dst, depth)?),
+            Some(IpProtocol::Tcp) => IpPayload::Tcp(TcpSegment::parse_at(body, src, dst, depth)?),
+            Some(IpProtocol::Esp) => IpPayload::Esp(EspPacket::parse(body)?),
+            None => return Err(WireError::Malformed("IP protocol")),
+        })
     }
 }
 
@@ -114,11 +158,7 @@ impl Ipv4Packet {
         out.extend_from_slice(&self.dst.octets());
         let header_sum = checksum::of(&out[start..]);
         checksum::put(out, start + 10, header_sum);
-        match &self.payload {
-            IpPayload::Icmp(icmp) => icmp.emit(out),
-            IpPayload::Udp(udp) => udp.emit(self.src, self.dst, out),
-            IpPayload::Tcp(tcp) => tcp.emit(self.src, self.dst, out),
-        }
+        self.payload.emit(self.src, self.dst, out);
     }
 
     /// Parses a packet as it arrives on the wire; trailing bytes beyond the total length
@@ -158,12 +198,7 @@ impl Ipv4Packet {
         let src = Ipv4Addr::from(<[u8; 4]>::try_from(&bytes[12..16]).expect("4 bytes"));
         let dst = Ipv4Addr::from(<[u8; 4]>::try_from(&bytes[16..20]).expect("4 bytes"));
         let body = &bytes[Self::HEADER_LEN..end];
-        let payload = match IpProtocol::from_number(bytes[9]) {
-            Some(IpProtocol::Icmp) => IpPayload::Icmp(IcmpRepr::parse_at(body, depth)?),
-            Some(IpProtocol::Udp) => IpPayload::Udp(UdpDatagram::parse_at(body, src, dst, depth)?),
-            Some(IpProtocol::Tcp) => IpPayload::Tcp(TcpSegment::parse_at(body, src, dst, depth)?),
-            None => return Err(WireError::Malformed("IP protocol")),
-        };
+        let payload = IpPayload::parse_at(bytes[9], body, src, dst, depth)?;
         Ok(Ipv4Packet {
             src,
             dst,

@@ -1,4 +1,4 @@
-//! Packets on the wire: Ethernet, ARP, IPv4, ICMP, UDP, TCP, DNS and VXLAN.
+//! Packets on the wire: Ethernet, ARP, IPv4, ICMP, UDP, TCP, DNS, VXLAN and ESP.
 //!
 //! Each protocol has a validated `*Repr`-style struct that the rest of the simulator works
 //! with, and a byte form used only where bytes matter (pcap export, sizes for MTU and
@@ -15,6 +15,7 @@
 mod arp;
 mod checksum;
 mod dns;
+mod esp;
 mod ethernet;
 mod icmp;
 mod ipv4;
@@ -30,6 +31,7 @@ pub use arp::{ArpOp, ArpRepr};
 pub use dns::{
     validate_name, DnsClass, DnsMessage, DnsQuestion, DnsRecord, DnsRecordData, DnsType, Rcode,
 };
+pub use esp::{EspKey, EspPacket, EspPayload};
 pub use ethernet::{EtherPayload, EthernetFrame, MacAddr};
 pub use icmp::IcmpRepr;
 pub use ipv4::{IpPayload, IpProtocol, Ipv4Packet};

@@ -125,6 +125,16 @@ fn write_ip(f: &mut dyn Write, ip: &Ipv4Packet, link_level: bool, base: SeqBase)
             write!(f, "{}.{} > {}.{}: ", ip.src, tcp.src_port, ip.dst, tcp.dst_port)?;
             write_tcp(f, tcp, base)
         }
+        // print-esp.c: the header only; the length is the IP payload's.
+        IpPayload::Esp(esp) => write!(
+            f,
+            "{} > {}: ESP(spi=0x{:08x},seq=0x{:x}), length {}",
+            ip.src,
+            ip.dst,
+            esp.spi,
+            esp.seq,
+            esp.buffer_len()
+        ),
     }
 }
 
@@ -159,6 +169,10 @@ fn write_unreachable(f: &mut dyn Write, code: u8, original: &Ipv4Packet) -> fmt:
                 inner.emit(&mut bytes);
                 let port = u16::from_be_bytes([bytes[2], bytes[3]]);
                 write!(f, "{dst} protocol 1 port {port} unreachable")
+            }
+            // The same bytes of ESP are the low half of the SPI.
+            IpPayload::Esp(esp) => {
+                write!(f, "{dst} protocol 50 port {} unreachable", esp.spi & 0xffff)
             }
         },
         // The next-hop MTU field is not modelled and always zero.

@@ -259,7 +259,9 @@ impl Conntrack {
                 Some(3 | 4 | 5 | 11 | 12) => return Some((0, CtInfo::Related)),
                 _ => return None,
             },
-            IpProtocol::Udp => None,
+            // The kernel tracks ESP generically; the walk hands ESP to xfrm before the
+            // hooks, so only forwarded ESP gets here.
+            IpProtocol::Udp | IpProtocol::Esp => None,
         };
         self.last_id += 1;
         let id = self.last_id;
@@ -304,7 +306,7 @@ impl Conntrack {
                 UDP_STREAM_TIMEOUT
             }
             IpProtocol::Udp => UDP_TIMEOUT,
-            IpProtocol::Icmp => ICMP_TIMEOUT,
+            IpProtocol::Icmp | IpProtocol::Esp => ICMP_TIMEOUT,
         };
         e.expires = now + timeout;
         let info = match (dir, e.seen_reply) {
