@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use swarmsim::experiment::{election, swim};
+use swarmsim::experiment::{election, lifeguard, swim};
 use swarmsim::{report, runner, scenario};
 
 /// `swarmsim experiment …`: told apart from a scenario file by its first argument.
@@ -50,6 +50,29 @@ enum Experiment {
         #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(2..=5000))]
         sizes: Vec<u64>,
         /// Where to write swim.md and the plots.
+        #[arg(long, default_value = "reports/experiments")]
+        out: PathBuf,
+    },
+    /// The Lifeguard paper's experiment on memberlist: false dead declarations with slow
+    /// members, each Lifeguard mechanism on or off, and the time to detect a real crash.
+    Lifeguard {
+        /// Trials (seeds) per configuration and number of slow members.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+        trials: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(10..=1000))]
+        members: u64,
+        /// Numbers of slow members, comma-separated (default 1,2,4,8).
+        #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=990))]
+        slow: Vec<u64>,
+        /// The largest extra lag, in ms, with which a slow member handles what it receives.
+        #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+        max_lag_ms: u64,
+        /// Simulated minutes per trial before the crash.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+        minutes: u64,
+        /// Where to write lifeguard.md and the plots.
         #[arg(long, default_value = "reports/experiments")]
         out: PathBuf,
     },
@@ -131,6 +154,20 @@ fn experiment(which: &Experiment) -> Result<(), String> {
         Experiment::Swim { trials, seed, sizes, out } => {
             return swim_experiment(*trials, *seed, sizes, out)
         }
+        Experiment::Lifeguard { trials, seed, members, slow, max_lag_ms, minutes, out } => {
+            let mut settings = lifeguard::Settings {
+                trials: *trials as usize,
+                seed: *seed,
+                members: *members as usize,
+                max_lag_ms: *max_lag_ms,
+                minutes: *minutes,
+                ..lifeguard::Settings::default()
+            };
+            if !slow.is_empty() {
+                settings.slow = slow.iter().map(|&k| k as usize).collect();
+            }
+            return lifeguard_experiment(&settings, out);
+        }
     };
     if *trials == 0 {
         return Err("error: --trials must be at least 1\n".to_string());
@@ -160,6 +197,22 @@ fn swim_experiment(trials: u64, seed: u64, sizes: &[u64], out: &Path) -> Result<
     let rows = swim::run(&settings);
     let files = swim::write(&rows, &settings, out).map_err(|e| format!("error: {e}\n"))?;
     let mut text = swim::markdown(&rows);
+    for f in files {
+        text += &format!("Wrote {}\n", f.display());
+    }
+    emit(&text)
+}
+
+fn lifeguard_experiment(settings: &lifeguard::Settings, out: &Path) -> Result<(), String> {
+    if let Some(k) = settings.slow.iter().find(|&&k| k + 2 > settings.members) {
+        return Err(format!(
+            "error: --slow {k} leaves fewer than 2 healthy members of {}\n",
+            settings.members
+        ));
+    }
+    let rows = lifeguard::run(settings);
+    let files = lifeguard::write(&rows, settings, out).map_err(|e| format!("error: {e}\n"))?;
+    let mut text = lifeguard::markdown(&rows);
     for f in files {
         text += &format!("Wrote {}\n", f.display());
     }

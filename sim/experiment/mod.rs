@@ -6,8 +6,11 @@
 //!   Figure 16), on [`crate::proto::raft::RaftNode`].
 //! - [`swim`]: the SWIM paper's scalability claims (first-detection time and load per
 //!   member against cluster size), on [`crate::proto::swim::Member`].
+//! - [`lifeguard`]: the Lifeguard paper's false positives with slow members, each of its
+//!   mechanisms on or off, on [`crate::proto::swim::Member`].
 
 pub mod election;
+pub mod lifeguard;
 mod plot;
 pub mod swim;
 

@@ -7,6 +7,13 @@
 //! Member `i` is named `m{i}` at 10.0.0.0 + i + 1, port 7946. The cluster counts every
 //! packet and stream message each member sends (and its bytes on the wire) for load
 //! measurements.
+//!
+//! A *slow* member ([`Cluster::set_slow`]) models a CPU-starved process, as the Lifeguard
+//! paper's evaluation does: its timers fire on time (Go's timer goroutine is cheap), but every
+//! packet and stream message it receives is handled late — at its arrival plus a lag drawn
+//! uniformly from [0, `max_lag`], and never before the message it received previously (its
+//! receive loop works in order). Its answers leave when it handles what they answer, so they
+//! are late too; what its timers send (probes, gossip, push-pulls) is not.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -38,6 +45,8 @@ pub struct Cluster {
     now: SimTime,
     delay: (SimDuration, SimDuration),
     udp_loss_pct: u64,
+    /// Per member: the largest extra handling lag, and when it last handled a message.
+    slow: Vec<(SimDuration, SimTime)>,
     load: Vec<Load>,
     events: Vec<(SimTime, usize, Event)>,
 }
@@ -58,12 +67,22 @@ fn index_of(a: SocketAddrV4) -> usize {
 impl Cluster {
     /// `n` members that already know each other ([`Member::converged`]), each started at a
     /// random moment of the first probe interval.
-    pub fn converged(n: usize, mut rng: RngStream, delay: (SimDuration, SimDuration)) -> Self {
+    pub fn converged(n: usize, rng: RngStream, delay: (SimDuration, SimDuration)) -> Self {
+        Self::converged_with(n, rng, delay, |c| c)
+    }
+
+    /// [`Cluster::converged`] with each member's [`Config::docker`] passed through `configure`.
+    pub fn converged_with(
+        n: usize,
+        mut rng: RngStream,
+        delay: (SimDuration, SimDuration),
+        configure: impl Fn(Config) -> Config,
+    ) -> Self {
         let peers: Vec<(String, Ipv4Addr)> = (0..n).map(|i| (name(i), addr(i))).collect();
         let mut members = Vec::with_capacity(n);
         for i in 0..n {
             let start = SimTime(rng.range_u64(0, SimDuration::from_secs(1).as_nanos()));
-            let config = Config::docker(&name(i), addr(i));
+            let config = configure(Config::docker(&name(i), addr(i)));
             members.push(Member::converged(config, start, rng.fork(), NoDelegate, &peers));
         }
         Self::with_members(members, rng, delay)
@@ -115,6 +134,7 @@ impl Cluster {
             now: SimTime::ZERO,
             delay,
             udp_loss_pct: 0,
+            slow: vec![(SimDuration::ZERO, SimTime::ZERO); n],
             load: vec![Load::default(); n],
             events: Vec::new(),
         }
@@ -143,6 +163,16 @@ impl Cluster {
     pub fn set_udp_loss_pct(&mut self, pct: u64) {
         assert!(pct <= 100);
         self.udp_loss_pct = pct;
+    }
+
+    /// Member `i` handles what it receives up to `max_lag` late (see the module doc); zero
+    /// makes it healthy again.
+    pub fn set_slow(&mut self, i: usize, max_lag: SimDuration) {
+        self.slow[i].0 = max_lag;
+    }
+
+    pub fn is_slow(&self, i: usize) -> bool {
+        self.slow[i].0 > SimDuration::ZERO
     }
 
     /// Members in different groups cannot reach each other; all in group 0 heals.
@@ -268,8 +298,51 @@ impl Cluster {
             return;
         }
         let (lo, hi) = (self.delay.0.as_nanos(), self.delay.1.as_nanos());
-        let at = self.now + SimDuration::from_nanos(self.rng.range_u64(lo, hi + 1));
+        let mut at = self.now + SimDuration::from_nanos(self.rng.range_u64(lo, hi + 1));
+        let (max_lag, last) = self.slow[j];
+        if max_lag > SimDuration::ZERO {
+            let lag = SimDuration::from_nanos(self.rng.range_u64(0, max_lag.as_nanos() + 1));
+            at = (at + lag).max(last);
+            self.slow[j].1 = at;
+        }
         self.seq += 1;
         self.wire.insert((at, self.seq), (j, from, t, msg));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Streams;
+
+    #[test]
+    fn a_slow_member_handles_messages_late_and_in_order() {
+        let delay = (SimDuration::from_micros(100), SimDuration::from_micros(500));
+        let mut c = Cluster::converged(2, Streams::new(1).stream("slow"), delay);
+        let lag = SimDuration::from_millis(100);
+        c.set_slow(1, lag);
+        let from = SocketAddrV4::new(addr(0), super::super::PORT);
+        let to = SocketAddrV4::new(addr(1), super::super::PORT);
+        for seq in 0..50 {
+            c.deliver(0, from, to, Transport::Udp, Message::Ack { seq });
+        }
+        let times: Vec<(SimTime, u32)> = c
+            .wire
+            .iter()
+            .map(|(k, v)| match v.3 {
+                Message::Ack { seq } => (k.0, seq),
+                _ => panic!("only acks sent"),
+            })
+            .collect();
+        let seqs: Vec<u32> = times.iter().map(|t| t.1).collect();
+        assert_eq!(seqs, (0..50).collect::<Vec<u32>>(), "handled in the order sent");
+        let latest = SimTime::ZERO + delay.1 + lag;
+        assert!(times.iter().all(|t| t.0 >= SimTime::ZERO + delay.0 && t.0 <= latest));
+        assert!(times.iter().any(|t| t.0 > SimTime::ZERO + delay.1), "some lag drawn");
+        // A healthy member gets no lag.
+        let back = SocketAddrV4::new(addr(0), super::super::PORT);
+        c.deliver(1, to, back, Transport::Udp, Message::Ack { seq: 99 });
+        let t = c.wire.iter().find(|(_, v)| v.0 == 0).map(|(k, _)| k.0).expect("queued");
+        assert!(t <= SimTime::ZERO + delay.1);
     }
 }

@@ -29,6 +29,13 @@
 //!   random members; every `push_pull_interval` (scaled up above 32 nodes) a full state
 //!   exchange runs over TCP with one random member; joining is a push-pull with a seed.
 //!
+//! [`Config::lifeguard`] turns each Lifeguard mechanism off for experiments (all on in
+//! [`Config::docker`], as in memberlist): without health-aware probing the probe interval is
+//! never scaled (memberlist's `AwarenessMaxMultiplier` = 1); without health-aware suspicion
+//! the timeout is the fixed minimum, confirmations neither shorten it nor are re-gossiped
+//! (memberlist before Lifeguard: one `time.AfterFunc` of `suspicionTimeout`); without the
+//! buddy system a suspect gets a plain ping.
+//!
 //! The payload hooks are memberlist's `Delegate`: [`Delegate::notify_msg`],
 //! [`Delegate::get_broadcasts`], [`Delegate::local_state`] and
 //! [`Delegate::merge_remote_state`]. Node metadata is carried but Docker sets none.
@@ -87,6 +94,27 @@ pub struct Config {
     /// Whether packets carry memberlist's AES-GCM envelope (Docker sets a keyring in swarm
     /// mode); only their sizes depend on it.
     pub encrypted: bool,
+    pub lifeguard: Lifeguard,
+}
+
+/// Which of Lifeguard's three mechanisms run (Dadgar, Phillips & Currey 2018, §IV).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifeguard {
+    /// Local Health Aware Probe: the health score scales the probe interval.
+    pub aware_probe: bool,
+    /// Local Health Aware Suspicion: the timeout starts at the maximum and shrinks with
+    /// confirmations; off, it is the fixed minimum (SWIM's, and memberlist's before 2017).
+    pub aware_suspicion: bool,
+    /// Buddy system: a ping to a suspect carries the suspicion.
+    pub buddy: bool,
+}
+
+impl Lifeguard {
+    /// Everything on, as memberlist (and so Docker) runs.
+    pub const ALL: Lifeguard = Lifeguard { aware_probe: true, aware_suspicion: true, buddy: true };
+    /// Everything off: SWIM with memberlist's probing, gossip and push-pull.
+    pub const NONE: Lifeguard =
+        Lifeguard { aware_probe: false, aware_suspicion: false, buddy: false };
 }
 
 impl Config {
@@ -110,6 +138,7 @@ impl Config {
             udp_buffer_size: 1400,
             disable_tcp_pings: false,
             encrypted: true,
+            lifeguard: Lifeguard::ALL,
         }
     }
 
@@ -341,7 +370,11 @@ impl<D: Delegate> Member<D> {
             next_probe_tick: now + config.probe_interval,
             next_gossip: now + config.gossip_interval,
             next_push_pull: now + SimDuration::from_nanos(stagger) + config.push_pull_interval,
-            awareness: Awareness::new(config.awareness_max_multiplier),
+            awareness: Awareness::new(if config.lifeguard.aware_probe {
+                config.awareness_max_multiplier
+            } else {
+                1
+            }),
             config,
             rng,
             delegate,

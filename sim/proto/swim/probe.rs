@@ -85,13 +85,13 @@ impl<D: Delegate> Member<D> {
     }
 
     /// memberlist `probeNode`: a UDP ping, with the suspicion attached when the target is
-    /// already suspect (Lifeguard's buddy system).
+    /// already suspect (Lifeguard's buddy system, unless switched off).
     fn probe_node(&mut self, now: SimTime, name: &str, out: &mut Out<D>) {
         let node = &self.nodes[name];
         let (addr, incarnation, state) = (node.addr, node.incarnation, node.state);
         let seq = self.next_seq();
         let ping = Message::Ping(self.ping(seq, name));
-        if state == State::Alive {
+        if state == State::Alive || !self.config.lifeguard.buddy {
             self.send_udp(addr, ping, out);
         } else {
             let suspect = Message::Suspect(Suspect {

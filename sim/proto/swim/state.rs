@@ -170,7 +170,8 @@ impl<D: Delegate> Member<D> {
         let n = self.num_nodes();
         let mut k = self.config.suspicion_mult.saturating_sub(2);
         // Not enough other members to confirm: ourselves and the suspect do not count.
-        if (n as i64) - 2 < i64::from(k) {
+        // Without health-aware suspicion no confirmation is awaited: the fixed minimum.
+        if (n as i64) - 2 < i64::from(k) || !self.config.lifeguard.aware_suspicion {
             k = 0;
         }
         let min = suspicion_timeout(self.config.suspicion_mult, n, self.config.probe_interval);

@@ -419,3 +419,89 @@ fn a_healed_split_stays_split_until_someone_rejoins() {
         assert_eq!(c.member(i).live_members().count(), 6, "m{i} after the rejoin");
     }
 }
+
+/// m0 of an `n`-member converged cluster with the given Lifeguard switches.
+fn member_with(n: usize, seed: u64, lifeguard: Lifeguard) -> M {
+    let peers: Vec<(String, Ipv4Addr)> =
+        (0..n).map(|i| (cluster::name(i), cluster::addr(i))).collect();
+    let config = Config { lifeguard, ..Config::docker("m0", cluster::addr(0)) };
+    Member::converged(config, SimTime::ZERO, Streams::new(seed).stream("m0"), NoDelegate, &peers)
+}
+
+#[test]
+fn docker_runs_every_lifeguard_mechanism() {
+    assert_eq!(Config::docker("m0", cluster::addr(0)).lifeguard, Lifeguard::ALL);
+}
+
+#[test]
+fn without_aware_probe_failed_probes_do_not_stretch_the_interval() {
+    let off = Lifeguard { aware_probe: false, ..Lifeguard::ALL };
+    let mut w = World::new(member_with(5, 5, off), &[1, 2, 3, 4]);
+    w.run_until(SimTime(2 * S));
+    assert_eq!(w.m.health_score(), 0, "no score kept");
+    // The second probe starts on the 2 s tick and ends 1 s later, not 4 s.
+    let suspects = |w: &World| w.m.nodes().filter(|n| n.state == State::Suspect).count();
+    w.run_until(SimTime(3 * S - 1));
+    assert_eq!(suspects(&w), 1);
+    w.run_until(SimTime(3 * S));
+    assert_eq!(suspects(&w), 2);
+}
+
+#[test]
+fn without_aware_suspicion_the_timeout_is_the_fixed_minimum() {
+    let off = Lifeguard { aware_suspicion: false, ..Lifeguard::ALL };
+    let mut w = World::new(member_with(5, 1, off), &[3]);
+    let s = suspected_at(&mut w, "m3");
+    let confirm = Suspect { incarnation: 1, node: "m3".into(), from: "m1".into() };
+    w.inject(s + SimDuration::from_secs(1), 1, Transport::Udp, Message::Suspect(confirm));
+    w.run_until(s + SimDuration::from_secs(1));
+    let regossiped = w.log.iter().any(|(_, o)| {
+        let c = |m: &Msg| matches!(m, Message::Suspect(x) if x.from == "m1");
+        matches!(o, Output::Send(tx) if c(&tx.msg)
+            || matches!(&tx.msg, Message::Compound(p) if p.iter().any(c)))
+    });
+    w.run_until(s + SimDuration::from_secs(30));
+    assert!(!regossiped, "a confirmation is not passed on");
+    // SuspicionMult × max(1, log10 5) × 1 s = 4 s, where Lifeguard would wait 24 s.
+    assert_eq!(w.leave_event("m3"), Some(s + SimDuration::from_secs(4)));
+}
+
+#[test]
+fn without_the_buddy_system_a_suspect_gets_a_plain_ping() {
+    let off = Lifeguard { buddy: false, ..Lifeguard::ALL };
+    let mut w = World::new(member_with(5, 4, off), &[]);
+    let s = Suspect { incarnation: 1, node: "m2".into(), from: "m1".into() };
+    w.inject(SimTime(1), 1, Transport::Udp, Message::Suspect(s));
+    w.run_until(SimTime(5 * S));
+    let pings: Vec<&Msg> = w
+        .log
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Output::Send(tx) if tx.to == sock(2) && is_ping(&tx.msg) => Some(&tx.msg),
+            _ => None,
+        })
+        .collect();
+    assert!(!pings.is_empty(), "m2 was probed");
+    for p in pings {
+        let from_m0 = |m: &Msg| matches!(m, Message::Suspect(x) if x.from == "m0");
+        let parts = match p {
+            Message::Compound(parts) => parts.clone(),
+            m => vec![m.clone()],
+        };
+        assert!(!parts.iter().any(from_m0), "no suspicion of m0's own attached: {p:?}");
+    }
+}
+
+#[test]
+fn a_slow_member_is_suspected_and_refutes_more_than_healthy_ones() {
+    let mut c = Cluster::converged(8, Streams::new(13).stream("slow"), delay());
+    c.set_slow(3, SimDuration::from_millis(1500));
+    assert!(c.is_slow(3) && !c.is_slow(2));
+    c.run_until(SimTime(60 * S), |_, _| false);
+    // Its acks often come after the 1 s probe interval: it is suspected, and refutes, far
+    // more often than the healthy members, which only it suspects (its acks come late).
+    let healthy = (0..8).filter(|&i| i != 3).map(|i| c.member(i).incarnation()).max();
+    assert!(c.member(3).incarnation() > 3 * healthy.expect("healthy members"));
+    c.set_slow(3, SimDuration::ZERO);
+    assert!(!c.is_slow(3));
+}
