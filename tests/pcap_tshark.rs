@@ -264,7 +264,7 @@ fn vxlan_frames() -> Vec<EthernetFrame> {
         let (src, dst, smac, dmac) =
             if to_second { (VTEP1, VTEP2, NIC1, NIC2) } else { (VTEP2, VTEP1, NIC2, NIC1) };
         let datagram = UdpDatagram {
-            src_port: swarmsim::wire::flow_src_port(&inner),
+            src_port: swarmsim::wire::flow_src_port(&inner, 0),
             dst_port: swarmsim::wire::VXLAN_PORT,
             payload: UdpPayload::Vxlan(VxlanPacket::new(4097, inner)),
         };

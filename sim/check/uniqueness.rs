@@ -18,7 +18,9 @@ pub fn uniqueness(world: &World) -> Vec<CheckResult> {
         for n in m.kernel.namespaces.values() {
             for link in n.links.values().filter(|l| l.kind != LinkKind::Loopback) {
                 let place = format!("{} {}", n.name, link.name);
-                macs.entry(link.mac.to_string()).or_default().push(place.clone());
+                if !borrows_port_mac(&link.kind) {
+                    macs.entry(link.mac.to_string()).or_default().push(place.clone());
+                }
                 for a in n.addrs.iter().filter(|a| a.dev == link.ifindex) {
                     ips.entry(a.net.addr().to_string()).or_default().push(place.clone());
                 }
@@ -28,6 +30,12 @@ pub fn uniqueness(world: &World) -> Vec<CheckResult> {
         results.push(verdict(&format!("{}: every MAC address is unique", m.name), &macs));
     }
     results
+}
+
+/// A bridge whose MAC nobody set wears its lowest port's MAC, as Linux gives it (the
+/// overlay's `br0`): a shared address by design, not a duplicate.
+fn borrows_port_mac(kind: &LinkKind) -> bool {
+    matches!(kind, LinkKind::Bridge(b) if !b.mac_set)
 }
 
 /// Holds when no key has more than one place; the detail names the duplicates.

@@ -19,6 +19,7 @@ use super::container::Attachment;
 use super::daemon::Daemon;
 use super::endpoint::Plumbing;
 use super::network::{Driver, Endpoint, Network};
+use super::overlay_crypto;
 use super::sandbox::{self, mac_from_ip, Iface};
 use super::swarm::store;
 use crate::engine::SimTime;
@@ -28,10 +29,6 @@ use crate::wire::MacAddr;
 
 /// NetworkDB's table of overlay endpoints (`peer.go`).
 pub const PEER_TABLE: &str = "overlay_peer_table";
-/// `vxlanEncap`: outer Ethernet, IPv4, UDP and VXLAN headers.
-const VXLAN_ENCAP: u32 = 50;
-/// `pktExpansion`: ESP's SPI, sequence number, IV, padding, next header and ICV.
-const ESP_EXPANSION: u32 = 26;
 /// The option that sets the MTU the overlay's own is derived from.
 const MTU_OPTION: &str = "com.docker.network.driver.mtu";
 
@@ -58,7 +55,7 @@ impl OverlayConfig {
         OverlayConfig {
             vni: alloc.vni,
             gateway,
-            mtu: max_mtu(&net.options, encrypted),
+            mtu: network_mtu(&net.options, encrypted),
             ns_key: format!("1-{}", &net.id[..10]),
             encrypted,
         }
@@ -69,20 +66,11 @@ impl OverlayConfig {
     }
 }
 
-/// `maxMTU`: the configured MTU (1500 by default) less the VXLAN encapsulation, and for an
-/// encrypted network less ESP's expansion too, rounded down to a multiple of 4.
-pub fn max_mtu(options: &[(String, String)], encrypted: bool) -> u32 {
-    let base = options
-        .iter()
-        .find(|(k, _)| k == MTU_OPTION)
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(1500);
-    let mtu = base - VXLAN_ENCAP;
-    if encrypted {
-        (mtu - ESP_EXPANSION) & !3
-    } else {
-        mtu
-    }
+/// `maxMTU` of a network's options (docker-facts 5).
+fn network_mtu(options: &[(String, String)], encrypted: bool) -> u32 {
+    let configured =
+        options.iter().find(|(k, _)| k == MTU_OPTION).and_then(|(_, v)| v.parse().ok());
+    overlay_crypto::max_mtu(configured, encrypted)
 }
 
 /// `PeerRecord` (`overlay.proto`): an endpoint and the VTEP that reaches it, encoded as the
@@ -317,13 +305,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mtu_is_1450_plain_and_1424_encrypted() {
+    fn the_mtu_option_is_the_base_of_the_overlay_mtu() {
         let none: Vec<(String, String)> = Vec::new();
-        assert_eq!(max_mtu(&none, false), 1450);
-        assert_eq!(max_mtu(&none, true), 1424);
+        assert_eq!(network_mtu(&none, false), 1450);
+        assert_eq!(network_mtu(&none, true), 1424);
         let jumbo = vec![(MTU_OPTION.to_string(), "9000".to_string())];
-        assert_eq!(max_mtu(&jumbo, false), 8950);
-        assert_eq!(max_mtu(&jumbo, true), 8924);
+        assert_eq!(network_mtu(&jumbo, false), 8950);
+        assert_eq!(network_mtu(&jumbo, true), 8924);
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub struct Kernel {
     pub namespaces: IndexMap<NsRef, Netns>,
     rng: RngStream,
     next_packet_id: u64,
+    /// The flow-hash secret (Linux's boot-random `hashrnd`), here derived from the
+    /// hostname so that it differs between hosts without drawing from the random stream.
+    pub flow_hash_seed: u32,
 }
 
 impl Kernel {
@@ -64,7 +67,16 @@ impl Kernel {
     pub fn new(hostname: &str, rng: RngStream) -> Self {
         let mut namespaces = IndexMap::new();
         namespaces.insert(NsRef::Root, Netns::new(NsRef::Root));
-        Kernel { hostname: hostname.to_string(), namespaces, rng, next_packet_id: 0 }
+        let flow_hash_seed = hostname
+            .bytes()
+            .fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        Kernel {
+            hostname: hostname.to_string(),
+            namespaces,
+            rng,
+            next_packet_id: 0,
+            flow_hash_seed,
+        }
     }
 
     pub fn ns(&self, ns: &NsRef) -> Option<&Netns> {

@@ -200,7 +200,7 @@ impl Kernel {
         let detail = format!("encap VNI {} -> {vtep}:{}", vx.vni, vx.dstport);
         w.hop(&sock_ns, dev_name, Stage::Encap, detail);
         let udp = UdpDatagram {
-            src_port: flow_src_port(&frame),
+            src_port: flow_src_port(&frame, self.flow_hash_seed),
             dst_port: vx.dstport,
             payload: UdpPayload::Vxlan(VxlanPacket::new(vx.vni, frame)),
         };
@@ -419,7 +419,7 @@ mod tests {
         );
         assert_eq!(tx.len(), 1);
         assert_eq!(tx[0].0, "eth0");
-        let port = flow_src_port(&echo(C2, 56));
+        let port = flow_src_port(&echo(C2, 56), k.flow_hash_seed);
         assert_eq!(
             tx[0].1.to_string(),
             format!("IP 172.16.24.4.{port} > 172.16.24.5.4789: VXLAN, flags [I] (0x08), vni 4097\nIP 10.0.1.3 > 10.0.1.4: ICMP echo request, id 1, seq 1, length 64")

@@ -76,10 +76,13 @@ fn parse_ip(args: &[String]) -> Result<Command, CommandError> {
             ))
         }
     };
+    // iproute2 takes any prefix of an object's name (`matches`), trying its objects in
+    // table order: `a`, `add` and `addr` are `address`, `r` is `route`, `l` is `link`.
+    let is = |name: &str| !obj.is_empty() && name.starts_with(obj);
     match obj {
-        "a" | "addr" | "address" => Ok(Command::IpAddr { with_addrs: true, dev }),
-        "l" | "link" => Ok(Command::IpAddr { with_addrs: false, dev }),
-        "r" | "route" if dev.is_none() => Ok(Command::IpRoute),
+        _ if is("address") => Ok(Command::IpAddr { with_addrs: true, dev }),
+        _ if is("route") && dev.is_none() => Ok(Command::IpRoute),
+        _ if is("link") => Ok(Command::IpAddr { with_addrs: false, dev }),
         other => Err(err(
             format!("Object \"{other}\" is unknown, try \"ip help\"."),
             Some("the simulator's `ip` shows `addr`, `link` and `route`".into()),

@@ -145,11 +145,38 @@ impl Runner<'_> {
         }
     }
 
+    /// Command substitution, `$(CMD)`: CMD runs first where the command runs, and its
+    /// output, words joined by single spaces, takes its place (`docker exec -it $(docker
+    /// ps -q) sh`, as the labs type it). The transcript shows the line as typed.
+    fn substitute(
+        &mut self,
+        line: usize,
+        at: &Endpoint,
+        command: &str,
+    ) -> Result<String, LimitExceeded> {
+        let mut out = String::new();
+        let mut rest = command;
+        while let Some(start) = rest.find("$(") {
+            let Some(len) = rest[start + 2..].find(')') else { break };
+            let inner = &rest[start + 2..start + 2 + len];
+            let entry = self.run_command(line, at, inner)?;
+            out.push_str(&rest[..start]);
+            out.push_str(&entry.output.split_whitespace().collect::<Vec<_>>().join(" "));
+            rest = &rest[start + 3 + len..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
     fn step(&mut self, line: usize, kind: &StepKind) -> Result<(), LimitExceeded> {
         match kind {
             StepKind::Run { at, command, expect } => {
-                let command = self.expand_tokens(command);
+                let typed = self.expand_tokens(command);
+                let command = self.substitute(line, at, &typed)?;
                 let mut entry = self.run_command(line, at, &command)?;
+                if let Some(prompt) = entry.prompt.strip_suffix(command.as_str()) {
+                    entry.prompt = format!("{prompt}{typed}");
+                }
                 entry.checks =
                     check::command_expectations(&entry.output, entry.exit_code, expect, line);
                 self.entries.push(entry);

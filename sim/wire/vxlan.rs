@@ -80,13 +80,15 @@ impl VxlanPacket {
     }
 }
 
-/// The outer UDP source port for `inner`, in [`LOCAL_PORT_RANGE`] (see the module doc).
+/// The outer UDP source port for `inner`, in [`LOCAL_PORT_RANGE`] (see the module doc),
+/// on a host whose flow-hash secret is `seed` (the kernel's random `hashrnd`, which is why
+/// a flow's two directions leave their two hosts from different ports).
 ///
-/// The key is FNV-1a (32-bit) over the protocol number and the two endpoints in ascending
+/// The key is FNV-1a (32-bit), started from the seed, over the protocol number and the two endpoints in ascending
 /// order — (address, port) for TCP and UDP, the address alone for ICMP — or over the two
 /// MAC addresses and the EtherType for a non-IP frame. Like `udp_flow_src_port`, the hash
 /// is folded (`h ^= h << 16`) and scaled into the range by a 32-bit multiply.
-pub fn flow_src_port(inner: &EthernetFrame) -> u16 {
+pub fn flow_src_port(inner: &EthernetFrame, seed: u32) -> u16 {
     let key = match &inner.payload {
         EtherPayload::Ipv4(ip) => {
             let (sport, dport) = match &ip.payload {
@@ -111,11 +113,11 @@ pub fn flow_src_port(inner: &EthernetFrame) -> u16 {
             key
         }
     };
-    scale_to_range(fnv1a(&key))
+    scale_to_range(fnv1a(0x811c_9dc5 ^ seed, &key))
 }
 
-fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193))
+fn fnv1a(basis: u32, bytes: &[u8]) -> u32 {
+    bytes.iter().fold(basis, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193))
 }
 
 /// `udp_flow_src_port`'s last steps: fold the high bits down, then scale.
@@ -181,20 +183,22 @@ mod tests {
     #[test]
     fn source_ports_follow_the_flow_and_stay_in_range() {
         // ICMP hashes addresses only: every ping between two hosts shares a port, both ways.
-        let there = flow_src_port(&echo(1));
-        assert_eq!(flow_src_port(&echo(2)), there);
+        let there = flow_src_port(&echo(1), 0);
+        assert_eq!(flow_src_port(&echo(2), 0), there);
         let back = ip_frame(
             IP2,
             IP1,
             IpPayload::Icmp(IcmpRepr::EchoReply { ident: 1, seq: 1, data: vec![0; 56] }),
         );
-        assert_eq!(flow_src_port(&back), there);
+        assert_eq!(flow_src_port(&back, 0), there);
         // UDP flows differ by port, and a reply shares its request's port.
         let ports: Vec<u16> =
-            (1000..1003).map(|p| flow_src_port(&udp((IP1, p), (IP2, 9999)))).collect();
+            (1000..1003).map(|p| flow_src_port(&udp((IP1, p), (IP2, 9999)), 0)).collect();
         assert_eq!(ports, [50449, 35607, 50027]);
-        assert_eq!(flow_src_port(&udp((IP2, 9999), (IP1, 1000))), ports[0]);
+        assert_eq!(flow_src_port(&udp((IP2, 9999), (IP1, 1000)), 0), ports[0]);
         assert_eq!(there, 57193);
+        // Another host hashes the same flow with its own secret.
+        assert_ne!(flow_src_port(&back, 1), there);
         let arp = EthernetFrame {
             dst: MacAddr::BROADCAST,
             src: C1,
@@ -206,7 +210,7 @@ mod tests {
                 target_ip: IP2,
             }),
         };
-        let all = [there, ports[0], ports[1], ports[2], flow_src_port(&arp)];
+        let all = [there, ports[0], ports[1], ports[2], flow_src_port(&arp, 0)];
         assert!(all.iter().all(|p| (LOCAL_PORT_RANGE.0..=LOCAL_PORT_RANGE.1).contains(p)));
     }
 
