@@ -139,7 +139,7 @@ fn a_full_scenario_becomes_typed() {
     assert_eq!(kinds[2], StepKind::Wait(SimDuration::from_secs(5)));
     assert_eq!(
         (&kinds[3], &kinds[4]),
-        (&StepKind::StartCapture(CaptureId(0)), &StepKind::StopCapture(CaptureId(0)))
+        (&StepKind::StartCapture(CaptureId(0)), &StepKind::StopCapture { id: CaptureId(0), expect: None })
     );
     assert_eq!(s.captures[0].filter.as_deref(), Some("icmp or arp"));
     let StepKind::Expect(expect) = &kinds[5] else { panic!("{:?}", kinds[5]) };
