@@ -4,7 +4,7 @@
 //! machine's root namespace, for the run's `.pcap`. A capture started as the lab types it
 //! (`run: "tcpdump -ni eth0 port 4789"`) is also a terminal in the transcript: at `capture:`
 //! the prompt, the command and tcpdump's two stderr lines (or its error when the interface
-//! does not exist, exit 1, and nothing is captured); at `stop_capture:` a `# NAME
+//! does not exist, exit 1, and nothing is captured nor shown later); at `stop_capture:` a `# NAME
 //! (continued)` line, then each packet as tcpdump prints it (the simulated time of day,
 //! the VXLAN two-line form, `-e` headers), then — unless `-c COUNT` ended it first — the
 //! `^C` the terminal echoes and tcpdump's newline, then its statistics. The stop step's
@@ -84,10 +84,14 @@ impl Runner<'_> {
         let c = &self.scenario.captures[id];
         let (Some(run), Some(expect)) = (&c.tcpdump, expect) else { return };
         let started = &self.tcpdumps[&id];
-        let (tail, exit_code) = match started.exit_code {
-            0 => (self.tcpdump_tail(id, run), 0),
-            failed => (String::new(), failed),
-        };
+        if started.exit_code != 0 {
+            // tcpdump had exited at once: the terminal shows nothing more.
+            let checks =
+                check::command_expectations(&started.output, started.exit_code, expect, line);
+            self.checks.extend(checks);
+            return;
+        }
+        let tail = self.tcpdump_tail(id, run);
         let printed = started.output.clone() + &tail;
         let at = Endpoint::Machine(c.on);
         let prompt = self.site(&at).expect("a machine is always a site").prompt;
@@ -96,10 +100,10 @@ impl Runner<'_> {
             at: self.world.now(),
             prompt: format!("# {} (continued): {prompt}{}", c.name, run.command),
             output: tail,
-            exit_code,
+            exit_code: 0,
             machine: self.world.machines[self.machine_of(&at)].name.clone(),
             ops: Vec::new(),
-            checks: check::command_expectations(&printed, exit_code, expect, line),
+            checks: check::command_expectations(&printed, 0, expect, line),
         });
     }
 

@@ -279,3 +279,71 @@ fn parse_ln(args: &[String]) -> Result<Command, CommandError> {
 fn err(message: String, hint: Option<String>) -> CommandError {
     CommandError { message, hint, at: None }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(line: &str) -> Result<Command, CommandError> {
+        parse(line, RunsOn::Host, PingFlavor::Iputils)
+    }
+
+    fn message(line: &str, runs_on: RunsOn) -> String {
+        match parse(line, runs_on, PingFlavor::Iputils) {
+            Err(e) => e.message,
+            Ok(_) => panic!("`{line}` parsed"),
+        }
+    }
+
+    #[test]
+    fn ip_netns_abbreviates_as_iproute2_does() {
+        for line in ["ip netns", "sudo ip netns", "ip netns list", "ip netns l", "ip netns show"] {
+            assert!(matches!(host(line), Ok(Command::IpNetnsList)), "{line}");
+        }
+        assert!(matches!(host("ip netns a blue"), Ok(Command::IpNetnsAdd(n)) if n == "blue"));
+        assert_eq!(message("ip netns add", RunsOn::Host), "No netns name specified");
+        assert_eq!(message("ip netns exec blue", RunsOn::Host), "No command specified");
+        assert_eq!(
+            message("ip netns", RunsOn::Container),
+            "Object \"netns\" is unknown, try \"ip help\"."
+        );
+    }
+
+    #[test]
+    fn commands_run_inside_a_namespace_nest() {
+        let Ok(Command::InNetns { open, cmd }) =
+            host("sudo ip netns exec 1-y5rtwtq7bj ip addr show")
+        else {
+            panic!("not an exec")
+        };
+        assert_eq!(open, NsOpen::IpNetns("1-y5rtwtq7bj".into()));
+        assert!(matches!(*cmd, Command::IpAddr { with_addrs: true, dev: None }));
+        let Ok(Command::InNetns { open, cmd }) =
+            host("nsenter --net=/run/docker/netns/acd51a308dfe iptables -t nat -S")
+        else {
+            panic!("not an nsenter")
+        };
+        assert_eq!(open, NsOpen::Nsenter("/run/docker/netns/acd51a308dfe".into()));
+        assert!(matches!(*cmd, Command::Iptables(ref a) if a == &["-t", "nat", "-S"]));
+        assert_eq!(message("ip netns exec x bogus", RunsOn::Host), "bogus: command not found");
+    }
+
+    #[test]
+    fn nsenter_ln_and_tcpdump_refuse_what_is_not_simulated() {
+        assert_eq!(
+            message("nsenter -t 4242 -n ip addr", RunsOn::Host),
+            "nsenter option `-t` is not simulated"
+        );
+        assert_eq!(
+            message("nsenter --net=/proc/4242/ns/net ip addr", RunsOn::Host),
+            "nsenter --net=/proc/4242/ns/net: only namespace files of Docker and `ip netns` are simulated"
+        );
+        assert!(message("nsenter --net=/var/run/docker/netns/abc", RunsOn::Host)
+            .starts_with("nsenter without a command"));
+        assert_eq!(message("ln /a /b", RunsOn::Host), "only `ln -s TARGET LINK` is simulated");
+        assert!(matches!(host("ln -s /var/run/docker/netns netns"), Ok(Command::Ln { .. })));
+        assert!(matches!(host("cd"), Ok(Command::Cd(None))));
+        assert!(message("tcpdump -ni eth0", RunsOn::Host).contains("it is a capture"));
+        assert_eq!(message("sudo ip addr", RunsOn::Container), "sudo: command not found");
+    }
+}

@@ -291,6 +291,28 @@ mod tests {
         );
     }
 
+    /// As the real kernel did with namespaces made and deleted in turn: the id of a dead
+    /// namespace is free again, the lowest free id goes first.
+    #[test]
+    fn a_dead_namespaces_id_is_reused() {
+        let mut k = docker_host();
+        k.apply(&KernelOp::NetnsDel { name: "acd51a308dfe".into() }).unwrap();
+        apply(
+            &mut k,
+            &[
+                KernelOp::VethAdd { ns: NsRef::Root, name: "veth3".into(), peer: "eth0".into() },
+                KernelOp::LinkSetNetns {
+                    ns: NsRef::Root,
+                    name: "eth0".into(),
+                    target: NsRef::named("ingress_sbox"),
+                },
+            ],
+        );
+        let mut sh = ShellState::default();
+        sh.ln("/run/docker/netns", "/run/netns");
+        assert_eq!(sh.list(&k, &NsRef::Root), "ingress_sbox (id: 0)\n1-y5rtwtq7bj (id: 1)\n");
+    }
+
     #[test]
     fn opens_namespaces_as_ip_netns_exec_and_nsenter_do() {
         let k = docker_host();
