@@ -260,11 +260,9 @@ impl TcpdumpArgs {
             count: None,
             link_level: false,
         };
-        let (mut numeric, mut iface_seen, mut filter) = (false, false, Vec::new());
-        let mut i = 0;
-        while i < rest.len() {
-            let (word, span) = &rest[i];
-            i += 1;
+        let (mut numeric, mut iface, mut filter) = (false, None, Vec::new());
+        let mut words = rest.iter();
+        while let Some((word, span)) = words.next() {
             let Some(letters) = word.strip_prefix('-').filter(|l| !l.is_empty()) else {
                 filter.push((word.as_str(), span.clone()));
                 continue;
@@ -275,61 +273,68 @@ impl TcpdumpArgs {
                     'e' => args.link_level = true,
                     'l' | 'p' => {}
                     'i' | 'c' => {
-                        let attached = &letters[k + 1..];
-                        let (value, vspan) = if attached.is_empty() {
-                            let Some((v, vs)) = rest.get(i) else {
-                                return Err(arg_error(
-                                    format!("tcpdump: option requires an argument -- '{letter}'"),
-                                    span,
-                                ));
-                            };
-                            i += 1;
-                            (v.as_str(), vs.clone())
-                        } else {
-                            (attached, span.clone())
-                        };
-                        if letter == 'i' {
-                            args.iface = value.to_string();
-                            iface_seen = true;
-                        } else {
-                            args.count = Some(parse_count(value, vspan)?);
+                        let (value, at) =
+                            option_value(letter, &letters[k + 1..], span, &mut words)?;
+                        match letter {
+                            'i' => iface = Some(value.to_string()),
+                            _ => args.count = Some(parse_count(value, at)?),
                         }
                         break;
                     }
-                    l if l != '-' && TCPDUMP_OPTIONS.contains(l) => {
-                        return Err(TcpdumpArgsError {
-                            message: format!("tcpdump option -{l} is not simulated"),
-                            hint: Some(SUPPORTED.to_string()),
-                            at: span.clone(),
-                        })
-                    }
-                    l => return Err(arg_error(format!("tcpdump: invalid option -- '{l}'"), span)),
+                    l => return Err(unknown_option(l, span)),
                 }
             }
         }
-        if !iface_seen {
-            return Err(TcpdumpArgsError {
-                message: "tcpdump without -i: the simulator does not pick a default interface"
-                    .into(),
-                hint: Some("name the interface, as the labs do: `tcpdump -ni eth0 …`".into()),
-                at: program.1.clone(),
-            });
-        }
+        let program = &program.1;
+        args.iface = iface.ok_or_else(|| TcpdumpArgsError {
+            message: "tcpdump without -i: the simulator does not pick a default interface".into(),
+            hint: Some("name the interface, as the labs do: `tcpdump -ni eth0 …`".into()),
+            at: program.clone(),
+        })?;
         if !numeric {
             return Err(TcpdumpArgsError {
                 message: "tcpdump without -n would resolve addresses to names".into(),
                 hint: Some("the simulator prints addresses and ports numerically: add -n".into()),
-                at: program.1.clone(),
+                at: program.clone(),
             });
         }
         args.filter = filter.iter().map(|(w, _)| *w).collect::<Vec<_>>().join(" ");
-        if let Err(e) = Filter::parse(&args.filter) {
-            let at =
-                filter.first().map_or(0, |(_, s)| s.start)..filter.last().map_or(0, |(_, s)| s.end);
-            return Err(TcpdumpArgsError { message: e.to_string(), hint: None, at });
-        }
+        Filter::parse(&args.filter).map_err(|e| {
+            let (first, last) = (filter.first(), filter.last());
+            let at = first.map_or(0, |(_, s)| s.start)..last.map_or(0, |(_, s)| s.end);
+            TcpdumpArgsError { message: e.to_string(), hint: None, at }
+        })?;
         Ok(args)
     }
+}
+
+/// An option's argument, as getopt takes it: the rest of the cluster (`-ieth0`), or else
+/// the next word.
+fn option_value<'w>(
+    letter: char,
+    attached: &'w str,
+    span: &Range<usize>,
+    words: &mut std::slice::Iter<'w, (String, Range<usize>)>,
+) -> Result<(&'w str, Range<usize>), TcpdumpArgsError> {
+    if !attached.is_empty() {
+        return Ok((attached, span.clone()));
+    }
+    let (value, at) = words.next().ok_or_else(|| {
+        arg_error(format!("tcpdump: option requires an argument -- '{letter}'"), span)
+    })?;
+    Ok((value.as_str(), at.clone()))
+}
+
+/// An option tcpdump has that the simulator does not reproduce, or getopt's own error.
+fn unknown_option(letter: char, span: &Range<usize>) -> TcpdumpArgsError {
+    if letter != '-' && TCPDUMP_OPTIONS.contains(letter) {
+        return TcpdumpArgsError {
+            message: format!("tcpdump option -{letter} is not simulated"),
+            hint: Some(SUPPORTED.to_string()),
+            at: span.clone(),
+        };
+    }
+    arg_error(format!("tcpdump: invalid option -- '{letter}'"), span)
 }
 
 fn parse_count(value: &str, at: Range<usize>) -> Result<usize, TcpdumpArgsError> {

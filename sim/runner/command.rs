@@ -29,6 +29,12 @@ pub enum Command {
     BridgeFdb(FdbFilter),
     Iptables(Vec<String>),
     IptablesSave,
+    /// A command on the machine's `/var/run/netns` or working directory, or one that runs
+    /// another command in a namespace.
+    Ns(NsCommand),
+}
+
+pub enum NsCommand {
     IpNetnsList,
     IpNetnsAdd(String),
     /// `ip netns exec` or `nsenter --net=`: `cmd` runs in the namespace `open` names.
@@ -98,8 +104,8 @@ fn parse_words(
         "nsenter" if on_machine => parse_nsenter(&args, runs_on, flavor),
         "ln" if on_machine => parse_ln(&args),
         "cd" if on_machine => match args.as_slice() {
-            [] => Ok(Command::Cd(None)),
-            [dir] => Ok(Command::Cd(Some(dir.clone()))),
+            [] => Ok(Command::Ns(NsCommand::Cd(None))),
+            [dir] => Ok(Command::Ns(NsCommand::Cd(Some(dir.clone())))),
             _ => Err(err("-bash: cd: too many arguments".into(), None)),
         },
         "tcpdump" => Err(err(
@@ -195,14 +201,16 @@ fn parse_netns(
     runs_on: RunsOn,
     flavor: PingFlavor,
 ) -> Result<Command, CommandError> {
-    let Some((sub, rest)) = args.split_first() else { return Ok(Command::IpNetnsList) };
+    let Some((sub, rest)) = args.split_first() else {
+        return Ok(Command::Ns(NsCommand::IpNetnsList));
+    };
     let sub = sub.as_str();
     if ["list", "show", "lst"].iter().any(|full| matches(sub, full)) {
-        return Ok(Command::IpNetnsList);
+        return Ok(Command::Ns(NsCommand::IpNetnsList));
     }
     if matches(sub, "add") {
         return match rest {
-            [name] => Ok(Command::IpNetnsAdd(name.clone())),
+            [name] => Ok(Command::Ns(NsCommand::IpNetnsAdd(name.clone()))),
             _ => Err(err("No netns name specified".into(), Some("`ip netns add NAME`".into()))),
         };
     }
@@ -214,7 +222,7 @@ fn parse_netns(
             return Err(err("No command specified".into(), None));
         }
         let cmd = Box::new(parse_words(cmd, runs_on, flavor)?);
-        return Ok(Command::InNetns { open: NsOpen::IpNetns(name.clone()), cmd });
+        return Ok(Command::Ns(NsCommand::InNetns { open: NsOpen::IpNetns(name.clone()), cmd }));
     }
     Err(err(
         format!("`ip netns {sub}` is not simulated"),
@@ -256,7 +264,7 @@ fn parse_nsenter(
         ));
     }
     let cmd = Box::new(parse_words(cmd, runs_on, flavor)?);
-    Ok(Command::InNetns { open: NsOpen::Nsenter(file.to_string()), cmd })
+    Ok(Command::Ns(NsCommand::InNetns { open: NsOpen::Nsenter(file.to_string()), cmd }))
 }
 
 /// `ln -s TARGET LINK`; which links mean anything is decided when it runs (it depends on
@@ -264,7 +272,7 @@ fn parse_nsenter(
 fn parse_ln(args: &[String]) -> Result<Command, CommandError> {
     match args {
         [s, target, link] if s == "-s" => {
-            Ok(Command::Ln { target: target.clone(), link: link.clone() })
+            Ok(Command::Ns(NsCommand::Ln { target: target.clone(), link: link.clone() }))
         }
         _ => Err(err(
             "only `ln -s TARGET LINK` is simulated".into(),
@@ -298,9 +306,11 @@ mod tests {
     #[test]
     fn ip_netns_abbreviates_as_iproute2_does() {
         for line in ["ip netns", "sudo ip netns", "ip netns list", "ip netns l", "ip netns show"] {
-            assert!(matches!(host(line), Ok(Command::IpNetnsList)), "{line}");
+            assert!(matches!(host(line), Ok(Command::Ns(NsCommand::IpNetnsList))), "{line}");
         }
-        assert!(matches!(host("ip netns a blue"), Ok(Command::IpNetnsAdd(n)) if n == "blue"));
+        assert!(
+            matches!(host("ip netns a blue"), Ok(Command::Ns(NsCommand::IpNetnsAdd(n))) if n == "blue")
+        );
         assert_eq!(message("ip netns add", RunsOn::Host), "No netns name specified");
         assert_eq!(message("ip netns exec blue", RunsOn::Host), "No command specified");
         assert_eq!(
@@ -311,14 +321,14 @@ mod tests {
 
     #[test]
     fn commands_run_inside_a_namespace_nest() {
-        let Ok(Command::InNetns { open, cmd }) =
+        let Ok(Command::Ns(NsCommand::InNetns { open, cmd })) =
             host("sudo ip netns exec 1-y5rtwtq7bj ip addr show")
         else {
             panic!("not an exec")
         };
         assert_eq!(open, NsOpen::IpNetns("1-y5rtwtq7bj".into()));
         assert!(matches!(*cmd, Command::IpAddr { with_addrs: true, dev: None }));
-        let Ok(Command::InNetns { open, cmd }) =
+        let Ok(Command::Ns(NsCommand::InNetns { open, cmd })) =
             host("nsenter --net=/run/docker/netns/acd51a308dfe iptables -t nat -S")
         else {
             panic!("not an nsenter")
@@ -341,8 +351,11 @@ mod tests {
         assert!(message("nsenter --net=/var/run/docker/netns/abc", RunsOn::Host)
             .starts_with("nsenter without a command"));
         assert_eq!(message("ln /a /b", RunsOn::Host), "only `ln -s TARGET LINK` is simulated");
-        assert!(matches!(host("ln -s /var/run/docker/netns netns"), Ok(Command::Ln { .. })));
-        assert!(matches!(host("cd"), Ok(Command::Cd(None))));
+        assert!(matches!(
+            host("ln -s /var/run/docker/netns netns"),
+            Ok(Command::Ns(NsCommand::Ln { .. }))
+        ));
+        assert!(matches!(host("cd"), Ok(Command::Ns(NsCommand::Cd(None)))));
         assert!(message("tcpdump -ni eth0", RunsOn::Host).contains("it is a capture"));
         assert_eq!(message("sudo ip addr", RunsOn::Container), "sudo: command not found");
     }

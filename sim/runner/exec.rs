@@ -7,7 +7,7 @@ use crate::kernel::tools::{PingFlavor, Resolving};
 use crate::kernel::{views, KernelOp, NsRef};
 use crate::scenario::{Endpoint, RunsOn};
 
-use super::command::{self, Command};
+use super::command::{self, Command, NsCommand};
 use super::{Entry, Runner, FOREGROUND_BUDGET};
 
 /// Where a command runs, resolved: machine, namespace, resolver config, prompt.
@@ -143,11 +143,7 @@ impl Runner<'_> {
                 Err(e) => (format!("{}\n", e.message), e.exit_code),
             },
             Command::IptablesSave => (kernel.ns_mut(&site.ns).netfilter.save(), 0),
-            Command::IpNetnsList
-            | Command::IpNetnsAdd(_)
-            | Command::InNetns { .. }
-            | Command::Ln { .. }
-            | Command::Cd(_) => self.namespace_command(site, cmd, ops)?,
+            Command::Ns(ns_cmd) => self.namespace_command(site, ns_cmd, ops)?,
         })
     }
 
@@ -156,14 +152,14 @@ impl Runner<'_> {
     fn namespace_command(
         &mut self,
         site: &Site,
-        cmd: Command,
+        cmd: NsCommand,
         ops: &mut Vec<KernelOp>,
     ) -> Result<(String, i32), LimitExceeded> {
         let kernel = &mut self.world.machines[site.machine].kernel;
         let shell = &mut self.shells[site.machine];
         Ok(match cmd {
-            Command::IpNetnsList => (shell.list(kernel, &site.ns), 0),
-            Command::IpNetnsAdd(name) => {
+            NsCommand::IpNetnsList => (shell.list(kernel, &site.ns), 0),
+            NsCommand::IpNetnsAdd(name) => {
                 let op = KernelOp::NetnsAdd { name: name.clone() };
                 match kernel.apply(&op) {
                     Ok(_) => {
@@ -174,9 +170,9 @@ impl Runner<'_> {
                     Err(e) => (format!("{e}\n"), 1),
                 }
             }
-            Command::Ln { target, link } => shell.ln(&target, &link),
-            Command::Cd(dir) => shell.cd(dir.as_deref(), kernel),
-            Command::InNetns { open, cmd } => match shell.open(kernel, &open) {
+            NsCommand::Ln { target, link } => shell.ln(&target, &link),
+            NsCommand::Cd(dir) => shell.cd(dir.as_deref(), kernel),
+            NsCommand::InNetns { open, cmd } => match shell.open(kernel, &open) {
                 Ok(ns) => {
                     let inner =
                         Site { ns, prompt: String::new(), resolv: site.resolv.clone(), ..*site };
@@ -184,7 +180,6 @@ impl Runner<'_> {
                 }
                 Err(missing) => missing,
             },
-            _ => unreachable!("namespace_command is called with namespace commands only"),
         })
     }
 
