@@ -10,10 +10,12 @@
 //! `/var/run/docker/netns/NAME`. So Docker's namespaces show in `ip netns` only through
 //! the link, and `nsenter --net=/var/run/docker/netns/NAME` works without it.
 //!
-//! `ip netns` lists its directory in readdir order. On the tmpfs `/run` of the lab's
-//! kernels (before 6.6, `dcache_readdir`) that is newest first, which is what seeds/004
-//! shows; the simulator lists newest first by creation. Each name is followed by
-//! `(id: N)` when the namespace running `ip` has given it an id (see `Kernel::netnsid`).
+//! `ip netns` lists its directory in readdir order, which on the tmpfs `/run` is newest
+//! first: files made on a fresh tmpfs (Linux 6.18, iproute2 6.1) in the order ingress_sbox,
+//! 1-das46zk71z, lb_y5rtwtq7b, 1-y5rtwtq7bj, acd51a308dfe list in the reverse order, as
+//! seeds/004 shows them. The simulator lists newest first by creation. Each name is
+//! followed by `(id: N)` when the namespace running `ip` has given it an id (see
+//! `Kernel::netnsid`). Without the directory `ip netns` prints nothing and exits 0.
 //!
 //! The simulator has no other files: `cd` knows the directories above and a few standard
 //! ones, and `ln -s` makes only the `/var/run/netns` link; anything else is refused with a
@@ -311,6 +313,47 @@ mod tests {
         let mut sh = ShellState::default();
         sh.ln("/run/docker/netns", "/run/netns");
         assert_eq!(sh.list(&k, &NsRef::Root), "ingress_sbox (id: 0)\n1-y5rtwtq7bj (id: 1)\n");
+    }
+
+    /// What iproute2 6.1 on Linux printed after `ip -n swp link add va type veth peer name
+    /// vb; ip -n swp link set vb netns swr`: each of the two namespaces has an id for the
+    /// other, the root namespace has none.
+    #[test]
+    fn ids_are_per_namespace_as_the_real_kernel_gives_them() {
+        let mut k = kernel();
+        let mut sh = ShellState::default();
+        let (swp, swr) = (NsRef::named("swp"), NsRef::named("swr"));
+        for name in ["swp", "swr"] {
+            k.apply(&KernelOp::NetnsAdd { name: name.into() }).unwrap();
+            sh.added(name);
+        }
+        apply(
+            &mut k,
+            &[
+                KernelOp::VethAdd { ns: swp.clone(), name: "va".into(), peer: "vb".into() },
+                KernelOp::LinkSetNetns { ns: swp.clone(), name: "vb".into(), target: swr.clone() },
+            ],
+        );
+        assert_eq!(sh.list(&k, &NsRef::Root), "swr\nswp\n");
+        assert_eq!(sh.list(&k, &swp), "swr (id: 0)\nswp\n");
+        assert_eq!(sh.list(&k, &swr), "swr\nswp (id: 0)\n");
+    }
+
+    /// seeds/004's five namespaces, made in the order Docker makes them, list in the lab's
+    /// order (as files made in that order list on a real tmpfs).
+    #[test]
+    fn lists_newest_first_as_readdir_on_tmpfs() {
+        let mut k = kernel();
+        for name in ["ingress_sbox", "1-das46zk71z", "lb_y5rtwtq7b", "1-y5rtwtq7bj", "acd51a308dfe"]
+        {
+            k.apply(&KernelOp::NetnsAdd { name: name.into() }).unwrap();
+        }
+        let mut sh = ShellState::default();
+        sh.ln("/var/run/docker/netns", "/var/run/netns");
+        assert_eq!(
+            sh.list(&k, &NsRef::Root),
+            "acd51a308dfe\n1-y5rtwtq7bj\nlb_y5rtwtq7b\n1-das46zk71z\ningress_sbox\n"
+        );
     }
 
     #[test]
