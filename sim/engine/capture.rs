@@ -5,8 +5,15 @@
 //! `ip`, `icmp`, `tcp`, `udp`; `host A`, `src host A`, `dst host A`, `port N`, `src port N`,
 //! `dst port N` (optionally after `tcp`/`udp`); combined with `and`/`&&`, `or`/`||`,
 //! `not`/`!` and parentheses.
+//!
+//! [`TcpdumpArgs`] parses the command line a lab types (`tcpdump -ni eth0 port 4789`); the
+//! options it knows are `-n`/`-nn`, `-i IFACE`, `-c COUNT`, `-e`, `-l` and `-p`, clustered
+//! or not and anywhere on the line (glibc's getopt permutes), and the words that are not
+//! options form the filter. [`banner`] and [`statistics`] are the lines tcpdump prints on
+//! stderr when it starts and when it stops.
 
 use std::net::Ipv4Addr;
+use std::ops::Range;
 
 use crate::kernel::NsRef;
 use crate::wire::{EtherPayload, EthernetFrame, IpPayload};
@@ -215,6 +222,163 @@ fn static_name(word: &str) -> &'static str {
     }
 }
 
+/// A tcpdump command line, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpdumpArgs {
+    pub iface: String,
+    /// The filter words joined by spaces; empty captures everything.
+    pub filter: String,
+    /// `-c COUNT`: exit after this many packets.
+    pub count: Option<usize>,
+    /// `-e`: print each frame's Ethernet header.
+    pub link_level: bool,
+}
+
+/// Why a tcpdump command line cannot run here, pointing at the word at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TcpdumpArgsError {
+    pub message: String,
+    pub hint: Option<String>,
+    /// Byte range in the command line.
+    pub at: Range<usize>,
+}
+
+/// Every option letter tcpdump 4.99 knows: one of these that the simulator does not
+/// reproduce is "not simulated", any other letter is tcpdump's own "invalid option".
+const TCPDUMP_OPTIONS: &str = "AbBcCdDeEfFGhHiIjJKlLmMnNOpqQrsStTuUvVwWxXyYzZ#";
+const SUPPORTED: &str = "supported: -n, -nn, -i IFACE, -c COUNT, -e, -l, -p and a filter";
+
+impl TcpdumpArgs {
+    /// Parses the words of `tcpdump …` (the program name first, each word with its byte
+    /// range in the line). Addresses print numerically only, so `-n` is required.
+    pub fn parse(words: &[(String, Range<usize>)]) -> Result<TcpdumpArgs, TcpdumpArgsError> {
+        let (program, rest) = words.split_first().expect("a command line has a program");
+        let mut args = TcpdumpArgs {
+            iface: String::new(),
+            filter: String::new(),
+            count: None,
+            link_level: false,
+        };
+        let (mut numeric, mut iface, mut filter) = (false, None, Vec::new());
+        let mut words = rest.iter();
+        while let Some((word, span)) = words.next() {
+            let Some(letters) = word.strip_prefix('-').filter(|l| !l.is_empty()) else {
+                filter.push((word.as_str(), span.clone()));
+                continue;
+            };
+            for (k, letter) in letters.char_indices() {
+                match letter {
+                    'n' => numeric = true,
+                    'e' => args.link_level = true,
+                    'l' | 'p' => {}
+                    'i' | 'c' => {
+                        let (value, at) =
+                            option_value(letter, &letters[k + 1..], span, &mut words)?;
+                        match letter {
+                            'i' => iface = Some(value.to_string()),
+                            _ => args.count = Some(parse_count(value, at)?),
+                        }
+                        break;
+                    }
+                    l => return Err(unknown_option(l, span)),
+                }
+            }
+        }
+        let program = &program.1;
+        args.iface = iface.ok_or_else(|| TcpdumpArgsError {
+            message: "tcpdump without -i: the simulator does not pick a default interface".into(),
+            hint: Some("name the interface, as the labs do: `tcpdump -ni eth0 …`".into()),
+            at: program.clone(),
+        })?;
+        if !numeric {
+            return Err(TcpdumpArgsError {
+                message: "tcpdump without -n would resolve addresses to names".into(),
+                hint: Some("the simulator prints addresses and ports numerically: add -n".into()),
+                at: program.clone(),
+            });
+        }
+        args.filter = filter.iter().map(|(w, _)| *w).collect::<Vec<_>>().join(" ");
+        Filter::parse(&args.filter).map_err(|e| {
+            let (first, last) = (filter.first(), filter.last());
+            let at = first.map_or(0, |(_, s)| s.start)..last.map_or(0, |(_, s)| s.end);
+            TcpdumpArgsError { message: e.to_string(), hint: None, at }
+        })?;
+        Ok(args)
+    }
+}
+
+/// An option's argument, as getopt takes it: the rest of the cluster (`-ieth0`), or else
+/// the next word.
+fn option_value<'w>(
+    letter: char,
+    attached: &'w str,
+    span: &Range<usize>,
+    words: &mut std::slice::Iter<'w, (String, Range<usize>)>,
+) -> Result<(&'w str, Range<usize>), TcpdumpArgsError> {
+    if !attached.is_empty() {
+        return Ok((attached, span.clone()));
+    }
+    let (value, at) = words.next().ok_or_else(|| {
+        arg_error(format!("tcpdump: option requires an argument -- '{letter}'"), span)
+    })?;
+    Ok((value.as_str(), at.clone()))
+}
+
+/// An option tcpdump has that the simulator does not reproduce, or getopt's own error.
+fn unknown_option(letter: char, span: &Range<usize>) -> TcpdumpArgsError {
+    if letter != '-' && TCPDUMP_OPTIONS.contains(letter) {
+        return TcpdumpArgsError {
+            message: format!("tcpdump option -{letter} is not simulated"),
+            hint: Some(SUPPORTED.to_string()),
+            at: span.clone(),
+        };
+    }
+    arg_error(format!("tcpdump: invalid option -- '{letter}'"), span)
+}
+
+fn parse_count(value: &str, at: Range<usize>) -> Result<usize, TcpdumpArgsError> {
+    match value.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(arg_error(format!("tcpdump: invalid packet count {value}"), &at)),
+    }
+}
+
+fn arg_error(message: String, at: &Range<usize>) -> TcpdumpArgsError {
+    TcpdumpArgsError { message, hint: None, at: at.clone() }
+}
+
+/// Which tcpdump's wording to print: Ubuntu 18.04/20.04 ship 4.9, newer systems 4.99.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpdumpVersion {
+    V4_9,
+    V4_99,
+}
+
+/// The two lines tcpdump prints on stderr when it starts capturing on `iface`.
+pub fn banner(version: TcpdumpVersion, iface: &str) -> String {
+    let (verbose, snap) = match version {
+        TcpdumpVersion::V4_9 => ("use -v or -vv", "capture size"),
+        TcpdumpVersion::V4_99 => ("use -v[v]...", "snapshot length"),
+    };
+    format!(
+        "tcpdump: verbose output suppressed, {verbose} for full protocol decode\n\
+         listening on {iface}, link-type EN10MB (Ethernet), {snap} 262144 bytes\n"
+    )
+}
+
+/// The statistics tcpdump prints on stderr when it stops (its `info(1)`); the simulated
+/// kernel never drops a packet on the way to a capture.
+pub fn statistics(captured: usize, received: usize) -> String {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    format!(
+        "{captured} packet{} captured\n{received} packet{} received by filter\n\
+         0 packets dropped by kernel\n",
+        plural(captured),
+        plural(received)
+    )
+}
+
 /// One capture in progress or finished.
 #[derive(Debug, Clone)]
 pub struct Capture {
@@ -261,5 +425,81 @@ mod tests {
         );
         assert!(Filter::parse("tcp and not (port 22)").is_ok());
         assert!(Filter::parse("bogus").is_err());
+    }
+
+    fn words(line: &str) -> Vec<(String, Range<usize>)> {
+        let mut at = 0;
+        line.split(' ')
+            .map(|w| {
+                let span = at..at + w.len();
+                at += w.len() + 1;
+                (w.to_string(), span)
+            })
+            .collect()
+    }
+
+    fn parse(line: &str) -> Result<TcpdumpArgs, TcpdumpArgsError> {
+        TcpdumpArgs::parse(&words(line))
+    }
+
+    #[test]
+    fn parses_the_lab_command_lines() {
+        let lab = parse("tcpdump -ni eth0 port 4789").unwrap();
+        let expected = TcpdumpArgs {
+            iface: "eth0".into(),
+            filter: "port 4789".into(),
+            count: None,
+            link_level: false,
+        };
+        assert_eq!(lab, expected);
+        let spread = parse("tcpdump -i eth0 port 4789 -nn -c 3 -e -l").unwrap();
+        assert_eq!(spread.count, Some(3));
+        assert!(spread.link_level);
+        assert_eq!(spread.filter, "port 4789");
+        assert_eq!(parse("tcpdump -n -idocker0").unwrap().iface, "docker0");
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_print_pointing_at_the_word() {
+        let e = parse("tcpdump -vni eth0").unwrap_err();
+        assert_eq!(
+            (e.message.as_str(), e.at.clone()),
+            ("tcpdump option -v is not simulated", 8..12)
+        );
+        let e = parse("tcpdump -ni eth0 -k").unwrap_err();
+        assert_eq!((e.message.as_str(), e.at.clone()), ("tcpdump: invalid option -- 'k'", 17..19));
+        let e = parse("tcpdump -ni eth0 -c 0").unwrap_err();
+        assert_eq!((e.message.as_str(), e.at.clone()), ("tcpdump: invalid packet count 0", 20..21));
+        let e = parse("tcpdump -n -i").unwrap_err();
+        assert_eq!(e.message, "tcpdump: option requires an argument -- 'i'");
+        assert_eq!(parse("tcpdump -i eth0 icmp").unwrap_err().at, 0..7);
+        assert_eq!(parse("tcpdump -n icmp").unwrap_err().at, 0..7);
+        let e = parse("tcpdump -ni eth0 port 4789 or bogus").unwrap_err();
+        assert_eq!(e.message, "tcpdump: syntax error in filter expression near 'bogus'");
+        assert_eq!(e.at, 17..35);
+    }
+
+    /// The texts, byte for byte as tcpdump 4.99.3 printed them capturing on a veth in a
+    /// namespace (stderr), and as tcpdump 4.9 prints them (the lab, seeds/000).
+    #[test]
+    fn banner_and_statistics_match_real_tcpdump() {
+        assert_eq!(
+            banner(TcpdumpVersion::V4_99, "veth0"),
+            "tcpdump: verbose output suppressed, use -v[v]... for full protocol decode\n\
+             listening on veth0, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n"
+        );
+        assert_eq!(
+            banner(TcpdumpVersion::V4_9, "eth0"),
+            "tcpdump: verbose output suppressed, use -v or -vv for full protocol decode\n\
+             listening on eth0, link-type EN10MB (Ethernet), capture size 262144 bytes\n"
+        );
+        assert_eq!(
+            statistics(1, 4),
+            "1 packet captured\n4 packets received by filter\n0 packets dropped by kernel\n"
+        );
+        assert_eq!(
+            statistics(0, 0),
+            "0 packets captured\n0 packets received by filter\n0 packets dropped by kernel\n"
+        );
     }
 }

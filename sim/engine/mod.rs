@@ -12,7 +12,9 @@ mod rng;
 mod time;
 mod world;
 
-pub use capture::{Capture, Filter, FilterError};
+pub use capture::{
+    banner, statistics, Capture, Filter, FilterError, TcpdumpArgs, TcpdumpArgsError, TcpdumpVersion,
+};
 pub use queue::{EventQueue, LimitExceeded, RunLimits};
 pub use rng::{RngStream, Streams};
 pub use time::{SimDuration, SimTime, EPOCH_UNIX_SECS};

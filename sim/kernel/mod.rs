@@ -55,6 +55,9 @@ pub struct OpError(pub String);
 pub struct Kernel {
     pub hostname: String,
     pub namespaces: IndexMap<NsRef, Netns>,
+    /// The ids each namespace has given its peers (`ip netns list`'s `(id: N)`), by
+    /// (namespace, peer); see [`Kernel::netnsid`].
+    netns_ids: std::collections::BTreeMap<(NsRef, NsRef), u32>,
     rng: RngStream,
     next_packet_id: u64,
     /// The flow-hash secret (Linux's boot-random `hashrnd`), here derived from the
@@ -73,6 +76,7 @@ impl Kernel {
         Kernel {
             hostname: hostname.to_string(),
             namespaces,
+            netns_ids: std::collections::BTreeMap::new(),
             rng,
             next_packet_id: 0,
             flow_hash_seed,
@@ -174,6 +178,7 @@ impl Kernel {
                 "Cannot remove namespace file \"/var/run/netns/{name}\": No such file or directory"
             )));
         };
+        self.netns_ids.retain(|(a, b), _| *a != ns && *b != ns);
         for link in gone.links.values() {
             if let Some((peer_ns, peer_idx)) = link.peer() {
                 if let Some(p) = self.namespaces.get_mut(peer_ns) {
@@ -211,12 +216,37 @@ impl Kernel {
         link.up = false;
         link.master = None;
         let new_idx = dst.insert_moved_link(link);
-        let peer = dst.link(new_idx).peer().cloned();
+        let refers_to = dst.link(new_idx).link_netns().cloned();
+        self.alloc_netnsid(ns, target);
+        if let Some(other) = refers_to.filter(|o| o != target) {
+            self.alloc_netnsid(target, &other);
+        }
+        let peer = self.ns_mut(target).link(new_idx).peer().cloned();
         if let Some((peer_ns, peer_idx)) = peer {
             let back = LinkKind::Veth { peer: Some((target.clone(), new_idx)) };
             self.ns_mut(&peer_ns).link_mut(peer_idx).kind = back;
         }
         Ok(String::new())
+    }
+
+    /// The id `ns` has given `peer`, if any. Like Linux's peernet2id_alloc, a namespace
+    /// gives a peer an id when a device moves from it to the peer (the move's notification
+    /// names the new namespace) and when a device arrives that refers to the peer (a veth's
+    /// peer, a VXLAN device's socket: its `link-netnsid`). Ids are the lowest free number
+    /// from 0 and die with the peer. A namespace nothing has referred to has none.
+    pub fn netnsid(&self, ns: &NsRef, peer: &NsRef) -> Option<u32> {
+        self.netns_ids.get(&(ns.clone(), peer.clone())).copied()
+    }
+
+    fn alloc_netnsid(&mut self, ns: &NsRef, peer: &NsRef) {
+        let key = (ns.clone(), peer.clone());
+        if ns == peer || self.netns_ids.contains_key(&key) {
+            return;
+        }
+        let used: Vec<u32> =
+            self.netns_ids.iter().filter(|((a, _), _)| a == ns).map(|(_, id)| *id).collect();
+        let id = (0..).find(|i| !used.contains(i)).expect("u32 ids outnumber namespaces");
+        self.netns_ids.insert(key, id);
     }
 
     /// `ip link delete NAME`: a veth takes its peer with it, wherever the peer lives.

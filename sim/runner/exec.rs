@@ -7,15 +7,15 @@ use crate::kernel::tools::{PingFlavor, Resolving};
 use crate::kernel::{views, KernelOp, NsRef};
 use crate::scenario::{Endpoint, RunsOn};
 
-use super::command::{self, Command};
+use super::command::{self, Command, NsCommand};
 use super::{Entry, Runner, FOREGROUND_BUDGET};
 
 /// Where a command runs, resolved: machine, namespace, resolver config, prompt.
-struct Site {
+pub(super) struct Site {
     machine: usize,
     ns: NsRef,
     resolv: ResolvConf,
-    prompt: String,
+    pub prompt: String,
     flavor: PingFlavor,
     runs_on: RunsOn,
 }
@@ -72,7 +72,7 @@ impl Runner<'_> {
     }
 
     /// Where a step's command runs; an error when its container is not running.
-    fn site(&self, at: &Endpoint) -> Result<Site, String> {
+    pub(super) fn site(&self, at: &Endpoint) -> Result<Site, String> {
         let machine = self.machine_of(at);
         let m = &self.world.machines[machine];
         match at {
@@ -143,6 +143,43 @@ impl Runner<'_> {
                 Err(e) => (format!("{}\n", e.message), e.exit_code),
             },
             Command::IptablesSave => (kernel.ns_mut(&site.ns).netfilter.save(), 0),
+            Command::Ns(ns_cmd) => self.namespace_command(site, ns_cmd, ops)?,
+        })
+    }
+
+    /// The commands that read or change a machine's `/var/run/netns` and working directory,
+    /// and those that run another command in a namespace.
+    fn namespace_command(
+        &mut self,
+        site: &Site,
+        cmd: NsCommand,
+        ops: &mut Vec<KernelOp>,
+    ) -> Result<(String, i32), LimitExceeded> {
+        let kernel = &mut self.world.machines[site.machine].kernel;
+        let shell = &mut self.shells[site.machine];
+        Ok(match cmd {
+            NsCommand::IpNetnsList => (shell.list(kernel, &site.ns), 0),
+            NsCommand::IpNetnsAdd(name) => {
+                let op = KernelOp::NetnsAdd { name: name.clone() };
+                match kernel.apply(&op) {
+                    Ok(_) => {
+                        shell.added(&name);
+                        ops.push(op);
+                        (String::new(), 0)
+                    }
+                    Err(e) => (format!("{e}\n"), 1),
+                }
+            }
+            NsCommand::Ln { target, link } => shell.ln(&target, &link),
+            NsCommand::Cd(dir) => shell.cd(dir.as_deref(), kernel),
+            NsCommand::InNetns { open, cmd } => match shell.open(kernel, &open) {
+                Ok(ns) => {
+                    let inner =
+                        Site { ns, prompt: String::new(), resolv: site.resolv.clone(), ..*site };
+                    self.execute(&inner, *cmd, ops)?
+                }
+                Err(missing) => missing,
+            },
         })
     }
 

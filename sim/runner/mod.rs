@@ -6,17 +6,18 @@
 //! nothing. Between steps one simulated second passes ("the person reads the output").
 
 mod build;
+mod capture;
 pub mod command;
 mod exec;
+mod netns;
 pub mod shell;
 
 use crate::check::{self, CheckResult};
-use crate::engine::{
-    Capture, Filter, LimitExceeded, SimDuration, SimTime, Streams, TracedHop, World,
-};
+use crate::engine::{Capture, LimitExceeded, SimDuration, SimTime, Streams, TracedHop, World};
 use crate::fabric::Partition;
 use crate::kernel::KernelOp;
 use crate::scenario::{Endpoint, Fault, Scenario, StepKind};
+use indexmap::IndexMap;
 
 pub use build::Layout;
 
@@ -89,14 +90,23 @@ fn run_steps(scenario: &Scenario, seed: u64) -> Result<Runner<'_>, RunError> {
     let (world, layout, startup) = build::build(scenario, &streams);
     let startup_ops =
         startup.iter().map(|(m, ops)| (world.machines[*m].name.clone(), ops.clone())).collect();
-    let mut r =
-        Runner { world, layout, scenario, startup_ops, entries: Vec::new(), checks: Vec::new() };
+    let shells = vec![netns::ShellState::default(); world.machines.len()];
+    let mut r = Runner {
+        world,
+        layout,
+        scenario,
+        startup_ops,
+        entries: Vec::new(),
+        checks: Vec::new(),
+        shells,
+        tcpdumps: IndexMap::new(),
+    };
     for step in &scenario.steps {
         r.step(step.line, &step.kind).map_err(|e| RunError::Limit(e, seed))?;
         let next = r.world.now() + THINK_TIME;
         r.world.run_until(next).map_err(|e| RunError::Limit(e, seed))?;
     }
-    r.world.captures.iter_mut().for_each(|c| c.active = false);
+    r.finish_captures();
     let invariants = check::uniqueness(&r.world);
     r.checks.extend(invariants);
     Ok(r)
@@ -109,6 +119,10 @@ pub(crate) struct Runner<'s> {
     startup_ops: Vec<(String, Vec<KernelOp>)>,
     pub entries: Vec<Entry>,
     pub checks: Vec<CheckResult>,
+    /// Each machine's shell and `/var/run/netns`, by world index.
+    shells: Vec<netns::ShellState>,
+    /// What each `run:` capture's tcpdump printed when it started, by capture id.
+    tcpdumps: IndexMap<usize, capture::Started>,
 }
 
 impl Runner<'_> {
@@ -185,13 +199,8 @@ impl Runner<'_> {
                 let until = self.world.now() + *d;
                 self.world.run_until(until)?;
             }
-            StepKind::StartCapture(id) => self.start_capture(id.0),
-            StepKind::StopCapture(id) => {
-                let name = &self.scenario.captures[id.0].name;
-                if let Some(c) = self.world.captures.iter_mut().find(|c| &c.name == name) {
-                    c.active = false;
-                }
-            }
+            StepKind::StartCapture(id) => self.start_capture(id.0, line),
+            StepKind::StopCapture { id, expect } => self.stop_capture(id.0, line, expect.as_ref()),
             StepKind::Expect(reach) => {
                 let results = check::reachability(self, reach, line)?;
                 self.checks.extend(results);
@@ -226,21 +235,6 @@ impl Runner<'_> {
             machine: String::new(),
             ops: Vec::new(),
             checks: Vec::new(),
-        });
-    }
-
-    fn start_capture(&mut self, id: usize) {
-        let c = &self.scenario.captures[id];
-        let machine = self.machine_of(&Endpoint::Machine(c.on));
-        let filter = Filter::parse(c.filter.as_deref().unwrap_or("")).expect("validated at load");
-        self.world.captures.push(Capture {
-            name: c.name.clone(),
-            machine,
-            ns: crate::kernel::NsRef::Root,
-            iface: c.iface.clone(),
-            filter,
-            active: true,
-            frames: Vec::new(),
         });
     }
 

@@ -38,6 +38,9 @@
 //!   - wait: 5s
 //!   - capture: {on: docker-host, iface: docker0, filter: "icmp or arp", name: ping-docker0}
 //!   - stop_capture: ping-docker0   # open captures stop at the end
+//!   - capture: {on: docker-host, run: "tcpdump -ni eth0 port 4789", name: vxlan}   # as typed
+//!   - stop_capture: vxlan          # Ctrl-C; `expect:` checks what tcpdump printed
+//!     expect: {output_contains: "vni 4097", output_lacks: "ARP"}
 //!   - expect: {reachable: ["client -> docker-host:8080"], isolated: ["c2 -> c1/icmp"]}
 //!   - note: free text for the transcript
 //!   - fault: {partition: [[docker-host], [client]]}   # unlisted machines: one more group
@@ -63,6 +66,14 @@
 //! across groups is dropped at the last router) replaces any earlier partition, `heal`
 //! removes it, `link` changes only the parameters it names. The transcript shows each as a
 //! `# fault: …` line.
+//!
+//! A capture names its interface and filter either as `iface:`/`filter:`, or as the lab's
+//! command line `run: "[sudo] tcpdump OPTIONS FILTER"` with the options `-n`/`-nn`
+//! (required: addresses print numerically), `-i IFACE` (required), `-c COUNT`, `-e`, `-l`,
+//! `-p`; any other option is an error pointing at it. A `run:` capture shows in the
+//! transcript as tcpdump's terminal (see `runner/capture.rs`), and its `stop_capture` step
+//! takes `expect:` as a `run:` step does (without one: exit code 0), checked against
+//! everything tcpdump printed. Either way the frames go to the run's `NAME.pcap`.
 //!
 //! Container names are tracked as documented in `validate/containers.rs`: a host step
 //! `docker run … --name X` declares `X` (unless the step expects a non-zero exit code), and

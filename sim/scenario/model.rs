@@ -136,6 +136,19 @@ pub struct Capture {
     pub iface: String,
     /// tcpdump filter syntax; `None` captures everything.
     pub filter: Option<String>,
+    /// Given as `run: "tcpdump …"`: the capture shows in the transcript as that command.
+    pub tcpdump: Option<TcpdumpRun>,
+}
+
+/// A capture started as the lab types it; its `iface` and `filter` come from the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpdumpRun {
+    /// The command line as written.
+    pub command: String,
+    /// `-c COUNT`: tcpdump exits by itself after this many packets.
+    pub count: Option<usize>,
+    /// `-e`: print the Ethernet header of each frame.
+    pub link_level: bool,
 }
 
 /// One step, and the line it starts on (for the transcript and runtime errors).
@@ -147,10 +160,19 @@ pub struct Step {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepKind {
-    Run { at: Endpoint, command: String, expect: CommandExpect },
+    Run {
+        at: Endpoint,
+        command: String,
+        expect: CommandExpect,
+    },
     Wait(SimDuration),
     StartCapture(CaptureId),
-    StopCapture(CaptureId),
+    /// Stops a capture (Ctrl-C); a `run:` capture's output is checked against `expect`
+    /// (`None` for the `iface:` form, which prints nothing).
+    StopCapture {
+        id: CaptureId,
+        expect: Option<CommandExpect>,
+    },
     Expect(ReachExpect),
     Note(String),
     Fault(Fault),

@@ -207,8 +207,10 @@ pub struct RawExpect {
 #[serde(deny_unknown_fields)]
 pub struct RawCapture {
     pub on: String,
-    pub iface: String,
+    pub iface: Option<String>,
     pub filter: Option<String>,
+    /// The lab's command line instead of `iface`/`filter`: `tcpdump -ni eth0 port 4789`.
+    pub run: Option<String>,
     pub name: String,
 }
 

@@ -139,7 +139,10 @@ fn a_full_scenario_becomes_typed() {
     assert_eq!(kinds[2], StepKind::Wait(SimDuration::from_secs(5)));
     assert_eq!(
         (&kinds[3], &kinds[4]),
-        (&StepKind::StartCapture(CaptureId(0)), &StepKind::StopCapture(CaptureId(0)))
+        (
+            &StepKind::StartCapture(CaptureId(0)),
+            &StepKind::StopCapture { id: CaptureId(0), expect: None }
+        )
     );
     assert_eq!(s.captures[0].filter.as_deref(), Some("icmp or arp"));
     let StepKind::Expect(expect) = &kinds[5] else { panic!("{:?}", kinds[5]) };
@@ -535,6 +538,41 @@ fn captures() {
     );
     check(&src, "invalid capture name `Cap_1`", (11, 46), expected, None);
 }
+#[test]
+fn tcpdump_captures() {
+    let src = with_steps(
+        "  - capture: {on: docker-host, run: \"tcpdump -ni eth0 -c 4 port 4789\", name: vxlan}\n  - stop_capture: vxlan\n    expect: {output_contains: vni 4097}\n",
+    );
+    let s = parse(&src, "t.yaml", &accept).expect("valid");
+    let c = &s.captures[0];
+    assert_eq!((c.iface.as_str(), c.filter.as_deref()), ("eth0", Some("port 4789")));
+    let run = TcpdumpRun {
+        command: "tcpdump -ni eth0 -c 4 port 4789".into(),
+        count: Some(4),
+        link_level: false,
+    };
+    assert_eq!(c.tcpdump, Some(run));
+    let expect = CommandExpect { output_contains: vec!["vni 4097".into()], ..Default::default() };
+    assert_eq!(s.steps[1].kind, StepKind::StopCapture { id: CaptureId(0), expect: Some(expect) });
+
+    let src = with_steps("  - capture: {on: client, run: \"tcpdump -ni eth0 -X\", name: c}\n");
+    let hint = Some("supported: -n, -nn, -i IFACE, -c COUNT, -e, -l, -p and a filter");
+    check(&src, "tcpdump option -X is not simulated", (11, 50), None, hint);
+    let src = with_steps("  - capture: {on: client, run: \"ip addr\", name: c}\n");
+    let hint = Some("a capture runs tcpdump: `run: \"tcpdump -ni eth0 port 4789\"`");
+    check(&src, "expected a tcpdump command", (11, 33), None, hint);
+    let src =
+        with_steps("  - capture: {on: client, run: \"tcpdump -ni eth0\", iface: eth0, name: c}\n");
+    let hint =
+        Some("`run: \"tcpdump -ni IFACE FILTER\"` names the interface itself: drop `iface:`");
+    check(&src, "capture has both `run:` and `iface:`", (11, 52), None, hint);
+    let src = with_steps("  - capture: {on: client, name: c}\n");
+    let expected = Some(
+        "expected `run: \"tcpdump -ni eth0 FILTER\"`, or `iface: IFACE` with an optional `filter:`",
+    );
+    check(&src, "capture needs `run:` or `iface:`", (11, 14), expected, None);
+}
+
 const ON: &str = "expected the name of a host or external declared under `hosts:`/`externals:`";
 
 #[test]

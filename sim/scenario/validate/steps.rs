@@ -68,7 +68,7 @@ enum Kind<'r> {
     Command,
     Wait(&'r str),
     Capture(&'r RawCapture),
-    StopCapture(&'r str),
+    StopCapture(&'r str, Option<&'r RawExpect>),
     Note(&'r str),
     Expect(&'r RawExpect),
     Fault(&'r RawFault),
@@ -79,7 +79,7 @@ fn kinds(raw: &RawStep) -> Vec<(&'static str, Kind<'_>)> {
     let mut kinds = Vec::new();
     if raw.on.is_some() || raw.in_container.is_some() || raw.run.is_some() {
         kinds.push(("run", Kind::Command));
-    } else if let Some(expect) = &raw.expect {
+    } else if let (Some(expect), None) = (&raw.expect, &raw.stop_capture) {
         kinds.push(("expect", Kind::Expect(expect)));
     }
     if let Some(text) = &raw.wait {
@@ -89,7 +89,7 @@ fn kinds(raw: &RawStep) -> Vec<(&'static str, Kind<'_>)> {
         kinds.push(("capture", Kind::Capture(capture)));
     }
     if let Some(name) = &raw.stop_capture {
-        kinds.push(("stop_capture", Kind::StopCapture(name)));
+        kinds.push(("stop_capture", Kind::StopCapture(name, raw.expect.as_ref())));
     }
     if let Some(text) = &raw.note {
         kinds.push(("note", Kind::Note(text)));
@@ -112,7 +112,7 @@ impl Walk<'_> {
                 Ok(StepKind::Wait(duration(text, &path.key("wait"), self.ctx)?))
             }
             [(_, Kind::Capture(capture))] => self.capture(capture, &path.key("capture")),
-            [(_, Kind::StopCapture(name))] => self.stop_capture(name, &path.key("stop_capture")),
+            [(_, Kind::StopCapture(name, expect))] => self.stop_capture(name, *expect, path),
             [(_, Kind::Note(text))] => Ok(StepKind::Note(text.to_string())),
             [(_, Kind::Expect(expect))] => self.reach_expect(expect, &path.key("expect")),
             [(_, Kind::Fault(fault))] => {
@@ -367,8 +367,38 @@ impl Walk<'_> {
             let expected = "expected a name no earlier capture has: each capture is one pcap file";
             return Err(self.ctx.at_value(&path.key("name"), kind).expected(expected));
         }
-        if raw.iface.trim().is_empty() {
-            let kind = ErrorKind::Invalid { what: "interface", text: raw.iface.clone() };
+        let (iface, filter, tcpdump) = match (&raw.run, &raw.iface) {
+            (Some(command), None) => self.capture_command(command, raw, path)?,
+            (None, Some(iface)) => (iface.clone(), self.capture_filter(raw, path)?, None),
+            (Some(_), Some(_)) => {
+                let kind = ErrorKind::Step("capture has both `run:` and `iface:`".into());
+                let hint = Some(
+                    "`run: \"tcpdump -ni IFACE FILTER\"` names the interface itself: drop `iface:`"
+                        .to_string(),
+                );
+                return Err(self.ctx.at_key(&path.key("iface"), kind).hint(hint));
+            }
+            (None, None) => {
+                let kind = ErrorKind::Step("capture needs `run:` or `iface:`".into());
+                let expected = "expected `run: \"tcpdump -ni eth0 FILTER\"`, or `iface: IFACE` with an optional `filter:`";
+                return Err(self.ctx.at_value(path, kind).expected(expected));
+            }
+        };
+        let id = CaptureId(self.captures.len());
+        self.captures.push(Capture { name: raw.name.clone(), on, iface, filter, tcpdump });
+        self.open.insert(raw.name.clone(), id);
+        Ok(StepKind::StartCapture(id))
+    }
+
+    /// The `iface:` form's interface check and filter.
+    fn capture_filter(
+        &self,
+        raw: &RawCapture,
+        path: &Path,
+    ) -> Result<Option<String>, ScenarioError> {
+        let iface = raw.iface.as_deref().unwrap_or_default();
+        if iface.trim().is_empty() {
+            let kind = ErrorKind::Invalid { what: "interface", text: iface.to_string() };
             return Err(self
                 .ctx
                 .at_value(&path.key("iface"), kind)
@@ -381,20 +411,71 @@ impl Walk<'_> {
                 "expected a tcpdump filter: `icmp or arp`, `tcp port 80`, `host 172.17.0.2`, …";
             return Err(self.ctx.at_value(&path.key("filter"), kind).expected(expected));
         }
-        let id = CaptureId(self.captures.len());
-        self.captures.push(Capture {
-            name: raw.name.clone(),
-            on,
-            iface: raw.iface.clone(),
-            filter,
-        });
-        self.open.insert(raw.name.clone(), id);
-        Ok(StepKind::StartCapture(id))
+        Ok(filter)
     }
 
-    fn stop_capture(&mut self, name: &str, path: &Path) -> Result<StepKind, ScenarioError> {
-        if let Some(id) = self.open.shift_remove(name) {
-            return Ok(StepKind::StopCapture(id));
+    /// The `run:` form: `[sudo] tcpdump OPTIONS FILTER`, errors pointing at the word.
+    fn capture_command(
+        &self,
+        command: &str,
+        raw: &RawCapture,
+        path: &Path,
+    ) -> Result<(String, Option<String>, Option<TcpdumpRun>), ScenarioError> {
+        let run_path = path.key("run");
+        if raw.filter.is_some() {
+            let kind = ErrorKind::Step("capture has both `run:` and `filter:`".into());
+            let hint = Some("put the filter at the end of the tcpdump command line".to_string());
+            return Err(self.ctx.at_key(&path.key("filter"), kind).hint(hint));
+        }
+        let fail = |message: String, at: std::ops::Range<usize>, hint: Option<String>| {
+            self.ctx.at_part(&run_path, command, at, ErrorKind::Command(message)).hint(hint)
+        };
+        let words = crate::runner::shell::split_spans(command)
+            .map_err(|e| fail(e.to_string(), 0..command.len(), None))?;
+        let words = match words.first() {
+            Some((w, _)) if w == "sudo" => &words[1..],
+            _ => &words[..],
+        };
+        match words.first() {
+            Some((w, _)) if w == "tcpdump" => {}
+            first => {
+                let at = first.map_or(0..command.len(), |(_, at)| at.clone());
+                let hint =
+                    Some("a capture runs tcpdump: `run: \"tcpdump -ni eth0 port 4789\"`".into());
+                return Err(fail("expected a tcpdump command".into(), at, hint));
+            }
+        }
+        let args =
+            crate::engine::TcpdumpArgs::parse(words).map_err(|e| fail(e.message, e.at, e.hint))?;
+        let filter = Some(args.filter).filter(|f| !f.is_empty());
+        let run = TcpdumpRun {
+            command: command.to_string(),
+            count: args.count,
+            link_level: args.link_level,
+        };
+        Ok((args.iface, filter, Some(run)))
+    }
+
+    fn stop_capture(
+        &mut self,
+        name: &str,
+        expect: Option<&RawExpect>,
+        step: &Path,
+    ) -> Result<StepKind, ScenarioError> {
+        let path = &step.key("stop_capture");
+        if let Some(&id) = self.open.get(name) {
+            let expect = match (&self.captures[id.0].tcpdump, expect) {
+                (Some(_), Some(raw)) => Some(self.command_expect(raw, &step.key("expect"))?),
+                (Some(_), None) => Some(CommandExpect::default()),
+                (None, None) => None,
+                (None, Some(_)) => {
+                    let kind = ErrorKind::Step(format!("capture `{name}` prints nothing to check"));
+                    let hint = Some("start it with `run: \"tcpdump -ni IFACE FILTER\"` to check what tcpdump prints".to_string());
+                    return Err(self.ctx.at_key(&step.key("expect"), kind).hint(hint));
+                }
+            };
+            self.open.shift_remove(name);
+            return Ok(StepKind::StopCapture { id, expect });
         }
         if self.captures.iter().any(|c| c.name == name) {
             let kind = ErrorKind::Step(format!("capture `{name}` is already stopped"));
