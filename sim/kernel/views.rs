@@ -147,6 +147,29 @@ pub fn ip_route(kernel: &Kernel, ns: &NsRef) -> Result<String, String> {
     Ok(out)
 }
 
+/// `route -n` (net-tools, and busybox's identical applet): the main table as
+/// `/proc/net/route` lists it, in the same order as `ip route`.
+pub fn route_n(kernel: &Kernel, ns: &NsRef) -> Result<String, String> {
+    let n = kernel.ns(ns).ok_or_else(|| format!("Cannot open network namespace \"{ns}\""))?;
+    let mut routes: Vec<_> = n.routes.routes.iter().collect();
+    routes.sort_by_key(|r| (r.dst.network(), r.dst.prefix_len()));
+    let mut out = String::from("Kernel IP routing table\n");
+    out.push_str("Destination     Gateway         Genmask         Flags Metric Ref    Use Iface\n");
+    for r in routes {
+        let gateway = r.via.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+        let mut flags = String::from("U");
+        if r.via.is_some() {
+            flags.push('G');
+        }
+        if r.dst.prefix_len() == 32 {
+            flags.push('H');
+        }
+        let (dst, mask, dev) = (r.dst.network(), r.dst.netmask(), &n.link(r.dev).name);
+        let _ = writeln!(out, "{dst:<15} {gateway:<15} {mask:<15} {flags:<5} {:<6} {:<3} {:>6} {dev}", 0, 0, 0);
+    }
+    Ok(out)
+}
+
 /// `brctl show`, with bridge-utils' tab layout.
 pub fn brctl_show(kernel: &Kernel, ns: &NsRef) -> String {
     let mut out = String::from("bridge name\tbridge id\t\tSTP enabled\tinterfaces\n");

@@ -25,6 +25,8 @@ pub enum Command {
         dev: Option<String>,
     },
     IpRoute,
+    /// `route -n`.
+    RouteN,
     BrctlShow,
     BridgeFdb(FdbFilter),
     Iptables(Vec<String>),
@@ -70,6 +72,7 @@ const PROGRAMS: &[&str] = &[
     "curl",
     "nc",
     "ip",
+    "route",
     "brctl",
     "bridge",
     "iptables",
@@ -124,6 +127,11 @@ fn parse_words(
         "curl" => Curl::parse(&args).map(Command::Curl).map_err(|e| err(e.0, None)),
         "nc" => Nc::parse(flavor, &args).map(Command::Nc).map_err(|e| err(e.0, None)),
         "ip" => parse_ip(&args),
+        "route" if args == ["-n"] => Ok(Command::RouteN),
+        "route" => Err(err(
+            format!("route {}: not simulated", args.join(" ")),
+            Some("the simulator's `route` prints the table numerically: `route -n`".into()),
+        )),
         "brctl" if args.first().map(String::as_str) == Some("show") => Ok(Command::BrctlShow),
         "bridge" => parse_bridge(&args),
         "iptables" => Ok(Command::Iptables(args)),

@@ -136,6 +136,7 @@ impl Runner<'_> {
                 view(views::ip_addr(kernel, &site.ns, with_addrs, dev.as_deref()))
             }
             Command::IpRoute => view(views::ip_route(kernel, &site.ns)),
+            Command::RouteN => view(views::route_n(kernel, &site.ns)),
             Command::BrctlShow => (views::brctl_show(kernel, &site.ns), 0),
             Command::BridgeFdb(filter) => view(views::bridge_fdb(kernel, &site.ns, now, &filter)),
             Command::Iptables(args) => match kernel.ns_mut(&site.ns).netfilter.run_command(&args) {
@@ -273,7 +274,7 @@ impl Runner<'_> {
 /// Which `ping` an image ships: BusyBox's in alpine and busybox, iputils' elsewhere.
 fn ping_flavor(image: &str) -> PingFlavor {
     match image {
-        "alpine" | "busybox" => PingFlavor::Busybox,
+        "alpine" | "busybox" | "nginxdemos/hello" => PingFlavor::Busybox,
         _ => PingFlavor::Iputils,
     }
 }
