@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use swarmsim::experiment::{election, swim};
+use swarmsim::experiment::{election, networkdb, swim};
 use swarmsim::{report, runner, scenario};
 
 /// `swarmsim experiment …`: told apart from a scenario file by its first argument.
@@ -50,6 +50,21 @@ enum Experiment {
         #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(2..=5000))]
         sizes: Vec<u64>,
         /// Where to write swim.md and the plots.
+        #[arg(long, default_value = "reports/experiments")]
+        out: PathBuf,
+    },
+    /// Experiment 8b: how fast one NetworkDB table entry reaches 30, 1,000 and 10,000 nodes,
+    /// with 0 % and 10 % UDP loss, beside serf's convergence model.
+    Networkdb {
+        /// Trials per size and loss.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+        trials: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Network sizes, comma-separated (default 30,1000,10000).
+        #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(2..=100_000))]
+        sizes: Vec<u64>,
+        /// Where to write networkdb.md and the plots.
         #[arg(long, default_value = "reports/experiments")]
         out: PathBuf,
     },
@@ -131,6 +146,9 @@ fn experiment(which: &Experiment) -> Result<(), String> {
         Experiment::Swim { trials, seed, sizes, out } => {
             return swim_experiment(*trials, *seed, sizes, out)
         }
+        Experiment::Networkdb { trials, seed, sizes, out } => {
+            return networkdb_experiment(*trials, *seed, sizes, out)
+        }
     };
     if *trials == 0 {
         return Err("error: --trials must be at least 1\n".to_string());
@@ -160,6 +178,21 @@ fn swim_experiment(trials: u64, seed: u64, sizes: &[u64], out: &Path) -> Result<
     let rows = swim::run(&settings);
     let files = swim::write(&rows, &settings, out).map_err(|e| format!("error: {e}\n"))?;
     let mut text = swim::markdown(&rows);
+    for f in files {
+        text += &format!("Wrote {}\n", f.display());
+    }
+    emit(&text)
+}
+
+fn networkdb_experiment(trials: u64, seed: u64, sizes: &[u64], out: &Path) -> Result<(), String> {
+    let mut settings =
+        networkdb::Settings { trials: trials as usize, seed, ..networkdb::Settings::default() };
+    if !sizes.is_empty() {
+        settings.sizes = sizes.iter().map(|&n| n as usize).collect();
+    }
+    let rows = networkdb::run(&settings);
+    let files = networkdb::write(&rows, &settings, out).map_err(|e| format!("error: {e}\n"))?;
+    let mut text = networkdb::markdown(&rows);
     for f in files {
         text += &format!("Wrote {}\n", f.display());
     }

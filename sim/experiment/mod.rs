@@ -6,8 +6,11 @@
 //!   Figure 16), on [`crate::proto::raft::RaftNode`].
 //! - [`swim`]: the SWIM paper's scalability claims (first-detection time and load per
 //!   member against cluster size), on [`crate::proto::swim::Member`].
+//! - [`networkdb`]: experiment 8b, how fast one table entry reaches a network's nodes,
+//!   beside serf's convergence model, on [`crate::proto::networkdb::NetworkDb`].
 
 pub mod election;
+pub mod networkdb;
 mod plot;
 pub mod swim;
 
