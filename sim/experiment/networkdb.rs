@@ -21,8 +21,9 @@
 //! The reference is serf's convergence simulator (`hashicorp/serf`,
 //! `website/source/javascripts/simulator.js`, `convergenceAtRound`): after `x` rounds of
 //! length `interval`, the converged fraction is `1 / (1 + (n + 1) · e^(−c·n·x))` with contact
-//! rate `c = fanout/n · (1 − loss) · (1 − failed) · 0.5` — the logistic solution of the
-//! push-pull epidemic `dI/dx = c·I·(n − I)/… ` as the page plots it, here with failed = 0.
+//! rate `c = fanout/n · (1 − loss) · (1 − failed) · 0.5`, here with failed = 0: the logistic
+//! curve of the simple epidemic `dI/dx = c·I·(n − I)` (every node spreads forever, at half
+//! the fanout's rate), started with about one infected node.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -279,17 +280,19 @@ fn loss_bar(loss: f64) -> u64 {
     (loss * f64::from(1u32 << 20)).round() as u64
 }
 
-/// Setup: every send and broadcast delivered at once and in order, nothing lost.
+/// Setup: every send and broadcast delivered at once and in order, nothing lost. A
+/// broadcast reaches every node at its source, so the relays of it are dropped (they would
+/// only cost n² deliveries per join).
 fn deliver_at_once(dbs: &mut [NetworkDb], from: usize, out: Vec<Output>) {
     let mut queue: std::collections::VecDeque<(usize, Output)> =
         out.into_iter().map(|o| (from, o)).collect();
     while let Some((src, o)) = queue.pop_front() {
         let targets: Vec<(usize, Message)> = match o {
             Output::Send { to, msg, .. } => vec![(node_index(&to), msg)],
-            Output::Broadcast(msg) => {
+            Output::Broadcast(msg) if src == from => {
                 (0..dbs.len()).filter(|&i| i != src).map(|i| (i, msg.clone())).collect()
             }
-            Output::Watch(_) | Output::Join(_) => vec![],
+            Output::Broadcast(_) | Output::Watch(_) | Output::Join(_) => vec![],
         };
         for (i, msg) in targets {
             let mut more = Vec::new();
