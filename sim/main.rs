@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use swarmsim::experiment::{election, lifeguard, swim};
+use swarmsim::experiment::{election, lifeguard, networkdb, swim};
 use swarmsim::{report, runner, scenario};
 
 /// `swarmsim experiment …`: told apart from a scenario file by its first argument.
@@ -73,6 +73,21 @@ enum Experiment {
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
         minutes: u64,
         /// Where to write lifeguard.md and the plots.
+        #[arg(long, default_value = "reports/experiments")]
+        out: PathBuf,
+    },
+    /// Experiment 8b: how fast one NetworkDB table entry reaches 30, 1,000 and 10,000 nodes,
+    /// with 0 % and 10 % UDP loss, beside serf's convergence model.
+    Networkdb {
+        /// Trials per size and loss.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+        trials: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Network sizes, comma-separated (default 30,1000,10000).
+        #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(2..=100_000))]
+        sizes: Vec<u64>,
+        /// Where to write networkdb.md and the plots.
         #[arg(long, default_value = "reports/experiments")]
         out: PathBuf,
     },
@@ -154,6 +169,9 @@ fn experiment(which: &Experiment) -> Result<(), String> {
         Experiment::Swim { trials, seed, sizes, out } => {
             return swim_experiment(*trials, *seed, sizes, out)
         }
+        Experiment::Networkdb { trials, seed, sizes, out } => {
+            return networkdb_experiment(*trials, *seed, sizes, out)
+        }
         Experiment::Lifeguard { trials, seed, members, slow, max_lag_ms, minutes, out } => {
             let mut settings = lifeguard::Settings {
                 trials: *trials as usize,
@@ -213,6 +231,21 @@ fn lifeguard_experiment(settings: &lifeguard::Settings, out: &Path) -> Result<()
     let rows = lifeguard::run(settings);
     let files = lifeguard::write(&rows, settings, out).map_err(|e| format!("error: {e}\n"))?;
     let mut text = lifeguard::markdown(&rows);
+    for f in files {
+        text += &format!("Wrote {}\n", f.display());
+    }
+    emit(&text)
+}
+
+fn networkdb_experiment(trials: u64, seed: u64, sizes: &[u64], out: &Path) -> Result<(), String> {
+    let mut settings =
+        networkdb::Settings { trials: trials as usize, seed, ..networkdb::Settings::default() };
+    if !sizes.is_empty() {
+        settings.sizes = sizes.iter().map(|&n| n as usize).collect();
+    }
+    let rows = networkdb::run(&settings);
+    let files = networkdb::write(&rows, &settings, out).map_err(|e| format!("error: {e}\n"))?;
+    let mut text = networkdb::markdown(&rows);
     for f in files {
         text += &format!("Wrote {}\n", f.display());
     }

@@ -39,6 +39,10 @@ struct DbDelegate {
     broadcasts: VecDeque<(Message, u32)>,
     /// The cluster size the retransmit limit is computed from.
     cluster_size: usize,
+    /// Push-pull states received, merged only once the membership events of the same
+    /// exchange have reached NetworkDB: memberlist calls `NotifyJoin` before
+    /// `MergeRemoteState`, and NetworkDB ignores the networks of a node it thinks failed.
+    merges: Vec<Message>,
 }
 
 impl Delegate for DbDelegate {
@@ -73,7 +77,7 @@ impl Delegate for DbDelegate {
     }
 
     fn merge_remote_state(&mut self, state: Message, _join: bool) {
-        self.db.merge_remote_state(state, &mut self.outbox);
+        self.merges.push(state);
     }
 }
 
@@ -103,6 +107,7 @@ impl GossipAgent {
             outbox: Vec::new(),
             broadcasts: VecDeque::new(),
             cluster_size: 1,
+            merges: Vec::new(),
         };
         let mut mout = Vec::new();
         let member = Member::new(Config::docker(name, addr), now, rng.fork(), delegate, &mut mout);
@@ -125,8 +130,10 @@ impl GossipAgent {
         &self.member.delegate().db
     }
 
-    /// memberlist `Join` through each of `seeds` (the managers, `SetBootstrapIPs`).
+    /// memberlist `Join` through each of `seeds` (the managers, `SetBootstrapIPs`), which
+    /// NetworkDB also keeps to rejoin through should the node find itself alone.
     pub fn join(&mut self, seeds: &[Ipv4Addr], out: &mut Vec<GossipOut>) {
+        self.member.delegate_mut().db.set_bootstrap(seeds.to_vec());
         let mut mout = Vec::new();
         for seed in seeds {
             self.member.join(SocketAddrV4::new(*seed, swim::PORT), &mut mout);
@@ -209,6 +216,10 @@ impl GossipAgent {
                     swim::Output::Event(e) => self.membership_event(e),
                 }
             }
+            let d = self.member.delegate_mut();
+            for state in std::mem::take(&mut d.merges) {
+                d.db.merge_remote_state(state, &mut d.outbox);
+            }
             let dbout = std::mem::take(&mut self.member.delegate_mut().outbox);
             if dbout.is_empty() {
                 return;
@@ -250,6 +261,11 @@ impl GossipAgent {
                 d.broadcasts.push_back((msg, times));
             }
             networkdb::Output::Watch(w) => out.push(GossipOut::Watch(w)),
+            networkdb::Output::Join(addrs) => {
+                for addr in addrs {
+                    self.member.join(SocketAddrV4::new(addr, swim::PORT), mout);
+                }
+            }
         }
     }
 }

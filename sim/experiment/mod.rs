@@ -8,9 +8,12 @@
 //!   member against cluster size), on [`crate::proto::swim::Member`].
 //! - [`lifeguard`]: the Lifeguard paper's false positives with slow members, each of its
 //!   mechanisms on or off, on [`crate::proto::swim::Member`].
+//! - [`networkdb`]: experiment 8b, how fast one table entry reaches a network's nodes,
+//!   beside serf's convergence model, on [`crate::proto::networkdb::NetworkDb`].
 
 pub mod election;
 pub mod lifeguard;
+pub mod networkdb;
 mod plot;
 pub mod swim;
 

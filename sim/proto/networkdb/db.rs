@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 use super::message::{Message, NetworkEventType, TableEvent, TableEventType};
 use super::queue::TransmitQueue;
 use super::{
-    DbError, NetworkId, NodeInfo, NodeName, NodeState, Output, WatchEvent, WatchOp, NODE_TABLE,
-    REAP_ENTRY_INTERVAL, REAP_NETWORK_INTERVAL,
+    DbError, NetworkId, NodeInfo, NodeName, NodeState, Output, WatchEvent, WatchOp,
+    NODE_REAP_INTERVAL, NODE_TABLE, REAP_ENTRY_INTERVAL, REAP_NETWORK_INTERVAL,
 };
 use crate::engine::{RngStream, SimDuration, SimTime};
 
@@ -69,6 +69,39 @@ pub struct NetworkDb {
     pub(super) next_gossip: SimTime,
     pub(super) next_bulk_sync: SimTime,
     pub(super) next_reap: SimTime,
+    /// Life left of each failed or left node before `reapDeadNode` forgets it.
+    pub(super) node_reap: BTreeMap<NodeName, SimDuration>,
+    /// The addresses given to `Join` (`bootStrapIP`), for `rejoinClusterBootStrap`.
+    pub(super) bootstrap: Vec<Ipv4Addr>,
+    pub(super) next_reconnect: SimTime,
+    pub(super) next_node_reap: SimTime,
+    pub(super) next_rejoin: SimTime,
+    /// The `reconnectNode` run in progress (its goroutine blocks in Join, then bulk sync).
+    pub(super) reconnect: Option<Reconnect>,
+    /// A reconnect tick came while one was running: Go's ticker keeps one, run at its end.
+    pub(super) reconnect_missed: bool,
+    pub(super) rejoin: Option<Rejoin>,
+}
+
+/// Where a `reconnectNode` run is blocked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Reconnect {
+    /// `memberlist.Join` of the node's address, until its push/pull answers or times out.
+    Joining { node: NodeName, until: SimTime },
+    /// The bulk sync after the join waits for its answer. The deadline is stamped by the
+    /// first call that knows the time (the answer to the join arrives without one).
+    Syncing { node: NodeName, until: Option<SimTime> },
+}
+
+/// `rejoinClusterBootStrap`'s `retryJoin`: a Join of the bootstrap IPs every second, until
+/// one works or 10 s are over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Rejoin {
+    pub ends: SimTime,
+    /// The next tick of the 1 s retry ticker.
+    pub next_try: SimTime,
+    /// The Join in flight blocks until this instant unless a bootstrap node answers.
+    pub in_flight: Option<SimTime>,
 }
 
 /// serf `LamportClock.Witness`: move past a time seen from another node.
@@ -101,6 +134,14 @@ impl NetworkDb {
             next_gossip: now + super::GOSSIP_INTERVAL,
             next_bulk_sync: now + super::BULK_SYNC_INTERVAL,
             next_reap: now + super::REAP_PERIOD,
+            node_reap: BTreeMap::new(),
+            bootstrap: Vec::new(),
+            next_reconnect: now + super::RECONNECT_INTERVAL,
+            next_node_reap: now + super::NODE_REAP_PERIOD,
+            next_rejoin: now + super::REJOIN_CLUSTER_INTERVAL,
+            reconnect: None,
+            reconnect_missed: false,
+            rejoin: None,
         }
     }
 
@@ -395,7 +436,11 @@ impl NetworkDb {
             return false;
         }
         info.state = state;
-        if state != NodeState::Active {
+        if state == NodeState::Active {
+            self.node_reap.remove(name);
+        } else {
+            // A node going from failed to left keeps the reap time it already has.
+            self.node_reap.entry(name.to_string()).or_insert(NODE_REAP_INTERVAL);
             for nodes in self.network_nodes.values_mut() {
                 nodes.retain(|n| n != name);
             }

@@ -197,6 +197,9 @@ impl NetworkDb {
     }
 
     /// `MergeRemoteState`: the peer's node event, then each attachment as a network event.
+    /// The push/pull state of a node this one asked to Join ([`Output::Join`]) is the
+    /// Join's answer: the reconnect or bootstrap rejoin waiting on it goes on. memberlist
+    /// reports the node (`node_joined`) before it merges its state; callers keep that order.
     pub fn merge_remote_state(&mut self, state: Message, out: &mut Vec<Output>) {
         let Message::PushPull { ltime, networks, node } = state else {
             return;
@@ -206,5 +209,6 @@ impl NetworkDb {
             let kind = if n.leaving { NetworkEventType::Leave } else { NetworkEventType::Join };
             self.handle_network_event(kind, n.ltime, &n.node, &n.network, out);
         }
+        self.join_answered(&node, out);
     }
 }

@@ -32,12 +32,34 @@
 //! - bulk sync every 30 s to one random node per network, and with every node of a network
 //!   on joining it (the network is "in sync", and relays what it learns, once those finish);
 //! - when a node fails or leaves, all its entries are deleted (watchers see deletes) and its
-//!   memberships forgotten, as `changeNodeState` does in released Docker.
+//!   memberships forgotten, as `changeNodeState` does in released Docker;
+//! - `reconnectNode` every 1 s: one random failed node is asked to memberlist ([`Output::Join`]
+//!   of its address); once its push/pull answer is merged, a node-join event is broadcast and
+//!   every common network is bulk-synced with it, waiting up to 30 s for the answer. The run
+//!   blocks the ticker (a Join nobody answers gives up after memberlist's `TCPTimeout`, 10 s);
+//!   a tick missed meanwhile fires when it ends, as Go's ticker keeps one;
+//! - `reapDeadNode` every 2 h: a failed or left node is forgotten once its 24 h are counted
+//!   down (it stays while more than 2 h are left, so it goes at the 12th run);
+//! - `rejoinClusterBootStrap` every 60 s: unless an active member other than this node is at
+//!   one of the addresses given to [`NetworkDb::set_bootstrap`] (`Join`'s `bootStrapIP`),
+//!   `retryJoin` asks memberlist to Join all of them on each 1 s tick for 10 s, until one
+//!   answers (then a node-join event is broadcast);
+//! - [`NetworkDb::leave_cluster`] (`Close` → `clusterLeave`) broadcasts the node-leave event
+//!   before memberlist leaves; peers then drop the node's entries and memberships.
 //!
-//! Not modelled: `reconnectNode`, `reapDeadNode`, `rejoinClusterBootStrap`, the second bulk
-//! sync target tried after a TCP failure (the caller cannot fail a send synchronously), the
-//! stats printing and encryption keys.
+//! The ticker intervals, the 24 h and the 10 s are fact 40 of `docker-facts.md`; the logic of
+//! the upkeep tasks follows moby's `libnetwork/networkdb/cluster.go` (the version read has
+//! `rejoinClusterInterval`/`rejoinClusterDuration` as config fields with the same 60 s / 10 s
+//! defaults).
+//!
+//! Not modelled: the second bulk sync target tried after a TCP failure (the caller cannot
+//! fail a send synchronously); that `sendNodeEvent` waits (up to 5 s) for memberlist to finish
+//! broadcasting the event before a reconnect bulk-syncs (here the bulk sync goes at once);
+//! the random stagger of each ticker's first tick (every ticker starts at `new`'s `now`; a
+//! caller staggers nodes by creating them at different instants); the stats printing and
+//! encryption keys.
 
+mod cluster;
 mod db;
 mod handle;
 mod message;
@@ -67,6 +89,18 @@ pub const GOSSIP_INTERVAL: SimDuration = SimDuration::from_millis(200);
 pub const BULK_SYNC_INTERVAL: SimDuration = SimDuration::from_secs(30);
 /// `bulkSyncNode`: how long an unsolicited bulk sync waits for its answer.
 pub const BULK_SYNC_ACK_TIMEOUT: SimDuration = SimDuration::from_secs(30);
+/// `retryInterval`: the `reconnectNode` ticker, and `retryJoin`'s.
+pub const RECONNECT_INTERVAL: SimDuration = SimDuration::from_secs(1);
+/// `nodeReapPeriod`: how often `reapDeadNode` runs.
+pub const NODE_REAP_PERIOD: SimDuration = SimDuration::from_secs(2 * 3600);
+/// `nodeReapInterval`: how long a failed or left node is remembered.
+pub const NODE_REAP_INTERVAL: SimDuration = SimDuration::from_secs(24 * 3600);
+/// `rejoinClusterInterval`: how often `rejoinClusterBootStrap` runs.
+pub const REJOIN_CLUSTER_INTERVAL: SimDuration = SimDuration::from_secs(60);
+/// `rejoinClusterDuration`: how long its `retryJoin` keeps trying.
+pub const REJOIN_CLUSTER_DURATION: SimDuration = SimDuration::from_secs(10);
+/// memberlist `TCPTimeout` (`DefaultLANConfig`): how long a Join waits on one address.
+pub const JOIN_TIMEOUT: SimDuration = SimDuration::from_secs(10);
 /// `DefaultConfig` PacketBufferSize (UDPBufferSize 1400).
 pub const PACKET_BUFFER_SIZE: usize = 1400;
 /// `maxQueueLenBroadcastOnSync`: above this, entries learned by bulk sync are not relayed.
@@ -114,6 +148,10 @@ pub enum Output {
     /// A cluster-wide broadcast the membership layer piggybacks on its own gossip.
     Broadcast(Message),
     Watch(WatchEvent),
+    /// memberlist `Join(addrs)`: a push/pull with `join` set to each address (the caller
+    /// does `swim::Member::join` on port 7946 for each), then the answers' states handed to
+    /// [`NetworkDb::merge_remote_state`] after the nodes were reported to `node_joined`.
+    Join(Vec<Ipv4Addr>),
 }
 
 /// A cluster member as the membership layer reports it.

@@ -1,5 +1,6 @@
 //! The tickers (`cluster.go`): gossip, periodic bulk sync, `reapState`, and the bulk syncs
-//! of a network join, which wait for each answer up to 30 s.
+//! of a network join, which wait for each answer up to 30 s. The cluster upkeep tickers are
+//! in `cluster.rs`.
 
 use super::db::{JoinSync, NetworkDb};
 use super::message::{Message, TableEvent, TableEventType};
@@ -20,7 +21,8 @@ impl NetworkDb {
     /// The earliest instant `handle_timeout` has work to do.
     pub fn next_timeout(&self) -> SimTime {
         let syncs = self.join_syncs.iter().filter_map(|s| s.waiting.as_ref().map(|w| w.1));
-        syncs.chain([self.next_gossip, self.next_bulk_sync, self.next_reap]).min().expect("tickers")
+        let tickers = [self.next_gossip, self.next_bulk_sync, self.next_reap];
+        syncs.chain(tickers).chain(self.upkeep_deadlines()).min().expect("tickers")
     }
 
     /// Run every ticker due at `now` (a late call runs each once, as Go tickers drop ticks).
@@ -42,20 +44,24 @@ impl NetworkDb {
         if due(&mut self.next_bulk_sync, now, BULK_SYNC_INTERVAL) {
             self.bulk_sync_tables(out);
         }
+        self.upkeep(now, out);
     }
 
     /// `gossip`: per own network, the queued events as one compound to 3 random peers.
     fn gossip(&mut self, out: &mut Vec<Output>) {
         let ids: Vec<NetworkId> = self.own.keys().cloned().collect();
         for id in ids {
-            let nodes = self.network_nodes(&id).to_vec();
-            let peers = self.random_nodes(GOSSIP_FANOUT, &nodes);
+            let count = self.network_nodes(&id).len();
             let own = self.own.get_mut(&id).expect("listed above");
             let limit = PACKET_BUFFER_SIZE - COMPOUND_HEADER_OVERHEAD;
-            let events = own.queue.take(COMPOUND_OVERHEAD, limit, nodes.len());
+            let events = own.queue.take(COMPOUND_OVERHEAD, limit, count);
             if events.is_empty() {
                 continue;
             }
+            // Go draws the peers first; drawing them only when there is something to send
+            // changes no outcome (its draws are independent) and spares idle ticks the copy.
+            let nodes = self.network_nodes(&id).to_vec();
+            let peers = self.random_nodes(GOSSIP_FANOUT, &nodes);
             let compound = Message::Compound(events.into_iter().map(Message::TableEvent).collect());
             for peer in peers {
                 if !self.is_active(&peer) {
@@ -136,6 +142,7 @@ impl NetworkDb {
             }
         }
         self.advance_join_syncs(now, out);
+        self.reconnect_synced(now, peer, out);
     }
 
     /// Start the next bulk sync of each join not waiting; a join with none left marks its
@@ -162,7 +169,7 @@ impl NetworkDb {
     }
 
     /// `findCommonNetworks`: own networks `peer` is in and not leaving.
-    fn common_networks(&self, peer: &str) -> Vec<NetworkId> {
+    pub(super) fn common_networks(&self, peer: &str) -> Vec<NetworkId> {
         let theirs = self.networks.get(peer);
         self.own
             .keys()
@@ -217,7 +224,7 @@ impl NetworkDb {
 }
 
 /// A ticker: true if it fired, then rearmed one interval on (after `now` if late).
-fn due(next: &mut SimTime, now: SimTime, interval: SimDuration) -> bool {
+pub(super) fn due(next: &mut SimTime, now: SimTime, interval: SimDuration) -> bool {
     if *next > now {
         return false;
     }

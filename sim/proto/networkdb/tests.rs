@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
+use super::db::Reconnect;
 use super::queue::retransmit_limit;
 use super::*;
 use crate::engine::{SimTime, Streams};
@@ -306,7 +307,7 @@ impl Bus {
                 Output::Broadcast(msg) => {
                     (0..self.dbs.len()).filter(|&i| i != src).map(|i| (i, msg.clone())).collect()
                 }
-                Output::Watch(_) => vec![],
+                Output::Watch(_) | Output::Join(_) => vec![],
             };
             for (i, msg) in targets {
                 let mut more = Vec::new();
@@ -373,4 +374,224 @@ fn a_member_joining_late_learns_the_table_by_bulk_sync() {
     assert_eq!(bus.dbs[1].get_entry(T, "n", "ep1"), Some(&b"x"[..]));
     assert!(bus.dbs[1].in_sync("n"));
     assert!(bus.dbs[2].entry(T, "n", "ep1").is_none());
+}
+
+/// Run `a`'s timers up to `until`, returning each output with the instant it came out.
+fn run_timers(a: &mut NetworkDb, from: SimTime, until: SimTime) -> Vec<(SimTime, Output)> {
+    let mut seen = Vec::new();
+    let mut now = from;
+    loop {
+        let next = a.next_timeout();
+        if next > until {
+            return seen;
+        }
+        now = now.max(next);
+        let mut out = Vec::new();
+        a.handle_timeout(now, &mut out);
+        seen.extend(out.into_iter().map(|o| (now, o)));
+    }
+}
+
+fn secs(s: u64) -> SimTime {
+    SimTime::ZERO + SimDuration::from_secs(s)
+}
+
+/// The instants of the `Join` outputs asking for exactly `addrs`.
+fn joins_of(seen: &[(SimTime, Output)], addrs: &[Ipv4Addr]) -> Vec<SimTime> {
+    seen.iter().filter(|(_, o)| *o == Output::Join(addrs.to_vec())).map(|(t, _)| *t).collect()
+}
+
+/// b's push/pull state as its answer to a Join: b is in network "n".
+fn state_of_b(ltime: u64) -> Message {
+    Message::PushPull {
+        ltime,
+        networks: vec![NetworkEntry {
+            network: "n".into(),
+            ltime,
+            node: "b".into(),
+            leaving: false,
+        }],
+        node: "b".into(),
+    }
+}
+
+#[test]
+fn reconnect_joins_a_failed_node_then_bulk_syncs_every_common_network() {
+    let mut a = member_of_n(&["b", "c"]);
+    a.create_entry(T, "n", "mine", b"va".to_vec()).unwrap();
+    let mut out = Vec::new();
+    a.node_failed("b", &mut out);
+    let seen = run_timers(&mut a, SimTime::ZERO, secs(5));
+    // One Join at the first tick; the run then blocks the ticker for the next four.
+    assert_eq!(joins_of(&seen, &[addr(2)]), vec![secs(1)]);
+    assert_eq!(seen.iter().filter(|(_, o)| matches!(o, Output::Join(_))).count(), 1);
+    let clock = a.network_clock();
+    // memberlist reports b alive, then merges its state: the Join returned.
+    let mut out = Vec::new();
+    a.node_joined("b", addr(2), &mut out);
+    out.clear();
+    a.merge_remote_state(state_of_b(clock + 5), &mut out);
+    // Witnessing b's time (clock + 5) moved the clock to clock + 6; the event takes the next.
+    let node_join = Output::Broadcast(Message::NodeEvent {
+        kind: NodeEventType::Join,
+        ltime: clock + 7,
+        node: "a".into(),
+    });
+    let sync = Output::Send {
+        to: "b".into(),
+        transport: Transport::Tcp,
+        msg: Message::BulkSync {
+            ltime: a.table_clock(),
+            unsolicited: true,
+            node: "a".into(),
+            networks: vec!["n".into()],
+            payload: vec![TableEvent {
+                kind: TableEventType::Create,
+                ltime: 1,
+                node: "a".into(),
+                network: "n".into(),
+                table: T.into(),
+                key: "mine".into(),
+                value: b"va".to_vec(),
+                residual_reap_secs: 0,
+            }],
+        },
+    };
+    assert_eq!(out, vec![node_join, sync.clone()]);
+    assert_eq!(a.network_nodes("n"), ["c".to_string(), "a".to_string(), "b".to_string()]);
+    // b's answer ends the run; the tick kept meanwhile finds no failed node left. The same
+    // answer releases the join's wait on b (from `member_of_n`), which moves on to c.
+    let answer = Message::BulkSync {
+        ltime: 0,
+        unsolicited: false,
+        node: "b".into(),
+        networks: vec!["n".into()],
+        payload: vec![],
+    };
+    out.clear();
+    a.handle_message(secs(5), answer, &mut out);
+    let Output::Send { msg: Message::BulkSync { payload, .. }, .. } = &sync else {
+        unreachable!("built above")
+    };
+    let join_sync_to_c = Output::Send {
+        to: "c".into(),
+        transport: Transport::Tcp,
+        msg: Message::BulkSync {
+            ltime: 1,
+            unsolicited: true,
+            node: "a".into(),
+            networks: vec!["n".into()],
+            payload: payload.clone(),
+        },
+    };
+    assert_eq!(out, vec![join_sync_to_c]);
+    assert_eq!(a.reconnect, None);
+}
+
+#[test]
+fn an_unanswered_reconnect_gives_up_after_the_tcp_timeout_and_retries_at_once() {
+    let mut a = member_of_n(&["b"]);
+    let mut out = Vec::new();
+    a.node_failed("b", &mut out);
+    let seen = run_timers(&mut a, SimTime::ZERO, secs(25));
+    assert_eq!(joins_of(&seen, &[addr(2)]), vec![secs(1), secs(11), secs(21)]);
+}
+
+#[test]
+fn a_reconnect_sync_nobody_answers_ends_thirty_seconds_after_the_join() {
+    let mut a = member_of_n(&["b"]);
+    let mut out = Vec::new();
+    a.node_failed("b", &mut out);
+    run_timers(&mut a, SimTime::ZERO, secs(1));
+    a.node_joined("b", addr(2), &mut out);
+    a.merge_remote_state(state_of_b(9), &mut out);
+    // The answer carried no time: the next timer (the gossip tick at 1.2 s) stamps it.
+    run_timers(&mut a, secs(1), secs(31));
+    assert!(matches!(a.reconnect, Some(Reconnect::Syncing { until: Some(t), .. })
+        if t == secs(1) + SimDuration::from_millis(200) + BULK_SYNC_ACK_TIMEOUT));
+    run_timers(&mut a, secs(31), secs(32));
+    assert_eq!(a.reconnect, None);
+}
+
+#[test]
+fn a_failed_node_is_forgotten_after_twenty_four_hours_a_returning_one_is_kept() {
+    let mut a = member_of_n(&["b", "c"]);
+    let mut out = Vec::new();
+    a.node_failed("b", &mut out);
+    a.node_failed("c", &mut out);
+    a.node_joined("c", addr(3), &mut out);
+    assert_eq!(a.node_reap.get("b"), Some(&NODE_REAP_INTERVAL));
+    assert_eq!(a.node_reap.get("c"), None);
+    // Runs at 2 h, 4 h, …: 24 h counted down to 2 h at 22 h, forgotten at 24 h.
+    run_timers(&mut a, SimTime::ZERO, secs(22 * 3600));
+    assert_eq!(a.node_reap.get("b"), Some(&NODE_REAP_PERIOD));
+    assert_eq!(a.node("b").map(|n| n.state), Some(NodeState::Failed));
+    run_timers(&mut a, secs(22 * 3600), secs(24 * 3600));
+    assert_eq!(a.node("b"), None);
+    assert_eq!(a.node("c").map(|n| n.state), Some(NodeState::Active));
+}
+
+#[test]
+fn rejoin_joins_the_bootstrap_addresses_while_none_is_a_member() {
+    let managers = [addr(2), addr(3)];
+    let mut a = db("a");
+    a.set_bootstrap(managers.to_vec());
+    // Alone: at 60 s the retry starts, its first Join goes at 61 s and, unanswered, blocks
+    // for 2 × 10 s, past the 10 s of the retry; the next run starts at 120 s.
+    let seen = run_timers(&mut a, SimTime::ZERO, secs(125));
+    assert_eq!(joins_of(&seen, &managers), vec![secs(61), secs(121)]);
+    // b (a manager) answers the Join: a node-join event, and no more tries. Witnessing b's
+    // time 1 moved the network clock to 2.
+    let mut out = Vec::new();
+    a.node_joined("b", addr(2), &mut out);
+    out.clear();
+    a.merge_remote_state(state_of_b(1), &mut out);
+    let node_join = Output::Broadcast(Message::NodeEvent {
+        kind: NodeEventType::Join,
+        ltime: 3,
+        node: "a".into(),
+    });
+    assert_eq!(out, vec![node_join]);
+    let seen = run_timers(&mut a, secs(125), secs(200));
+    assert_eq!(joins_of(&seen, &managers), vec![]);
+}
+
+#[test]
+fn only_another_node_at_a_bootstrap_address_counts_as_present() {
+    let mut a = db("a");
+    let me = Ipv4Addr::new(10, 0, 0, b'a');
+    a.set_bootstrap(vec![me]);
+    let seen = run_timers(&mut a, SimTime::ZERO, secs(62));
+    assert_eq!(joins_of(&seen, &[me]), vec![secs(61)]);
+    let mut b = db("b");
+    b.set_bootstrap(vec![addr(3)]);
+    let mut out = Vec::new();
+    b.node_joined("c", addr(3), &mut out);
+    let seen = run_timers(&mut b, SimTime::ZERO, secs(62));
+    assert_eq!(seen.iter().filter(|(_, o)| matches!(o, Output::Join(_))).count(), 0);
+}
+
+#[test]
+fn an_orderly_leave_sends_a_node_leave_and_peers_drop_the_nodes_entries() {
+    let mut bus = Bus::new(3);
+    for i in 0..3 {
+        bus.join(i, "n");
+    }
+    bus.dbs[0].create_entry(T, "n", "ep0", b"x".to_vec()).unwrap();
+    while bus.now < SimTime::ZERO + GOSSIP_INTERVAL {
+        bus.step();
+    }
+    assert_eq!(bus.dbs[2].get_entry(T, "n", "ep0"), Some(&b"x"[..]));
+    let clock = bus.dbs[0].network_clock();
+    let mut out = Vec::new();
+    bus.dbs[0].leave_cluster(&mut out);
+    let leave =
+        Message::NodeEvent { kind: NodeEventType::Leave, ltime: clock + 1, node: "node0".into() };
+    assert_eq!(out, vec![Output::Broadcast(leave)]);
+    bus.route(0, out);
+    for i in 1..3 {
+        assert_eq!(bus.dbs[i].entry(T, "n", "ep0"), None, "node{i}");
+        assert_eq!(bus.dbs[i].node("node0").map(|n| n.state), Some(NodeState::Left));
+        assert_eq!(bus.dbs[i].network_nodes("n").len(), 2);
+    }
 }
