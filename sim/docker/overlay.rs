@@ -13,6 +13,7 @@
 
 use std::net::Ipv4Addr;
 
+use indexmap::IndexMap;
 use ipnet::Ipv4Net;
 
 use super::container::Attachment;
@@ -43,6 +44,10 @@ pub struct OverlayConfig {
     pub ns_key: String,
     /// The key `encrypted` is among the options (any value, docker-facts 35).
     pub encrypted: bool,
+    /// The driver's peer DB: remote endpoints programmed on `vxlan0`, by endpoint ID. A
+    /// delete for an endpoint never programmed (its create was missed) is ignored, as
+    /// `peerDelete` does.
+    pub peers: IndexMap<String, PeerRecord>,
 }
 
 impl OverlayConfig {
@@ -58,6 +63,7 @@ impl OverlayConfig {
             mtu: network_mtu(&net.options, encrypted),
             ns_key: format!("1-{}", &net.id[..10]),
             encrypted,
+            peers: IndexMap::new(),
         }
     }
 
@@ -285,17 +291,28 @@ impl Daemon {
 
     /// A change in `overlay_peer_table`: a remote endpoint's neighbour and FDB entries are
     /// added or removed; local endpoints and networks not instantiated here are ignored.
-    pub(crate) fn on_peer_event(&self, w: &WatchEvent) -> Vec<KernelOp> {
+    pub(crate) fn on_peer_event(&mut self, w: &WatchEvent) -> Vec<KernelOp> {
         let own_vtep = self.vtep();
-        let cfg = self.networks.get(&w.network).and_then(|n| n.overlay.as_ref());
+        let cfg = self.networks.get_mut(&w.network).and_then(|n| n.overlay.as_mut());
         let rec = PeerRecord::decode(&w.value);
-        match (cfg, rec) {
-            (Some(cfg), Some(rec))
-                if w.table == PEER_TABLE && Some(rec.tunnel_endpoint_ip) != own_vtep =>
-            {
-                peer_ops(cfg, &rec, w.op)
+        let (Some(cfg), Some(rec)) = (cfg, rec) else { return Vec::new() };
+        if w.table != PEER_TABLE || Some(rec.tunnel_endpoint_ip) == own_vtep {
+            return Vec::new();
+        }
+        match w.op {
+            WatchOp::Create | WatchOp::Update => {
+                let mut ops = Vec::new();
+                if let Some(old) = cfg.peers.shift_remove(&w.key) {
+                    ops.extend(peer_ops(cfg, &old, WatchOp::Delete));
+                }
+                ops.extend(peer_ops(cfg, &rec, WatchOp::Create));
+                cfg.peers.insert(w.key.clone(), rec);
+                ops
             }
-            _ => Vec::new(),
+            WatchOp::Delete => match cfg.peers.shift_remove(&w.key) {
+                Some(old) => peer_ops(cfg, &old, WatchOp::Delete),
+                None => Vec::new(),
+            },
         }
     }
 }
@@ -336,6 +353,7 @@ mod tests {
             mtu: 1450,
             ns_key: "1-e2wklxwawq".into(),
             encrypted: false,
+            peers: IndexMap::new(),
         };
         let text: Vec<String> =
             sandbox_ops(&cfg, "e2wklxwawqznawtlwyieynell").iter().map(|o| o.to_string()).collect();
