@@ -165,7 +165,11 @@ pub fn route_n(kernel: &Kernel, ns: &NsRef) -> Result<String, String> {
             flags.push('H');
         }
         let (dst, mask, dev) = (r.dst.network(), r.dst.netmask(), &n.link(r.dev).name);
-        let _ = writeln!(out, "{dst:<15} {gateway:<15} {mask:<15} {flags:<5} {:<6} {:<3} {:>6} {dev}", 0, 0, 0);
+        let _ = writeln!(
+            out,
+            "{dst:<15} {gateway:<15} {mask:<15} {flags:<5} {:<6} {:<3} {:>6} {dev}",
+            0, 0, 0
+        );
     }
     Ok(out)
 }
