@@ -37,8 +37,6 @@ struct DbDelegate {
     outbox: Vec<networkdb::Output>,
     /// Cluster-wide network events and how many more times each is sent.
     broadcasts: VecDeque<(Message, u32)>,
-    /// The cluster size the retransmit limit is computed from.
-    cluster_size: usize,
     /// Push-pull states received, merged only once the membership events of the same
     /// exchange have reached NetworkDB: memberlist calls `NotifyJoin` before
     /// `MergeRemoteState`, and NetworkDB ignores the networks of a node it thinks failed.
@@ -106,7 +104,6 @@ impl GossipAgent {
             now,
             outbox: Vec::new(),
             broadcasts: VecDeque::new(),
-            cluster_size: 1,
             merges: Vec::new(),
         };
         let mut mout = Vec::new();
@@ -115,10 +112,6 @@ impl GossipAgent {
         let mut out = Vec::new();
         agent.settle(mout, &mut out);
         (agent, out)
-    }
-
-    pub fn name(&self) -> &str {
-        self.member.name()
     }
 
     /// The address memberlist advertises: the node's, and its VTEP.
@@ -231,9 +224,7 @@ impl GossipAgent {
     }
 
     fn membership_event(&mut self, event: Event) {
-        let n = self.member.num_nodes();
         let d = self.member.delegate_mut();
-        d.cluster_size = n;
         match event {
             Event::Join(info) => d.db.node_joined(&info.name, *info.addr.ip(), &mut d.outbox),
             Event::Leave(info) => d.db.node_failed(&info.name, &mut d.outbox),
@@ -256,9 +247,8 @@ impl GossipAgent {
                 }
             }
             networkdb::Output::Broadcast(msg) => {
-                let d = self.member.delegate_mut();
-                let times = swim::retransmit_limit(4, d.cluster_size).max(1);
-                d.broadcasts.push_back((msg, times));
+                let times = swim::retransmit_limit(4, self.member.num_nodes()).max(1);
+                self.member.delegate_mut().broadcasts.push_back((msg, times));
             }
             networkdb::Output::Watch(w) => out.push(GossipOut::Watch(w)),
             networkdb::Output::Join(addrs) => {

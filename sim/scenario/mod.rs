@@ -49,7 +49,8 @@
 //! ```
 //!
 //! A command may paste the swarm's join tokens as `${WORKER_TOKEN}` and `${MANAGER_TOKEN}`;
-//! the runner fills them in from the swarm's first manager.
+//! the runner fills them in from the swarm's first manager. `$(CMD)` is command
+//! substitution: CMD runs first where the command runs, and its output takes its place.
 //!
 //! Durations are a number and a unit: `ns`, `us`, `ms`, `s`, `m`, `h` (`0.5ms`, `30s`).
 //! Reachability specs are `SRC -> DST[:PORT][/tcp|/udp|/icmp]`: ICMP without a port, TCP with

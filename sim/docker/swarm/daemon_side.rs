@@ -592,29 +592,24 @@ impl Daemon {
     /// The container's attachments: the task's overlays at their allocated addresses, or
     /// `none` for a task on no network.
     fn task_attachments(&mut self, task: &super::store::Task) -> Vec<Attachment> {
-        let mut atts: Vec<Attachment> = Vec::new();
-        for a in &task.networks {
-            let ptr = self.fake_pointer();
-            atts.push(Attachment {
-                network_id: a.network.id.clone(),
-                network_name: a.network.name.clone(),
-                ip: Some(a.addr.addr()),
-                aliases: Vec::new(),
-                ptr,
-            });
-        }
-        if atts.is_empty() {
+        let mut nets: Vec<(String, String, Option<Ipv4Addr>)> = task
+            .networks
+            .iter()
+            .map(|a| (a.network.id.clone(), a.network.name.clone(), Some(a.addr.addr())))
+            .collect();
+        if nets.is_empty() {
             let none = self.network_id("none").expect("the none network always exists");
-            let ptr = self.fake_pointer();
-            atts.push(Attachment {
-                network_id: none,
-                network_name: "none".into(),
-                ip: None,
-                aliases: Vec::new(),
-                ptr,
-            });
+            nets.push((none, "none".into(), None));
         }
-        atts
+        nets.into_iter()
+            .map(|(network_id, network_name, ip)| Attachment {
+                network_id,
+                network_name,
+                ip,
+                aliases: Vec::new(),
+                ptr: self.fake_pointer(),
+            })
+            .collect()
     }
 
     /// The swarm's worker and manager join tokens, if this node is a manager that has them.
