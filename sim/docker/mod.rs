@@ -38,6 +38,7 @@ mod names;
 mod network;
 mod overlay;
 pub mod overlay_crypto;
+pub mod overlay_keys;
 pub mod render;
 mod sandbox;
 pub mod swarm;

@@ -21,8 +21,9 @@ use super::daemon::Daemon;
 use super::endpoint::Plumbing;
 use super::network::{Driver, Endpoint, Network};
 use super::overlay_crypto;
+use super::overlay_keys::Vtep;
 use super::sandbox::{self, mac_from_ip, Iface};
-use super::swarm::store;
+use super::swarm::store::{self, EncryptionKey};
 use crate::engine::SimTime;
 use crate::kernel::{KernelOp, NsRef, VxlanConfig};
 use crate::proto::networkdb::{WatchEvent, WatchOp};
@@ -224,6 +225,7 @@ impl Daemon {
             &sb.key,
             &Iface { src: &inner, dst: &ifname, mac, addr },
         ));
+        pl.ops.extend(self.encrypt_to_known_peers(&att.network_id));
         let c = &self.containers[cid];
         let ep = Endpoint {
             id: self.rng.hex(32),
@@ -299,21 +301,75 @@ impl Daemon {
         if w.table != PEER_TABLE || Some(rec.tunnel_endpoint_ip) == own_vtep {
             return Vec::new();
         }
+        let mut ops = Vec::new();
         match w.op {
             WatchOp::Create | WatchOp::Update => {
-                let mut ops = Vec::new();
                 if let Some(old) = cfg.peers.shift_remove(&w.key) {
                     ops.extend(peer_ops(cfg, &old, WatchOp::Delete));
                 }
                 ops.extend(peer_ops(cfg, &rec, WatchOp::Create));
-                cfg.peers.insert(w.key.clone(), rec);
-                ops
+                cfg.peers.insert(w.key.clone(), rec.clone());
             }
             WatchOp::Delete => match cfg.peers.shift_remove(&w.key) {
-                Some(old) => peer_ops(cfg, &old, WatchOp::Delete),
-                None => Vec::new(),
+                Some(old) => ops.extend(peer_ops(cfg, &old, WatchOp::Delete)),
+                None => return ops,
             },
         }
+        ops.extend(self.check_encryption(&w.network, rec.tunnel_endpoint_ip, w.op));
+        ops
+    }
+
+    /// `checkEncryption` for a remote peer of a secure network: a peer added while local
+    /// endpoints exist gets its SAs; a peer deleted while none do loses them.
+    fn check_encryption(&mut self, net_id: &str, remote: Ipv4Addr, op: WatchOp) -> Vec<KernelOp> {
+        let net = &self.networks[net_id];
+        let (Some(vtep), true) =
+            (self.sa_vtep(), net.overlay.as_ref().is_some_and(|c| c.encrypted))
+        else {
+            return Vec::new();
+        };
+        let local = !net.endpoints.is_empty();
+        let enc = &mut self.swarm.encryption;
+        match op {
+            WatchOp::Create | WatchOp::Update if local => enc.setup(vtep, remote),
+            WatchOp::Delete if !local => enc.remove(vtep, remote),
+            _ => Vec::new(),
+        }
+    }
+
+    /// `checkEncryption(…, isLocal)` on a join: SAs to every remote VTEP the network's peer
+    /// DB knows.
+    fn encrypt_to_known_peers(&mut self, net_id: &str) -> Vec<KernelOp> {
+        let cfg = self.networks[net_id].overlay.as_ref().expect("an overlay network");
+        let Some(vtep) = self.sa_vtep().filter(|_| cfg.encrypted) else { return Vec::new() };
+        let remotes: Vec<Ipv4Addr> = cfg.peers.values().map(|p| p.tunnel_endpoint_ip).collect();
+        remotes.into_iter().flat_map(|r| self.swarm.encryption.setup(vtep, r)).collect()
+    }
+
+    /// The driver's bind and advertise addresses: both the node's VTEP.
+    fn sa_vtep(&self) -> Option<Vtep> {
+        self.vtep().map(|a| Vtep { local: a, advertise: a })
+    }
+
+    /// The swarm's keys reached this node (`SetNetworkBootstrapKeys`).
+    pub(crate) fn set_network_keys(&mut self, keys: &[EncryptionKey]) -> Vec<KernelOp> {
+        let Some(vtep) = self.sa_vtep() else { return Vec::new() };
+        self.swarm.encryption.set_keys(keys, vtep)
+    }
+
+    /// The node leaves the swarm: its SAs go.
+    pub(crate) fn clear_encryption(&mut self) -> Vec<KernelOp> {
+        let Some(vtep) = self.sa_vtep() else { return Vec::new() };
+        self.swarm.encryption.clear(vtep)
+    }
+
+    /// The driver's `Join` refuses a secure network before the keys arrive.
+    pub(crate) fn check_encryption_keys(&self, net: &store::Network) -> Result<(), String> {
+        let secure = OverlayConfig::of(net).encrypted;
+        if secure && !self.swarm.encryption.has_keys() {
+            return Err("cannot join secure network: encryption keys not present".into());
+        }
+        Ok(())
     }
 }
 

@@ -54,6 +54,11 @@ impl RngStream {
         (0..n_bytes).map(|_| format!("{:02x}", self.rng.random::<u8>())).collect()
     }
 
+    /// Fills `out` with random bytes (key material).
+    pub fn fill_bytes(&mut self, out: &mut [u8]) {
+        self.rng.fill_bytes(out);
+    }
+
     /// A new, independent stream seeded from this one (a component handing a part of
     /// itself its own randomness).
     pub fn fork(&mut self) -> RngStream {

@@ -146,6 +146,10 @@ impl Kernel {
             KernelOp::XfrmPolicyDel { ns, policy } => {
                 self.existing_ns(ns)?.xfrm.policy_del(policy).map(|()| String::new())
             }
+            KernelOp::XfrmPolicyUpdate { ns, policy } => {
+                self.existing_ns(ns)?.xfrm.policy_update(policy);
+                Ok(String::new())
+            }
             KernelOp::Iptables { ns, args } => {
                 self.existing_ns(ns)?.netfilter.run_command(args).map_err(|e| OpError(e.message))
             }

@@ -140,6 +140,9 @@ pub enum KernelOp {
     XfrmPolicyAdd { ns: NsRef, policy: XfrmPolicy },
     /// `ip xfrm policy delete SELECTOR dir DIR [mark M mask K]` (the template is ignored).
     XfrmPolicyDel { ns: NsRef, policy: XfrmPolicy },
+    /// `ip xfrm policy update SELECTOR dir DIR [mark M mask K] tmpl …`: replaces the policy
+    /// with the same selector, direction and mark, or adds it.
+    XfrmPolicyUpdate { ns: NsRef, policy: XfrmPolicy },
 }
 
 impl KernelOp {
@@ -168,7 +171,8 @@ impl KernelOp {
             | KernelOp::XfrmStateAdd { ns, .. }
             | KernelOp::XfrmStateDel { ns, .. }
             | KernelOp::XfrmPolicyAdd { ns, .. }
-            | KernelOp::XfrmPolicyDel { ns, .. } => ns,
+            | KernelOp::XfrmPolicyDel { ns, .. }
+            | KernelOp::XfrmPolicyUpdate { ns, .. } => ns,
         }
     }
 
@@ -205,7 +209,8 @@ impl KernelOp {
             | KernelOp::XfrmStateAdd { ns, .. }
             | KernelOp::XfrmStateDel { ns, .. }
             | KernelOp::XfrmPolicyAdd { ns, .. }
-            | KernelOp::XfrmPolicyDel { ns, .. } => *ns = rename(ns),
+            | KernelOp::XfrmPolicyDel { ns, .. }
+            | KernelOp::XfrmPolicyUpdate { ns, .. } => *ns = rename(ns),
         }
     }
 
@@ -269,6 +274,11 @@ impl KernelOp {
             }
             KernelOp::XfrmPolicyAdd { policy, .. } => format!(
                 "ip xfrm policy add {} {}",
+                xfrm::policy_key_args(policy),
+                xfrm::tmpl_args(&policy.tmpl)
+            ),
+            KernelOp::XfrmPolicyUpdate { policy, .. } => format!(
+                "ip xfrm policy update {} {}",
                 xfrm::policy_key_args(policy),
                 xfrm::tmpl_args(&policy.tmpl)
             ),

@@ -196,6 +196,15 @@ impl Xfrm {
         Ok(())
     }
 
+    /// `ip xfrm policy update`: the new policy takes the old one's place in the list, or
+    /// goes first when there was none.
+    pub(super) fn policy_update(&mut self, policy: &XfrmPolicy) {
+        match self.policies.iter_mut().find(|p| p.same_key(policy)) {
+            Some(old) => *old = policy.clone(),
+            None => self.policies.insert(0, policy.clone()),
+        }
+    }
+
     pub(super) fn policy_del(&mut self, policy: &XfrmPolicy) -> Result<(), OpError> {
         let at = self.policies.iter().position(|p| p.same_key(policy));
         let at =

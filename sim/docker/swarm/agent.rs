@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 use indexmap::IndexMap;
 
 use super::msg::{SwarmMsg, TaskReport};
-use super::store::{NetworkAttachment, Task, TaskState};
+use super::store::{EncryptionKey, NetworkAttachment, Task, TaskState};
 use crate::engine::{SimDuration, SimTime};
 
 /// How long an agent waits for a heartbeat's answer before it tries another manager.
@@ -31,8 +31,15 @@ pub const STOP_TIME: SimDuration = SimDuration::from_millis(100);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExecAction {
     Start(Box<Task>),
-    Stop { task_id: String },
-    Remove { task_id: String },
+    Stop {
+        task_id: String,
+    },
+    Remove {
+        task_id: String,
+    },
+    /// New network bootstrap keys for the daemon's network controller
+    /// (`SetNetworkBootstrapKeys`).
+    SetNetworkKeys(Vec<EncryptionKey>),
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +59,8 @@ pub struct Agent {
     target: Ipv4Addr,
     /// This node's load-balancer attachments, as the dispatcher last sent them.
     pub attachments: Vec<NetworkAttachment>,
+    /// The network bootstrap keys as the dispatcher last sent them.
+    network_keys: Vec<EncryptionKey>,
     next_heartbeat: SimTime,
     ack_deadline: Option<SimTime>,
     backoff: SimDuration,
@@ -77,6 +86,7 @@ impl Agent {
             managers,
             target,
             attachments: Vec::new(),
+            network_keys: Vec::new(),
             next_heartbeat: now,
             ack_deadline: None,
             backoff: BACKOFF_MIN,
@@ -106,12 +116,16 @@ impl Agent {
         io: &mut AgentIo,
     ) {
         match msg {
-            SwarmMsg::HeartbeatAck { period, managers, attachments, .. } => {
+            SwarmMsg::HeartbeatAck { period, managers, attachments, network_keys, .. } => {
                 self.ack_deadline = None;
                 self.backoff = BACKOFF_MIN;
                 self.next_heartbeat = now + period;
                 self.managers = managers;
                 self.attachments = attachments;
+                if network_keys != self.network_keys {
+                    self.network_keys = network_keys.clone();
+                    io.actions.push(ExecAction::SetNetworkKeys(network_keys));
+                }
             }
             SwarmMsg::NotLeader { leader } => {
                 self.ack_deadline = None;

@@ -33,6 +33,7 @@ use crate::docker::container::{Attachment, Container, ContainerState};
 use crate::docker::daemon::Daemon;
 use crate::docker::gossip::GossipAgent;
 use crate::docker::image::{self, ImageRef};
+use crate::docker::overlay_keys::OverlayEncryption;
 use crate::docker::{DockerOutcome, Effect};
 use crate::engine::SimTime;
 use crate::kernel::KernelOp;
@@ -82,6 +83,8 @@ pub struct SwarmSide {
     task_containers: IndexMap<String, TaskContainer>,
     /// memberlist and NetworkDB, while the node is in a swarm.
     pub(crate) gossip: Option<GossipAgent>,
+    /// The overlay driver's IPsec keys and programmed remote VTEPs.
+    pub(crate) encryption: OverlayEncryption,
 }
 
 /// A task's container, and the swarm networks the task is attached to (a worker knows a
@@ -112,6 +115,7 @@ impl Default for SwarmSide {
             next_call: 1_000_000,
             task_containers: IndexMap::new(),
             gossip: None,
+            encryption: OverlayEncryption::default(),
         }
     }
 }
@@ -213,14 +217,7 @@ impl Daemon {
         let digest = token::new_ca_digest(&mut self.rng);
         let worker_token = token::join_token(&digest, &token::new_secret(&mut self.rng));
         let manager_token = token::join_token(&digest, &token::new_secret(&mut self.rng));
-        let cluster = Cluster {
-            id: new_id(&mut self.rng),
-            meta: Meta::new(now),
-            worker_token: worker_token.clone(),
-            manager_token,
-            task_history_limit: 5,
-            heartbeat_period: super::dispatcher::HEARTBEAT_PERIOD,
-        };
+        let cluster = Cluster::new(new_id(&mut self.rng), now, worker_token.clone(), manager_token);
         let node = self.own_node(now, node_id.clone(), Role::Manager, addr, Some(raft_id));
         let ingress = ingress_network(now, new_id(&mut self.rng));
         let raft = RaftNode::new(Config::swarmkit(raft_id), &[raft_id], self.rng.fork());
@@ -415,6 +412,8 @@ impl Daemon {
         for task_id in tasks {
             self.exec(now, ExecAction::Remove { task_id });
         }
+        let ops = self.clear_encryption();
+        self.swarm.outbox.ops.extend(ops);
         self.stop_gossip(now);
         self.swarm.state = SwarmState::Inactive;
         DockerOutcome::out(render::LEFT)
@@ -518,6 +517,10 @@ impl Daemon {
                     self.stop_task_container(now, &cid);
                 }
             }
+            ExecAction::SetNetworkKeys(keys) => {
+                let ops = self.set_network_keys(&keys);
+                self.swarm.outbox.ops.extend(ops);
+            }
             ExecAction::Remove { task_id } => {
                 if let Some(t) = self.swarm.task_containers.shift_remove(&task_id) {
                     self.stop_task_container(now, &t.container_id);
@@ -547,6 +550,9 @@ impl Daemon {
             None => self.store_image(&r),
         };
         let id = self.new_id();
+        for att in &task.networks {
+            self.check_encryption_keys(&att.network)?;
+        }
         let mut ops = Vec::new();
         for att in &task.networks {
             self.ensure_overlay(now, &att.network, &mut ops);

@@ -15,6 +15,7 @@ use std::net::Ipv4Addr;
 
 use super::allocator::Allocator;
 use super::dispatcher::Dispatcher;
+use super::keymanager::KeyManager;
 use super::msg::{ApiCall, Proposal, SwarmMsg};
 use super::orchestrator;
 use super::store::{Store, StoreOp};
@@ -48,6 +49,7 @@ pub struct Leadership {
     pub term: u64,
     pub allocator: Option<Allocator>,
     pub dispatcher: Dispatcher,
+    pub keymanager: KeyManager,
     pub queue: VecDeque<Write>,
     in_flight: Option<InFlight>,
 }
@@ -198,6 +200,7 @@ impl Manager {
                         term,
                         allocator: None,
                         dispatcher: Dispatcher::new(now, &self.store, rng),
+                        keymanager: KeyManager::new(now, rng),
                         queue: VecDeque::new(),
                         in_flight: None,
                     });
@@ -296,7 +299,8 @@ impl Manager {
     /// seeing what the ones before it changed.
     fn reconcile(&mut self, now: SimTime, rng: &mut RngStream) -> Vec<StoreOp> {
         let l = self.lead.as_mut().expect("only the leader reconciles");
-        let mut ops = l.dispatcher.ops(&self.store, now);
+        let mut ops = l.keymanager.ops(&self.store, now, rng);
+        ops.extend(l.dispatcher.ops(&self.store, now));
         ops.extend(demoted_members(&self.store, self.raft.voters(), now));
         let mut scratch = self.store.clone();
         scratch.apply(0, &ops);
@@ -305,13 +309,18 @@ impl Manager {
         ops
     }
 
-    /// When the leader's loops must run again without news: a dispatcher deadline or a
-    /// restart delay ending. Deadlines already due wait for the next tick: the pipeline
+    /// When the leader's loops must run again without news: a dispatcher deadline, a
+    /// restart delay ending or a key rotation. Deadlines already due wait for the next tick: the pipeline
     /// is blocked on a proposal in flight, and a commit or a tick runs it again.
     pub fn next_wakeup(&self, now: SimTime) -> Option<SimTime> {
         let l = self.lead.as_ref()?;
         let restart = orchestrator::next_wakeup(&self.store, now);
-        [l.dispatcher.next_deadline(), restart].into_iter().flatten().filter(|t| *t > now).min()
+        let rotation = Some(l.keymanager.next_rotation());
+        [l.dispatcher.next_deadline(), restart, rotation]
+            .into_iter()
+            .flatten()
+            .filter(|t| *t > now)
+            .min()
     }
 
     /// Runs the pipeline after something other than Raft changed (a heartbeat, a timer).

@@ -13,6 +13,7 @@ mod api;
 pub mod daemon_side;
 pub mod dispatcher;
 pub mod ids;
+pub mod keymanager;
 pub mod manager;
 pub mod msg;
 mod netagent;

@@ -6,7 +6,9 @@
 use std::net::Ipv4Addr;
 
 use super::request::SwarmRequest;
-use super::store::{NetworkAttachment, NodeDescription, Role, StoreOp, Task, TaskState};
+use super::store::{
+    EncryptionKey, NetworkAttachment, NodeDescription, Role, StoreOp, Task, TaskState,
+};
 use crate::docker::DockerOutcome;
 use crate::engine::SimDuration;
 use crate::proto::raft;
@@ -87,12 +89,13 @@ pub enum SwarmMsg {
     /// Dispatcher → agent: next heartbeat in `period`; the managers; your Raft ID while the
     /// store says you are a manager (how a promotion or demotion reaches the node); your
     /// load-balancer attachments, ingress among them (swarmkit's session carries the Node
-    /// object with its `Attachments`).
+    /// object with its `Attachments`), and the cluster's `NetworkBootstrapKeys`.
     HeartbeatAck {
         period: SimDuration,
         managers: Vec<(u64, Ipv4Addr)>,
         raft_id: Option<u64>,
         attachments: Vec<NetworkAttachment>,
+        network_keys: Vec<EncryptionKey>,
     },
     /// Dispatcher → agent: every task assigned to you, whenever that set changes.
     Assignments(Vec<Task>),

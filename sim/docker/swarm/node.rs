@@ -234,7 +234,9 @@ impl SwarmNode {
             m.store.nodes.get(&node_id).and_then(|n| n.manager.as_ref()).map(|s| s.raft_id);
         let managers = m.peers.iter().map(|(id, a)| (*id, *a)).collect();
         let attachments = m.store.attachments_of(&node_id);
-        let ack = SwarmMsg::HeartbeatAck { period, managers, raft_id, attachments };
+        let network_keys =
+            m.store.cluster.as_ref().map(|c| c.network_bootstrap_keys.clone()).unwrap_or_default();
+        let ack = SwarmMsg::HeartbeatAck { period, managers, raft_id, attachments, network_keys };
         mio.sends.push((from, ack));
         m.poke(now, rng, mio);
     }

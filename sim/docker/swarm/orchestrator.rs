@@ -465,14 +465,8 @@ pub(crate) mod testkit {
 
     /// A swarm with an (unallocated) ingress network and nodes `node1..=nodeN`.
     pub fn cluster(nodes: usize) -> Store {
-        let cluster = Cluster {
-            id: "clusterid".to_string(),
-            meta: Meta::new(SimTime::ZERO),
-            worker_token: String::new(),
-            manager_token: String::new(),
-            task_history_limit: 5,
-            heartbeat_period: SimDuration::from_secs(5),
-        };
+        let cluster =
+            Cluster::new("clusterid".to_string(), SimTime::ZERO, String::new(), String::new());
         let mut store = Store { cluster: Some(cluster), ..Store::default() };
         store.networks.insert(INGRESS.to_string(), network(INGRESS, "ingress", true));
         for i in 1..=nodes {

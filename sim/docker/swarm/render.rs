@@ -806,14 +806,7 @@ mod tests {
 
     /// Lab 000's two-host swarm after `service create`.
     fn lab() -> Store {
-        let cluster = Cluster {
-            id: "c".into(),
-            meta: Meta::new(t(0)),
-            worker_token: String::new(),
-            manager_token: String::new(),
-            task_history_limit: 5,
-            heartbeat_period: SimDuration::from_secs(5),
-        };
+        let cluster = Cluster::new("c".into(), t(0), String::new(), String::new());
         let mut s = Store { cluster: Some(cluster), ..Store::default() };
         for n in [
             node("66lur8tr9pz53r1bdrd1ee6bj", "docker-host-2", None),

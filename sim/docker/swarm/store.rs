@@ -44,6 +44,44 @@ pub struct Cluster {
     pub task_history_limit: u32,
     /// The dispatcher's heartbeat period, default 5 s.
     pub heartbeat_period: SimDuration,
+    /// The leader's keyring for gossip and IPsec (`NetworkBootstrapKeys`), 3 per subsystem.
+    pub network_bootstrap_keys: Vec<EncryptionKey>,
+    /// The keymanager's Lamport clock, the tag of the newest key.
+    pub encryption_key_lamport_clock: u64,
+}
+
+impl Cluster {
+    /// A new swarm's cluster object, with swarmkit's defaults and no keys yet (the leader's
+    /// keymanager adds them).
+    pub fn new(id: String, at: SimTime, worker_token: String, manager_token: String) -> Cluster {
+        Cluster {
+            id,
+            meta: Meta::new(at),
+            worker_token,
+            manager_token,
+            task_history_limit: 5,
+            heartbeat_period: SimDuration::from_secs(5),
+            network_bootstrap_keys: Vec::new(),
+            encryption_key_lamport_clock: 0,
+        }
+    }
+}
+
+/// The subsystems the keymanager keeps keys for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySubsystem {
+    /// `networking:gossip`: memberlist's encryption.
+    Gossip,
+    /// `networking:ipsec`: the encrypted overlays' ESP.
+    Ipsec,
+}
+
+/// `api.EncryptionKey`: an `AES_128_GCM` key, tagged with the keymanager's Lamport time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncryptionKey {
+    pub subsystem: KeySubsystem,
+    pub key: [u8; 16],
+    pub lamport_time: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
