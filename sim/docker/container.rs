@@ -172,7 +172,7 @@ impl Container {
 
 /// `docker run` errors: printed as `docker: MSG.` plus the help hint for create-time ones,
 /// exit 125 (cli/command/container/run.go `reportError`).
-fn run_error(msg: &str, with_help: bool) -> DockerOutcome {
+pub(crate) fn run_error(msg: &str, with_help: bool) -> DockerOutcome {
     let mut s = format!("docker: {}.", msg.trim_end_matches('.'));
     if with_help {
         s += "\nSee 'docker run --help'.";
@@ -252,6 +252,9 @@ impl Daemon {
         let mut out = DockerOutcome::default();
         match self.create_container(now, p, &mut out) {
             Err(e) => e,
+            Ok(cid) if self.containers[&cid].networks.is_empty() => {
+                self.run_on_swarm_network(now, &cid, p, out)
+            }
             Ok(cid) => self.start_after_create(now, &cid, p.flag("detach"), out),
         }
     }
@@ -283,7 +286,8 @@ impl Daemon {
         };
         let networks =
             self.attachments(&opts.network, p).map_err(|m| prefix(run_error(&m, true)))?;
-        let host_mode = self.networks[&networks[0].network_id].driver == Driver::Host;
+        let host_mode =
+            networks.first().is_some_and(|a| self.networks[&a.network_id].driver == Driver::Host);
         if host_mode && !opts.publish.is_empty() {
             out.stderr += "WARNING: Published ports are discarded when using host network mode\n";
         }
@@ -327,15 +331,20 @@ impl Daemon {
         Ok(id)
     }
 
+    /// The container's networks; none yet for a network that is not local on a swarm node,
+    /// which the manager attaches it to when it starts.
     fn attachments(
         &mut self,
         network: &str,
         p: &Parsed,
     ) -> Result<Vec<super::container::Attachment>, String> {
         let key = if network == "default" { "bridge" } else { network };
-        let net_id = self
-            .network_id(key)
-            .ok_or_else(|| format!("Error response from daemon: network {key} not found"))?;
+        let Some(net_id) = self.network_id(key) else {
+            if self.in_swarm() {
+                return Ok(Vec::new());
+            }
+            return Err(format!("Error response from daemon: network {key} not found"));
+        };
         let mut aliases: Vec<String> =
             p.values("network-alias").into_iter().map(String::from).collect();
         aliases.extend(p.values("net-alias").into_iter().map(String::from));
@@ -365,7 +374,7 @@ impl Daemon {
         self.rng.hex(6)
     }
 
-    fn start_after_create(
+    pub(crate) fn start_after_create(
         &mut self,
         now: SimTime,
         cid: &str,
@@ -438,6 +447,7 @@ impl Daemon {
 
     pub(crate) fn stop_now(&mut self, now: SimTime, cid: &str, code: i32) -> Plumbing {
         let mut pl = self.unplumb_container(cid);
+        self.detach_container(now, cid);
         pl.effects.insert(0, Effect::StopProcesses { container_id: cid.to_string() });
         let c = &mut self.containers[cid];
         if let ContainerState::Running { started } = c.state {

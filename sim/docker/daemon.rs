@@ -106,6 +106,9 @@ impl Daemon {
             "network ls" => self.cmd_network_ls(p),
             "network inspect" => self.cmd_network_inspect(p),
             "network rm" => self.cmd_network_rm(now, p),
+            "network connect" if self.connects_to_swarm_network(p) => {
+                self.connect_swarm_network(now, p)
+            }
             "network connect" => self.cmd_network_connect(p),
             "network disconnect" => self.cmd_network_disconnect(p),
             id if is_swarm_command(id) => match super::swarm::parse::request(p) {

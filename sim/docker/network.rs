@@ -516,9 +516,9 @@ fn bridge_config(net: &Network, id: &str, gw: Ipv4Addr, subnet: Ipv4Net) -> Brid
     }
 }
 
-const HOST_CONFLICT: &str =
+pub(crate) const HOST_CONFLICT: &str =
     "container cannot be disconnected from host network or connected to host network";
-const NONE_CONFLICT: &str = "container cannot be connected to multiple networks with one of the networks in private (none) mode";
+pub(crate) const NONE_CONFLICT: &str = "container cannot be connected to multiple networks with one of the networks in private (none) mode";
 
 impl Daemon {
     /// The network and container of a connect/disconnect, or the daemon's error.
@@ -530,7 +530,9 @@ impl Daemon {
             .container_id(ckey)
             .ok_or_else(|| daemon_err(format!("No such container: {ckey}")))?;
         let c = &self.containers[&cid];
-        let drivers = || c.networks.iter().map(|a| self.networks[&a.network_id].driver);
+        // A stopped container may name an overlay no longer instantiated here.
+        let drivers = || c.networks.iter().filter_map(|a| self.networks.get(&a.network_id));
+        let drivers = || drivers().map(|n| n.driver);
         if self.networks[&nid].driver == Driver::Host || drivers().any(|d| d == Driver::Host) {
             return Err(daemon_err(HOST_CONFLICT));
         }
@@ -550,8 +552,10 @@ impl Daemon {
                 c.name, net.name
             ));
         }
-        let on_none =
-            c.networks.iter().any(|a| self.networks[&a.network_id].driver == Driver::Null);
+        let on_none = c
+            .networks
+            .iter()
+            .any(|a| self.networks.get(&a.network_id).map(|n| n.driver) == Some(Driver::Null));
         if net.driver == Driver::Null || on_none {
             return daemon_err(NONE_CONFLICT);
         }

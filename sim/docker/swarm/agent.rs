@@ -145,6 +145,11 @@ impl Agent {
         }
     }
 
+    /// The manager this agent's session (and its calls) goes to.
+    pub fn manager_addr(&self) -> Ipv4Addr {
+        self.target
+    }
+
     /// The next time the agent has something to do.
     pub fn next_wakeup(&self) -> SimTime {
         let steps = self.tasks.values().filter_map(|t| t.step_at);
@@ -239,7 +244,9 @@ fn start_steps(
         TaskState::Assigned => t.state = TaskState::Accepted,
         TaskState::Accepted => {
             t.state = TaskState::Preparing;
-            let prepare = if has_image(&t.task.spec.image) { PREPARE_TIME } else { PULL_TIME };
+            // An attachment task has no image to pull.
+            let local = t.task.attachment.is_some() || has_image(&t.task.spec.image);
+            let prepare = if local { PREPARE_TIME } else { PULL_TIME };
             t.step_at = Some(now + prepare);
         }
         TaskState::Preparing => t.state = TaskState::Ready,

@@ -351,8 +351,9 @@ impl Allocator {
         Some(port)
     }
 
-    /// New tasks whose service and networks are allocated get an address on each network
-    /// and move to PENDING (`allocateTask`, `taskCreateNetworkAttachments`).
+    /// New tasks whose service (attachment tasks have none) and networks are allocated get
+    /// an address on each network and move to PENDING (`allocateTask`,
+    /// `taskCreateNetworkAttachments`).
     fn allocate_tasks(
         &mut self,
         store: &Store,
@@ -362,7 +363,7 @@ impl Allocator {
         ops: &mut Vec<StoreOp>,
     ) {
         for t in store.tasks.values().filter(|t| t.status.state == TaskState::New) {
-            if !services.contains(&t.service_id) {
+            if t.attachment.is_none() && !services.contains(&t.service_id) {
                 continue;
             }
             let Some(nets) = task_networks(store, &t.spec) else { continue };

@@ -235,6 +235,22 @@ fn cli(
             write(call, vec![StoreOp::PutNetwork(Box::new(net))], format!("{id}\n"), None)
         }
         SwarmRequest::NetworkRm(names) => network_rm(store, call, &names),
+        SwarmRequest::AttachNetwork { target, container_id } => {
+            match super::attach::attachment_task(store, now, &self_id, &target, &container_id, rng)
+            {
+                Ok(task) => {
+                    let out = format!("{}\n", task.id);
+                    write(call, vec![StoreOp::PutTask(Box::new(task))], out, None)
+                }
+                Err(e) => error(e),
+            }
+        }
+        SwarmRequest::DetachNetwork { attachment_id } => {
+            match super::attach::detach_ops(store, &self_id, &attachment_id) {
+                Ok(ops) => write(call, ops, String::new(), None),
+                Err(e) => error(e),
+            }
+        }
         SwarmRequest::Init { .. } | SwarmRequest::Join { .. } | SwarmRequest::Leave { .. } => {
             unreachable!("init, join and leave are served by the node itself")
         }

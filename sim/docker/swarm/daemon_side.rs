@@ -85,6 +85,9 @@ pub struct SwarmSide {
     pub(crate) gossip: Option<GossipAgent>,
     /// The overlay driver's IPsec keys and programmed remote VTEPs.
     pub(crate) encryption: OverlayEncryption,
+    /// Containers attached to swarm overlays by hand (`docker run --network`, `network
+    /// connect`), and the calls that attach them.
+    pub(crate) attach: super::attach::Attachments,
 }
 
 /// A task's container, and the swarm networks the task is attached to (a worker knows a
@@ -116,6 +119,7 @@ impl Default for SwarmSide {
             task_containers: IndexMap::new(),
             gossip: None,
             encryption: OverlayEncryption::default(),
+            attach: Default::default(),
         }
     }
 }
@@ -371,7 +375,8 @@ impl Daemon {
         let mut nets: Vec<&Network> = Vec::new();
         let attached = node.agent.attachments.iter().map(|a| &a.network);
         let tasks = self.swarm.task_containers.values().flat_map(|t| &t.networks);
-        for n in attached.chain(tasks) {
+        let by_hand = self.swarm.attach.networks();
+        for n in attached.chain(tasks).chain(by_hand) {
             if !nets.iter().any(|x| x.id == n.id) {
                 nets.push(n);
             }
@@ -459,6 +464,7 @@ impl Daemon {
                 let mut io = NodeIo::default();
                 node.on_timer(now, &mut self.rng, &has_image, &mut io);
                 self.absorb_node_io(now, io);
+                self.attach_wake(now);
                 self.gossip_wake(now);
             }
         }
@@ -471,7 +477,9 @@ impl Daemon {
             SwarmState::Joining(a) => Some(a.deadline),
             SwarmState::Active(node) => {
                 let node_wake = node.next_wakeup(now);
-                Some(self.gossip_next_timeout().map_or(node_wake, |g| g.min(node_wake)))
+                let wake =
+                    self.swarm.attach.next_deadline().map_or(node_wake, |a| a.min(node_wake));
+                Some(self.gossip_next_timeout().map_or(wake, |g| g.min(wake)))
             }
         }
     }
@@ -486,14 +494,16 @@ impl Daemon {
         self.swarm.done.shift_remove(&call)
     }
 
-    fn absorb_node_io(&mut self, now: SimTime, io: NodeIo) {
+    pub(super) fn absorb_node_io(&mut self, now: SimTime, io: NodeIo) {
         let from = match &self.swarm.state {
             SwarmState::Active(n) => n.addr,
             _ => self.underlay_addr(),
         };
         self.swarm.outbox.sends.extend(io.sends.into_iter().map(|(to, m)| (from, to, m)));
         for (call, outcome) in io.done {
-            self.swarm.done.insert(call, outcome);
+            if let Some(outcome) = self.attach_answered(call, outcome) {
+                self.swarm.done.insert(call, outcome);
+            }
         }
         for action in io.actions {
             self.exec(now, action);
@@ -503,6 +513,9 @@ impl Daemon {
     /// The executor: task containers started, stopped and removed.
     fn exec(&mut self, now: SimTime, action: ExecAction) {
         match action {
+            ExecAction::Start(task) if task.attachment.is_some() => {
+                self.start_attachment(now, &task)
+            }
             ExecAction::Start(task) => match self.start_task(now, &task) {
                 Ok(()) => {}
                 Err(e) => {
@@ -525,9 +538,11 @@ impl Daemon {
                 if let Some(t) = self.swarm.task_containers.shift_remove(&task_id) {
                     self.stop_task_container(now, &t.container_id);
                     self.containers.shift_remove(&t.container_id);
-                    let ops = self.drop_unused_overlays();
-                    self.swarm.outbox.ops.extend(ops);
+                } else if !self.swarm.attach.remove_task(&task_id) {
+                    return;
                 }
+                let ops = self.drop_unused_overlays();
+                self.swarm.outbox.ops.extend(ops);
             }
         }
     }

@@ -10,6 +10,7 @@
 pub mod agent;
 pub mod allocator;
 mod api;
+pub mod attach;
 pub mod daemon_side;
 pub mod dispatcher;
 pub mod ids;

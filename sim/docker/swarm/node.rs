@@ -134,7 +134,12 @@ impl SwarmNode {
                 continue;
             }
             let call = p.call.clone();
-            let Some(m) = self.manager.as_mut() else { return };
+            let Some(m) = self.manager.as_mut() else {
+                // A worker's calls (network attachments) go over its agent's session.
+                self.calls[&id].sent = true;
+                io.sends.push((self.agent.manager_addr(), SwarmMsg::Call(call)));
+                continue;
+            };
             if m.is_leader() {
                 self.calls[&id].sent = true;
                 let mut mio = ManagerIo::default();

@@ -186,9 +186,10 @@ impl Work {
         self.store.tasks_of(service_id).cloned().collect()
     }
 
+    /// Network-attachment tasks have no service; their daemon detaches them.
     fn remove_tasks_of_deleted_services(&mut self) {
         let orphans: Vec<String> = (self.store.tasks.values())
-            .filter(|t| !self.store.services.contains_key(&t.service_id))
+            .filter(|t| t.attachment.is_none() && !self.store.services.contains_key(&t.service_id))
             .map(|t| t.id.clone())
             .collect();
         for id in orphans {
@@ -214,6 +215,7 @@ impl Work {
             desired_state: TaskState::Running,
             networks: Vec::new(),
             not_before: None,
+            attachment: None,
         }
     }
 

@@ -801,6 +801,7 @@ mod tests {
             desired_state: state,
             networks: vec![],
             not_before: None,
+            attachment: None,
         }
     }
 

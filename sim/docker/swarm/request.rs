@@ -127,4 +127,14 @@ pub enum SwarmRequest {
         subnet: Option<Ipv4Net>,
     },
     NetworkRm(Vec<String>),
+    /// The daemon's `AttachNetwork` (swarmkit resourceapi): a network-attachment task for a
+    /// container on the calling node; the network by ID or name, as the user gave it.
+    AttachNetwork {
+        target: String,
+        container_id: String,
+    },
+    /// `DetachNetwork`: the attachment task goes.
+    DetachNetwork {
+        attachment_id: String,
+    },
 }

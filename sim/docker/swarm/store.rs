@@ -346,6 +346,9 @@ pub struct Task {
     pub networks: Vec<NetworkAttachment>,
     /// Not before this time may the task start (the restart delay).
     pub not_before: Option<SimTime>,
+    /// A network-attachment task (swarmkit `NetworkAttachmentSpec`): the container, not a
+    /// task, that it attaches to its network; `None` for a service's task.
+    pub attachment: Option<String>,
 }
 
 /// A node's load-balancer address on a network (`Node.Attachments`).
