@@ -13,7 +13,6 @@
 //!
 //! Needs root, iproute2, tcpdump and iputils-ping; it fails saying so without them.
 
-#[allow(dead_code)]
 #[path = "differential/real.rs"]
 mod real;
 
@@ -147,12 +146,8 @@ fn model_ping(world: &mut World) -> (String, Vec<String>) {
 #[test]
 fn real_linux_agrees_with_the_model_across_a_vxlan_overlay() {
     real::preflight();
-    for (tool, flag, package) in
-        [("tcpdump", "--version", "tcpdump"), ("ping", "-V", "iputils-ping")]
-    {
-        let ok = Command::new(tool).arg(flag).output().is_ok_and(|o| o.status.success());
-        assert!(ok, "this test needs `{tool}`: apt-get install -y {package}");
-    }
+    real::need("tcpdump", "--version", "tcpdump");
+    real::need("ping", "-V", "iputils-ping");
     let (mut world, ops) = model_world();
     let names = NsNames::new(&format!("swv{}", std::process::id()));
     let export = export(&world, &ops, &names);

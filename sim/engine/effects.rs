@@ -50,6 +50,7 @@ impl World {
         for op in &io.ops {
             let kernel = &mut self.machines[machine].kernel;
             kernel.apply(op).unwrap_or_else(|e| panic!("swarm op `{op}` failed: {e}"));
+            self.applied_ops.push((machine, op.clone()));
         }
         for effect in io.effects {
             self.apply_effect(machine, effect);

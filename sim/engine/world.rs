@@ -13,7 +13,8 @@ use crate::docker::Daemon;
 use crate::fabric::{Fabric, Port};
 use crate::kernel::process::{NameService, ProcCtx, Process, ResolvConf};
 use crate::kernel::{
-    Action, Hop, Kernel, KernelTimer, LinkKind, NsRef, Pid, SocketEvent, VETH_DELAY, VETH_JITTER,
+    Action, Hop, Kernel, KernelOp, KernelTimer, LinkKind, NsRef, Pid, SocketEvent, VETH_DELAY,
+    VETH_JITTER,
 };
 use crate::wire::EthernetFrame;
 
@@ -105,6 +106,10 @@ pub struct World {
     pub queue: EventQueue<Event>,
     pub hops: Vec<TracedHop>,
     pub captures: Vec<Capture>,
+    /// Every KernelOp applied to a machine's kernel after the build, by machine index, in the
+    /// order applied: the swarm's (tasks, overlay peers from gossip, also during the event
+    /// loop) as `flush_swarm` applies them, and the commands' as the runner applies them.
+    pub applied_ops: Vec<(usize, KernelOp)>,
     /// Each machine's scheduled swarm wakeup.
     pub(super) swarm_wakes: IndexMap<usize, Option<SimTime>>,
 }
@@ -117,6 +122,7 @@ impl World {
             queue: EventQueue::new(limits),
             hops: Vec::new(),
             captures: Vec::new(),
+            applied_ops: Vec::new(),
             swarm_wakes: IndexMap::new(),
         }
     }

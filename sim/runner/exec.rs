@@ -165,6 +165,7 @@ impl Runner<'_> {
                 match kernel.apply(&op) {
                     Ok(_) => {
                         shell.added(&name);
+                        self.world.applied_ops.push((site.machine, op.clone()));
                         ops.push(op);
                         (String::new(), 0)
                     }
@@ -225,6 +226,7 @@ impl Runner<'_> {
             m.kernel.apply(op).unwrap_or_else(|e| panic!("docker op `{op}` failed: {e}"));
             ops.push(op.clone());
         }
+        self.world.applied_ops.extend(kops.into_iter().map(|op| (machine, op)));
         self.world.flush_swarm(machine);
         // What a terminal shows: `docker run`'s pull progress (stderr) before the ID.
         let mut out = stderr + &stdout;

@@ -51,6 +51,11 @@ pub struct Outcome {
     pub hops: Vec<TracedHop>,
     /// The ops each Docker host's daemon ran at start, by machine name.
     pub startup_ops: Vec<(String, Vec<KernelOp>)>,
+    /// Every op applied after the start-up, by machine name, in the order applied: the
+    /// commands' (also in their entries) and the swarm's, which no entry holds — task
+    /// containers and the overlay's peer neighbour and FDB entries arrive from the event
+    /// loop, between steps as well as during them.
+    pub applied_ops: Vec<(String, KernelOp)>,
     pub end: SimTime,
     pub events: u64,
     /// Reachability between every pair of endpoints at the end of the run.
@@ -128,6 +133,10 @@ pub(crate) struct Runner<'s> {
 impl Runner<'_> {
     fn into_outcome(self, seed: u64, matrix: check::Matrix) -> (Outcome, World) {
         let Runner { mut world, entries, checks, startup_ops, .. } = self;
+        let applied_ops = std::mem::take(&mut world.applied_ops)
+            .into_iter()
+            .map(|(m, op)| (world.machines[m].name.clone(), op))
+            .collect();
         let outcome = Outcome {
             seed,
             entries,
@@ -135,6 +144,7 @@ impl Runner<'_> {
             captures: std::mem::take(&mut world.captures),
             hops: std::mem::take(&mut world.hops),
             startup_ops,
+            applied_ops,
             end: world.queue.now(),
             events: world.queue.events_run(),
             matrix,

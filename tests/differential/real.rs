@@ -1,15 +1,24 @@
 //! The real side: the exported script run in real Linux namespaces on this machine, probed
-//! with small Python programs that behave like `swarmsim::check::peer`.
+//! with small Python programs that behave like `swarmsim::check::peer`, or with the real
+//! tools (`ping`, `tcpdump -w`).
 //!
 //! Everything happens in namespaces the script created, to addresses it assigned. The
-//! [`RealLab`] guard kills the processes it started (by their own handles) and deletes every
-//! namespace the script creates, also when a test panics.
+//! [`RealLab`] guard kills the processes it started (by their own handles), deletes every
+//! namespace the script creates and every capture file it wrote, also when a test panics.
+
+// Each differential test includes this file and uses its own part of it.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::time::Duration;
 
 use swarmsim::check::peer::{Attempt, PeerServer};
+use swarmsim::engine::World;
+use swarmsim::kernel::export::Nic;
+use swarmsim::kernel::LinkKind;
 
 /// Prints `ready`, then every client's address (and sends it back), until `argv[3]` seconds
 /// pass without a client.
@@ -108,9 +117,14 @@ pub fn preflight() {
     let uid = String::from_utf8_lossy(&uid.stdout).trim().to_string();
     assert_eq!(uid, "0", "the differential test builds network namespaces: run it as root");
     for (tool, flag, package) in TOOLS {
-        let ok = Command::new(tool).arg(flag).output().is_ok_and(|o| o.status.success());
-        assert!(ok, "the differential test needs `{tool}`: apt-get install -y {package}");
+        need(tool, flag, package);
     }
+}
+
+/// Fails, saying what to install, unless `tool flag` runs and succeeds.
+pub fn need(tool: &str, flag: &str, package: &str) {
+    let ok = Command::new(tool).arg(flag).output().is_ok_and(|o| o.status.success());
+    assert!(ok, "the differential test needs `{tool}`: apt-get install -y {package}");
 }
 
 /// One probe's result on the real side.
@@ -124,12 +138,22 @@ pub struct RealProbe {
 pub struct RealLab {
     namespaces: Vec<String>,
     children: Vec<Child>,
+    files: Vec<PathBuf>,
 }
+
+/// A `tcpdump -w` the lab started; [`RealLab::stop_tcpdump`] ends it.
+pub struct Tcpdump {
+    pid: u32,
+    file: PathBuf,
+}
+
+/// How long the last packets get to reach tcpdump before it is stopped.
+const CAPTURE_SETTLE: Duration = Duration::from_millis(500);
 
 impl RealLab {
     /// Runs `script` (from `swarmsim::kernel::export`), which creates `namespaces`.
     pub fn build(script: &str, namespaces: Vec<String>) -> RealLab {
-        let lab = RealLab { namespaces, children: Vec::new() };
+        let lab = RealLab { namespaces, children: Vec::new(), files: Vec::new() };
         let out = Command::new("sh").args(["-e", "-x", "-c", script]).output().expect("sh runs");
         assert!(out.status.success(), "the exported script failed:\n{}", tail(&out, 25));
         lab
@@ -168,6 +192,49 @@ impl RealLab {
             .unwrap_or_else(|| panic!("the probe client failed:\n{}", tail(&out, 10)));
         RealProbe { attempt, seen: PeerServer::peers(&log) }
     }
+
+    /// `tcpdump -w` on `iface` in `ns`, packet-buffered, returning once it listens.
+    /// `-Z root` keeps it from dropping privileges before it opens `file`.
+    pub fn start_tcpdump(&mut self, ns: &str, iface: &str, filter: &str, file: &Path) -> Tcpdump {
+        self.files.push(file.to_path_buf());
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns, "tcpdump", "-n", "-U", "--immediate-mode", "-Z", "root"])
+            .args(["-i", iface, "-w"])
+            .arg(file)
+            .args(filter.split(' '))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ip netns exec runs");
+        let mut stderr = BufReader::new(child.stderr.take().expect("piped"));
+        let mut first = String::new();
+        stderr.read_line(&mut first).expect("readable");
+        let pid = child.id();
+        self.children.push(child);
+        assert!(first.contains("listening on"), "tcpdump did not start in {ns}: {first}");
+        Tcpdump { pid, file: file.to_path_buf() }
+    }
+
+    /// Stops a tcpdump this lab started (SIGINT to its own pid, as Ctrl-C) and returns the
+    /// pcap file's bytes.
+    pub fn stop_tcpdump(&mut self, run: Tcpdump) -> Vec<u8> {
+        std::thread::sleep(CAPTURE_SETTLE);
+        let status = Command::new("kill").args(["-INT", &run.pid.to_string()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "tcpdump {} could not be stopped", run.pid);
+        let at = self.children.iter().position(|c| c.id() == run.pid).expect("started here");
+        let out = self.children.remove(at).wait_with_output().expect("tcpdump exits");
+        assert!(out.status.success(), "tcpdump failed:\n{}", tail(&out, 10));
+        std::fs::read(&run.file).expect("tcpdump wrote its file")
+    }
+
+    /// Runs a command in `ns` to its end.
+    pub fn run(&self, ns: &str, argv: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", ns])
+            .args(argv)
+            .output()
+            .expect("ip netns exec runs")
+    }
 }
 
 impl Drop for RealLab {
@@ -178,6 +245,9 @@ impl Drop for RealLab {
         }
         for ns in self.namespaces.iter().rev() {
             let _ = Command::new("ip").args(["netns", "delete", ns]).stderr(Stdio::null()).status();
+        }
+        for file in &self.files {
+            let _ = std::fs::remove_file(file);
         }
     }
 }
@@ -210,9 +280,33 @@ fn start_python(ns: &str, code: &str, args: &[&str]) -> (Child, BufReader<ChildS
 }
 
 /// The last lines of a command's stderr and stdout, for failure messages.
-fn tail(out: &Output, n: usize) -> String {
+pub fn tail(out: &Output, n: usize) -> String {
     let text =
         format!("{}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A machine's NICs on the underlay, read from the model's kernel as build.rs made them.
+pub fn nics(world: &World, m: usize) -> Vec<Nic> {
+    let machine = &world.machines[m];
+    let root = machine.kernel.root();
+    let gateway = root.routes.routes.iter().find(|r| r.dst.prefix_len() == 0).and_then(|r| r.via);
+    root.links
+        .values()
+        .filter(|l| l.kind == LinkKind::Ethernet)
+        .map(|l| {
+            let port = swarmsim::fabric::Port { machine: m, ifindex: l.ifindex };
+            let addr =
+                root.addrs.iter().find(|a| a.dev == l.ifindex).expect("a NIC has an address");
+            Nic {
+                machine: machine.name.clone(),
+                lan: world.fabric.segment_of(port).expect("NICs are attached").to_string(),
+                name: l.name.clone(),
+                mac: l.mac,
+                addr: addr.net,
+                gateway,
+            }
+        })
+        .collect()
 }

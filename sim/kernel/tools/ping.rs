@@ -1,7 +1,7 @@
 //! `ping`, as iputils (Debian/Ubuntu) and BusyBox (alpine, busybox images) print it.
 //!
-//! One echo request per second (`-i 1`), 56 data bytes; `-c N` stops after N. Without `-c`
-//! it runs until interrupted, then prints its statistics like after Ctrl-C.
+//! One echo request per second (`-i 1`), 56 data bytes unless `-s SIZE`; `-c N` stops after
+//! N. Without `-c` it runs until interrupted, then prints its statistics like after Ctrl-C.
 
 use std::net::Ipv4Addr;
 
@@ -30,6 +30,8 @@ pub struct Ping {
     flavor: PingFlavor,
     target: String,
     count: Option<u32>,
+    /// ICMP data bytes per request (`-s`).
+    size: usize,
     ip: Option<Ipv4Addr>,
     sock: Option<SockId>,
     sent: u32,
@@ -39,9 +41,10 @@ pub struct Ping {
 }
 
 impl Ping {
-    /// Parses `ping [-c COUNT] [-n] [-q] HOST` (the options the labs use).
+    /// Parses `ping [-c COUNT] [-s SIZE] [-n] [-q] HOST` (the options the labs use).
     pub fn parse(flavor: PingFlavor, args: &[String]) -> Result<Ping, ToolUsageError> {
         let mut count = None;
+        let mut size = DATA_BYTES;
         let mut target = None;
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -49,6 +52,8 @@ impl Ping {
                 "-c" => count = Some(parse_count(it.next())?),
                 "-n" | "-q" => {}
                 s if s.starts_with("-c") => count = Some(parse_count(Some(&s[2..].to_string()))?),
+                "-s" => size = parse_size(it.next())?,
+                s if s.starts_with("-s") => size = parse_size(Some(&s[2..].to_string()))?,
                 s if s.starts_with('-') => {
                     return Err(usage(flavor, &format!("invalid option -- '{}'", &s[1..])))
                 }
@@ -61,6 +66,7 @@ impl Ping {
             flavor,
             target,
             count,
+            size,
             ip: None,
             sock: None,
             sent: 0,
@@ -75,7 +81,7 @@ impl Ping {
         let seq = self.first_seq() + self.sent as u16;
         self.sent += 1;
         self.sent_at.push(cx.now);
-        if cx.ping_send(sock, ip, seq, DATA_BYTES).is_err() {
+        if cx.ping_send(sock, ip, seq, self.size).is_err() {
             cx.println("ping: connect: Network is unreachable");
             return cx.exit(2);
         }
@@ -185,10 +191,11 @@ impl LookupTool for Ping {
         self.ip = Some(ip);
         match self.flavor {
             PingFlavor::Iputils => {
-                cx.println(&format!("PING {} ({ip}) {DATA_BYTES}(84) bytes of data.", self.target))
+                let (data, total) = (self.size, self.size + 28);
+                cx.println(&format!("PING {} ({ip}) {data}({total}) bytes of data.", self.target))
             }
             PingFlavor::Busybox => {
-                cx.println(&format!("PING {} ({ip}): {DATA_BYTES} data bytes", self.target))
+                cx.println(&format!("PING {} ({ip}): {} data bytes", self.target, self.size))
             }
         }
         let ident = cx.random(65536) as u16;
@@ -227,6 +234,20 @@ fn parse_count(v: Option<&String>) -> Result<u32, ToolUsageError> {
             "ping: invalid argument: '{}'",
             v.map_or("", |s| s.as_str())
         ))),
+    }
+}
+
+/// `-s`, with iputils' bounds and messages. Below 16 bytes iputils has no room for its
+/// timestamp and prints no times, and above the path MTU Linux fragments; the model does
+/// neither (it prints times and sends one oversized frame).
+fn parse_size(v: Option<&String>) -> Result<usize, ToolUsageError> {
+    let text = v.map_or("", |s| s.as_str());
+    match text.parse::<i64>() {
+        Ok(n) if (0..=i64::from(i32::MAX)).contains(&n) => Ok(usize::try_from(n).expect("checked")),
+        Ok(_) => Err(ToolUsageError(format!(
+            "ping: invalid argument: '{text}': out of range: 0 <= value <= 2147483647"
+        ))),
+        Err(_) => Err(ToolUsageError(format!("ping: invalid argument: '{text}'"))),
     }
 }
 
@@ -283,5 +304,17 @@ mod tests {
         assert_eq!(iputils_time(1_234_000), "1.23 ms");
         assert_eq!(iputils_time(93_900_000), "93.9 ms");
         assert_eq!(iputils_time(120_400_000), "120 ms");
+    }
+
+    #[test]
+    fn size_is_taken_from_dash_s_in_both_spellings() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let p = Ping::parse(PingFlavor::Iputils, &args(&["-c", "3", "-s", "1422", "h"])).unwrap();
+        assert_eq!((p.count, p.size), (Some(3), 1422));
+        assert_eq!(Ping::parse(PingFlavor::Busybox, &args(&["-s0", "h"])).unwrap().size, 0);
+        let e = Ping::parse(PingFlavor::Iputils, &args(&["-s", "-1", "h"])).err().unwrap();
+        assert_eq!(e.0, "ping: invalid argument: '-1': out of range: 0 <= value <= 2147483647");
+        let e = Ping::parse(PingFlavor::Iputils, &args(&["-s", "abc", "h"])).err().unwrap();
+        assert_eq!(e.0, "ping: invalid argument: 'abc'");
     }
 }
