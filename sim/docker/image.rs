@@ -82,6 +82,26 @@ const IMAGES: &[ImageSpec] = &[
         env: &[PATH_ENV, "NGINX_VERSION=1.21.1"],
         layers: 7,
     },
+    // The layers its Dockerfile makes today (alpine, one `RUN apk add`, six `COPY`s of
+    // binaries, three `RUN`s for zsh, two `COPY`s, two `RUN`s); its mid-2021 count is not
+    // known here.
+    ImageSpec {
+        repo: "nicolaka/netshoot",
+        entrypoint: &[],
+        cmd: &["zsh"],
+        exposed: &[],
+        env: &[PATH_ENV],
+        layers: 15,
+    },
+    // alpine:3.4 and two `RUN`s (jpetazzo/netshoot's Dockerfile).
+    ImageSpec {
+        repo: "jpetazzo/netshoot",
+        entrypoint: &[],
+        cmd: &["sh"],
+        exposed: &[],
+        env: &[PATH_ENV],
+        layers: 3,
+    },
 ];
 
 /// An image reference split the way the CLI normalises it.

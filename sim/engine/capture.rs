@@ -171,7 +171,7 @@ impl<'a> Parser<'a> {
             return self.qualified(dir, None);
         }
         match word {
-            "arp" | "ip" | "icmp" => Ok(Filter::Proto(static_name(word))),
+            "arp" | "ip" | "icmp" | "esp" => Ok(Filter::Proto(static_name(word))),
             "tcp" | "udp" if matches!(self.peek(), Some("port" | "src" | "dst")) => {
                 let dir = match self.peek() {
                     Some("src") => {
@@ -217,6 +217,7 @@ fn static_name(word: &str) -> &'static str {
         "arp" => "arp",
         "ip" => "ip",
         "icmp" => "icmp",
+        "esp" => "esp",
         "tcp" => "tcp",
         _ => "udp",
     }
@@ -417,6 +418,7 @@ mod tests {
 
     #[test]
     fn parses_the_filters_labs_use() {
+        assert!(Filter::parse("udp port 4789 or esp").is_ok());
         let f = Filter::parse("icmp or arp").unwrap();
         assert!(matches!(f, Filter::Or(..)));
         assert_eq!(

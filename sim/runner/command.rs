@@ -25,6 +25,10 @@ pub enum Command {
         dev: Option<String>,
     },
     IpRoute,
+    /// `ip xfrm state` (`false`) or `ip xfrm policy` (`true`).
+    IpXfrm {
+        policies: bool,
+    },
     /// `route -n`.
     RouteN,
     BrctlShow,
@@ -151,6 +155,9 @@ pub fn check(site: &CommandSite) -> Result<(), CommandError> {
 fn parse_ip(args: &[String]) -> Result<Command, CommandError> {
     let obj = args.first().map(String::as_str).unwrap_or("");
     let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    if matches(obj, "xfrm") {
+        return parse_xfrm(&rest);
+    }
     let dev = match rest.as_slice() {
         [] | ["show"] => None,
         ["show", "dev", d] | ["show", d] | ["dev", d] => Some(d.to_string()),
@@ -173,6 +180,31 @@ fn parse_ip(args: &[String]) -> Result<Command, CommandError> {
             Some("the simulator's `ip` shows `addr`, `link` and `route`".into()),
         )),
     }
+}
+
+/// `ip xfrm state|policy [list|show|lst]`.
+fn parse_xfrm(rest: &[&str]) -> Result<Command, CommandError> {
+    let listing = |words: &[&str]| match words {
+        [] => true,
+        [w] => ["list", "show", "lst"].iter().any(|full| matches(w, full)),
+        _ => false,
+    };
+    let object = match rest.first() {
+        Some(w) if matches(w, "state") => "state",
+        Some(w) if matches(w, "policy") => "policy",
+        _ => {
+            let usage = "Usage: ip xfrm XFRM-OBJECT { COMMAND | help }\n\
+                         where  XFRM-OBJECT := state | policy | monitor";
+            return Err(err(usage.into(), None));
+        }
+    };
+    if !listing(&rest[1..]) {
+        return Err(err(
+            format!("Command \"{}\" is unknown, try \"ip xfrm {object} help\".", rest[1]),
+            Some("the simulator's `ip xfrm` lists states and policies".into()),
+        ));
+    }
+    Ok(Command::IpXfrm { policies: object == "policy" })
 }
 
 /// `bridge fdb [show] [br BRIDGE] [brport|dev DEVICE]`.

@@ -137,6 +137,10 @@ impl Runner<'_> {
             }
             Command::IpRoute => view(views::ip_route(kernel, &site.ns)),
             Command::RouteN => view(views::route_n(kernel, &site.ns)),
+            Command::IpXfrm { policies } => {
+                let xfrm = &kernel.ns(&site.ns).expect("a site's namespace exists").xfrm;
+                (if policies { xfrm.render_policies() } else { xfrm.render_states() }, 0)
+            }
             Command::BrctlShow => (views::brctl_show(kernel, &site.ns), 0),
             Command::BridgeFdb(filter) => view(views::bridge_fdb(kernel, &site.ns, now, &filter)),
             Command::Iptables(args) => match kernel.ns_mut(&site.ns).netfilter.run_command(&args) {

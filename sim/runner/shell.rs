@@ -27,6 +27,10 @@ pub fn split_spans(line: &str) -> Result<Vec<(String, Range<usize>)>, SplitError
             }
             continue;
         }
+        if c == '\\' && chars.next_if(|(_, ch)| *ch == '\n').is_some() {
+            // A line continuation: the shell removes both characters.
+            continue;
+        }
         start.get_or_insert(i);
         match c {
             '\'' => loop {
@@ -63,6 +67,7 @@ mod tests {
             ["docker", "run", "-e", "DB=cat-db", "-e", "ROLE=cat", "chrch/web"]
         );
         assert_eq!(split("a\\ b  c").unwrap(), ["a b", "c"]);
+        assert_eq!(split("a \\\n  b\\\nc").unwrap(), ["a", "bc"]);
         assert!(split("echo 'oops").is_err());
     }
 
