@@ -1,19 +1,27 @@
 //! `ping`, as iputils (Debian/Ubuntu) and BusyBox (alpine, busybox images) print it.
 //!
-//! One echo request per second (`-i 1`), 56 data bytes; `-c N` stops after N. Without `-c`
-//! it runs until interrupted, then prints its statistics like after Ctrl-C.
+//! One echo request per second (`-i 1`), 56 data bytes unless `-s SIZE`; `-c N` stops after
+//! N. Without `-c` it runs until interrupted, then prints its statistics like after Ctrl-C.
+//! iputils' `-M do|want|dont` sets the socket's path MTU discovery: a request larger than
+//! the path MTU under `-M do` fails locally (`ping: local error: message too long,
+//! mtu=1450`), an ICMP "fragmentation needed" prints `From … Frag needed and DF set (mtu =
+//! 1450)`; both count as errors (`+N errors` in the statistics), and ping stops once
+//! replies and errors account for every request.
 
 use std::net::Ipv4Addr;
 
 use crate::engine::{SimDuration, SimTime};
 use crate::kernel::process::ProcCtx;
-use crate::kernel::{SockId, SocketEvent, SocketEventKind};
+use crate::kernel::{PmtuDisc, SockId, SocketError, SocketEvent, SocketEventKind};
 
 use super::resolver::{LookupTool, Resolution};
 use super::ToolUsageError;
 
 const INTERVAL: SimDuration = SimDuration::from_secs(1);
-const DATA_BYTES: usize = 56;
+const DEFAULT_DATA_BYTES: usize = 56;
+/// The largest echo payload an IPv4 packet holds: 65535 − 20 (IP) − 8 (ICMP). iputils
+/// accepts larger `-s` values; their requests fail silently (sendmsg: EMSGSIZE).
+const MAX_DATA_BYTES: usize = 65507;
 const TOKEN_SEND: u64 = 1;
 const TOKEN_LINGER: u64 = 3;
 /// How long ping waits for the last reply after the last request (iputils: 10 s with -c,
@@ -30,23 +38,33 @@ pub struct Ping {
     flavor: PingFlavor,
     target: String,
     count: Option<u32>,
+    size: usize,
+    pmtudisc: Option<PmtuDisc>,
     ip: Option<Ipv4Addr>,
     sock: Option<SockId>,
     sent: u32,
     sent_at: Vec<SimTime>,
     rtts_ns: Vec<u64>,
+    errors: u32,
     started: SimTime,
 }
 
 impl Ping {
-    /// Parses `ping [-c COUNT] [-n] [-q] HOST` (the options the labs use).
+    /// Parses `ping [-c COUNT] [-s SIZE] [-M do|want|dont] [-n] [-q] HOST` (the options the
+    /// labs use; `-M` is iputils only).
     pub fn parse(flavor: PingFlavor, args: &[String]) -> Result<Ping, ToolUsageError> {
         let mut count = None;
+        let mut size = DEFAULT_DATA_BYTES;
+        let mut pmtudisc = None;
         let mut target = None;
         let mut it = args.iter();
         while let Some(a) = it.next() {
             match a.as_str() {
                 "-c" => count = Some(parse_count(it.next())?),
+                "-s" => size = parse_size(it.next())?,
+                "-M" if flavor == PingFlavor::Iputils => {
+                    pmtudisc = Some(parse_pmtudisc(it.next())?)
+                }
                 "-n" | "-q" => {}
                 s if s.starts_with("-c") => count = Some(parse_count(Some(&s[2..].to_string()))?),
                 s if s.starts_with('-') => {
@@ -61,11 +79,14 @@ impl Ping {
             flavor,
             target,
             count,
+            size,
+            pmtudisc,
             ip: None,
             sock: None,
             sent: 0,
             sent_at: Vec::new(),
             rtts_ns: Vec::new(),
+            errors: 0,
             started: SimTime::ZERO,
         })
     }
@@ -75,9 +96,23 @@ impl Ping {
         let seq = self.first_seq() + self.sent as u16;
         self.sent += 1;
         self.sent_at.push(cx.now);
-        if cx.ping_send(sock, ip, seq, DATA_BYTES).is_err() {
-            cx.println("ping: connect: Network is unreachable");
-            return cx.exit(2);
+        let sent = match self.size {
+            0..=MAX_DATA_BYTES => cx.ping_send(sock, ip, seq, self.size),
+            _ => Ok(0),
+        };
+        match sent {
+            Ok(_) => {}
+            Err(SocketError::MessageTooLong { mtu }) => {
+                cx.println(&format!("ping: local error: message too long, mtu={mtu}"));
+                self.errors += 1;
+                if self.all_answered() {
+                    return self.finish(cx);
+                }
+            }
+            Err(_) => {
+                cx.println("ping: connect: Network is unreachable");
+                return cx.exit(2);
+            }
         }
         if Some(self.sent) == self.count {
             cx.set_timer(LINGER, TOKEN_LINGER);
@@ -108,7 +143,20 @@ impl Ping {
                 ms3(rtt)
             )),
         }
-        if Some(self.rtts_ns.len() as u32) == self.count {
+        if self.all_answered() {
+            self.finish(cx);
+        }
+    }
+
+    /// iputils stops once replies and errors account for every request of `-c`.
+    fn all_answered(&self) -> bool {
+        Some(self.rtts_ns.len() as u32 + self.errors) == self.count
+    }
+
+    fn on_frag_needed(&mut self, cx: &mut ProcCtx, from: Ipv4Addr, seq: u16, mtu: u16) {
+        self.errors += 1;
+        cx.println(&format!("From {from} icmp_seq={seq} Frag needed and DF set (mtu = {mtu})"));
+        if self.all_answered() {
             self.finish(cx);
         }
     }
@@ -119,7 +167,7 @@ impl Ping {
             PingFlavor::Busybox => self.busybox_stats(),
         };
         cx.print(&stats);
-        cx.exit(if self.rtts_ns.is_empty() { 1 } else { 0 });
+        cx.exit(if self.rtts_ns.is_empty() || self.errors > 0 { 1 } else { 0 });
     }
 
     fn loss_percent(&self) -> u32 {
@@ -132,10 +180,18 @@ impl Ping {
     fn iputils_stats(&self, now: SimTime) -> String {
         let received = self.rtts_ns.len();
         let elapsed_ms = now.since(self.started).as_nanos() / 1_000_000;
+        let errors = match self.errors {
+            0 => String::new(),
+            n => format!("+{n} errors, "),
+        };
         let mut s = format!(
-            "\n--- {} ping statistics ---\n{} packets transmitted, {received} received, {}% packet loss, time {elapsed_ms}ms\n",
+            "\n--- {} ping statistics ---\n{} packets transmitted, {received} received, {errors}{}% packet loss, time {elapsed_ms}ms\n",
             self.target, self.sent, self.loss_percent()
         );
+        // Without replies iputils ends the statistics with an empty line.
+        if received == 0 {
+            s.push('\n');
+        }
         if received > 0 {
             let (min, avg, max, mdev) = summary(&self.rtts_ns);
             s += &format!(
@@ -184,22 +240,35 @@ impl LookupTool for Ping {
         };
         self.ip = Some(ip);
         match self.flavor {
-            PingFlavor::Iputils => {
-                cx.println(&format!("PING {} ({ip}) {DATA_BYTES}(84) bytes of data.", self.target))
-            }
+            PingFlavor::Iputils => cx.println(&format!(
+                "PING {} ({ip}) {}({}) bytes of data.",
+                self.target,
+                self.size,
+                self.size + 28
+            )),
             PingFlavor::Busybox => {
-                cx.println(&format!("PING {} ({ip}): {DATA_BYTES} data bytes", self.target))
+                cx.println(&format!("PING {} ({ip}): {} data bytes", self.target, self.size))
             }
         }
         let ident = cx.random(65536) as u16;
-        self.sock = Some(cx.ping_open(ident));
+        let sock = cx.ping_open(ident);
+        if let Some(mode) = self.pmtudisc {
+            cx.set_pmtudisc(sock, mode);
+        }
+        self.sock = Some(sock);
         self.started = cx.now;
         self.send(cx);
     }
 
     fn on_socket(&mut self, cx: &mut ProcCtx, event: SocketEvent) {
-        if let SocketEventKind::EchoReply { from, seq, ttl, bytes } = event.kind {
-            self.on_reply(cx, from, seq, ttl, bytes);
+        match event.kind {
+            SocketEventKind::EchoReply { from, seq, ttl, bytes } => {
+                self.on_reply(cx, from, seq, ttl, bytes)
+            }
+            SocketEventKind::FragNeeded { from, seq, mtu } => {
+                self.on_frag_needed(cx, from, seq, mtu)
+            }
+            _ => {}
         }
     }
 
@@ -227,6 +296,30 @@ fn parse_count(v: Option<&String>) -> Result<u32, ToolUsageError> {
             "ping: invalid argument: '{}'",
             v.map_or("", |s| s.as_str())
         ))),
+    }
+}
+
+/// `-s`: iputils takes any int.
+fn parse_size(v: Option<&String>) -> Result<usize, ToolUsageError> {
+    let text = v.map_or("", |s| s.as_str());
+    match text.parse::<u64>() {
+        Ok(n) if n <= i32::MAX as u64 => Ok(n as usize),
+        Ok(_) => Err(ToolUsageError(format!(
+            "ping: invalid argument: '{text}': out of range: 0 <= value <= 2147483647"
+        ))),
+        Err(_) => Err(ToolUsageError(format!("ping: invalid argument: '{text}'"))),
+    }
+}
+
+/// `-M`: iputils' `do`, `want` and `dont` (`probe` is not modelled).
+fn parse_pmtudisc(v: Option<&String>) -> Result<PmtuDisc, ToolUsageError> {
+    match v.map(|s| s.as_str()) {
+        Some("do") => Ok(PmtuDisc::Do),
+        Some("want") => Ok(PmtuDisc::Want),
+        Some("dont") => Ok(PmtuDisc::Dont),
+        other => {
+            Err(ToolUsageError(format!("ping: invalid -M argument: {}", other.unwrap_or_default())))
+        }
     }
 }
 
