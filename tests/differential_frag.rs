@@ -12,8 +12,9 @@
 //! 4. `ping -M do -s 1500` from `fb`: refused locally, mtu=1450.
 //!
 //! ping's output and `tcpdump -n icmp` on `fa`'s and `fb`'s interfaces must agree, with
-//! round-trip times and ping's random ICMP id masked. Needs root, iproute2, tcpdump and
-//! iputils-ping; it fails saying so without them.
+//! round-trip times and ping's random ICMP id masked. The model's capture at `fb`, written
+//! as pcap, must be one tshark reassembles: every echo whole again at its last fragment.
+//! Needs root, iproute2, tcpdump, tshark and iputils-ping; it fails saying so without them.
 
 #[allow(dead_code)]
 #[path = "differential/real.rs"]
@@ -21,13 +22,14 @@ mod real;
 
 use std::process::{Child, Command, Output, Stdio};
 
+use swarmsim::engine::SimTime;
 use swarmsim::engine::{Capture, Filter, SimDuration, World};
 use swarmsim::kernel::export::{Export, NsNames};
 use swarmsim::kernel::process::ResolvConf;
 use swarmsim::kernel::tools::{Ping, PingFlavor, Resolving};
 use swarmsim::kernel::{KernelOp, NsRef};
 use swarmsim::runner;
-use swarmsim::wire::TcpdumpPrinter;
+use swarmsim::wire::{EtherPayload, EthernetFrame, IpPayload, PcapWriter, TcpdumpPrinter};
 
 const TOPOLOGY: &str = "name: differential-frag
 underlay:
@@ -39,6 +41,8 @@ steps: []
 ";
 
 /// (namespace, arguments) of each ping, in order.
+type Pings = [(&'static str, &'static [&'static str])];
+
 const PINGS: [(&str, &[&str]); 4] = [
     ("fa", &["-c", "2", "-s", "1500", "10.9.2.2"]),
     ("fa", &["-c", "2", "-M", "do", "-s", "1460", "10.9.2.2"]),
@@ -93,8 +97,33 @@ fn model_world(ops: &[KernelOp]) -> World {
     world
 }
 
+/// With conntrack in the router (any rule matching on it turns it on), nf_defrag_ipv4
+/// reassembles there and the router refragments to at most the largest fragment it got:
+/// 1528 bytes reach `fb` in 2 fragments, not 3.
+const CONNTRACK_PINGS: [(&str, &[&str]); 2] = [
+    ("fa", &["-c", "1", "-s", "1500", "10.9.2.2"]),
+    ("fa", &["-c", "1", "-s", "3000", "10.9.2.2"]),
+];
+
 /// Runs every ping in the model; their outputs and the captures' tcpdump lines.
-fn model_run(world: &mut World) -> (Vec<String>, Vec<Vec<String>>) {
+fn model_run(world: &mut World, pings: &Pings) -> (Vec<String>, Vec<Vec<String>>) {
+    let (outputs, _) = model_run_frames(world, pings);
+    let lines = world
+        .captures
+        .iter()
+        .map(|c| {
+            let mut printer = TcpdumpPrinter::new(0);
+            c.frames.iter().map(|(at, f)| mask_line(&printer.line(*at, f))).collect()
+        })
+        .collect();
+    (outputs, lines)
+}
+
+/// Runs every ping in the model; their outputs and the frames captured at `fb`.
+fn model_run_frames(
+    world: &mut World,
+    pings: &Pings,
+) -> (Vec<String>, Vec<(SimTime, EthernetFrame)>) {
     for (ns, iface) in CAPTURES {
         world.captures.push(Capture {
             name: format!("{ns}-{iface}"),
@@ -107,7 +136,7 @@ fn model_run(world: &mut World) -> (Vec<String>, Vec<Vec<String>>) {
         });
     }
     let mut outputs = Vec::new();
-    for (ns, args) in PINGS {
+    for &(ns, args) in pings {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let ping = Ping::parse(PingFlavor::Iputils, &args).unwrap();
         let proc = Box::new(Resolving::new(ping));
@@ -115,23 +144,66 @@ fn model_run(world: &mut World) -> (Vec<String>, Vec<Vec<String>>) {
         world.run_until_exit(0, pid, SimDuration::from_secs(30)).expect("within the limits");
         outputs.push(mask_ping(&world.machines[0].procs[&pid].stdout));
     }
-    let lines = world
-        .captures
-        .iter()
-        .map(|c| {
-            let mut printer = TcpdumpPrinter::new(0);
-            c.frames.iter().map(|(at, f)| mask_line(&printer.line(*at, f))).collect()
-        })
-        .collect();
-    (outputs, lines)
+    (outputs, world.captures[1].frames.clone())
 }
 
-fn real_run(names: &NsNames) -> (Vec<String>, Vec<Vec<String>>) {
+/// What tshark says about each frame: (frame number, reassembled length, ICMP type), the
+/// last two empty unless the frame completes a datagram.
+fn tshark_rows(frames: &[(SimTime, EthernetFrame)]) -> Vec<String> {
+    let mut writer = PcapWriter::new(0);
+    for (at, f) in frames {
+        writer.push(*at, f);
+    }
+    let path = std::env::temp_dir().join(format!("swarmsim-frag-{}.pcap", std::process::id()));
+    std::fs::write(&path, writer.into_bytes()).expect("write pcap");
+    let fields = ["frame.number", "ip.reassembled.length", "icmp.type", "_ws.malformed"];
+    let args: Vec<&str> = fields.iter().flat_map(|f| ["-e", *f]).collect();
+    let out = Command::new("tshark")
+        .args(["-n", "-r", path.to_str().expect("UTF-8 path"), "-T", "fields"])
+        .args(args)
+        .output()
+        .expect("tshark runs");
+    std::fs::remove_file(&path).expect("clean up");
+    assert!(out.status.success(), "tshark: {}", text(&out.stderr));
+    text(&out.stdout).lines().map(String::from).collect()
+}
+
+/// The rows tshark must print: a datagram's last fragment carries its whole length.
+fn expected_rows(frames: &[(SimTime, EthernetFrame)]) -> Vec<String> {
+    frames
+        .iter()
+        .enumerate()
+        .map(|(i, (_, f))| {
+            let EtherPayload::Ipv4(ip) = &f.payload else { panic!("icmp filter") };
+            match &ip.payload {
+                IpPayload::Fragment(frag) if !frag.more_fragments => {
+                    let len = usize::from(frag.offset) + frag.bytes.len();
+                    let ty = if ip.src.octets()[2] == 1 { 8 } else { 0 };
+                    format!("{}\t{len}\t{ty}\t", i + 1)
+                }
+                IpPayload::Fragment(_) => format!("{}\t\t\t", i + 1),
+                _ => format!("{}\t\t{}\t", i + 1, if ip.src.octets()[2] == 1 { 8 } else { 0 }),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn tshark_reassembles_the_models_fragments() {
+    let ok = Command::new("tshark").arg("-v").output().is_ok_and(|o| o.status.success());
+    assert!(ok, "this test needs `tshark`: apt-get install -y tshark");
+    let mut world = model_world(&ops());
+    let (_, frames) = model_run_frames(&mut world, &PINGS);
+    assert_eq!(frames.len(), 14, "ping 1: 2 × (3 + 2) fragments, ping 3: 2 + 2");
+    assert_eq!(tshark_rows(&frames), expected_rows(&frames));
+}
+
+fn real_run(names: &NsNames, pings: &Pings) -> (Vec<String>, Vec<Vec<String>>) {
     let real_ns = |n: &str| names.of("h1", &NsRef::named(n));
     let dumps: Vec<Child> = CAPTURES.iter().map(|(n, i)| start_tcpdump(&real_ns(n), i)).collect();
     let mut outputs = Vec::new();
-    for (ns, args) in PINGS {
-        let out = run_in(&real_ns(ns), &[&["ping"], args].concat());
+    for &(ns, args) in pings {
+        let out = run_in(&real_ns(ns), &[&["ping"][..], args].concat());
         // ping writes its local errors to stderr; the model has one stream, in time order,
         // and they come right after the header line for a refused first request.
         let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
@@ -142,8 +214,9 @@ fn real_run(names: &NsNames) -> (Vec<String>, Vec<Vec<String>>) {
     (outputs, lines)
 }
 
-#[test]
-fn real_linux_agrees_with_the_model_on_fragments_and_path_mtu() {
+/// Runs `pings` on the model and on real namespaces built from `ops`, and asserts that
+/// outputs and captures agree; returns the model's capture lines.
+fn differential(tag: &str, ops: &[KernelOp], pings: &Pings) -> Vec<Vec<String>> {
     real::preflight();
     for (tool, flag, package) in
         [("tcpdump", "--version", "tcpdump"), ("ping", "-V", "iputils-ping")]
@@ -151,17 +224,16 @@ fn real_linux_agrees_with_the_model_on_fragments_and_path_mtu() {
         let ok = Command::new(tool).arg(flag).output().is_ok_and(|o| o.status.success());
         assert!(ok, "this test needs `{tool}`: apt-get install -y {package}");
     }
-    let ops = ops();
-    let mut world = model_world(&ops);
-    let (model_out, model_lines) = model_run(&mut world);
+    let mut world = model_world(ops);
+    let (model_out, model_lines) = model_run(&mut world, pings);
     println!("{}\n{}", model_out.join("\n"), model_lines.concat().join("\n"));
 
-    let names = NsNames::new(&format!("swf{}", std::process::id()));
+    let names = NsNames::new(&format!("sw{tag}{}", std::process::id()));
     let mut export = Export::new(names.clone());
     export.machine("h1");
-    export.ops("h1", &ops);
+    export.ops("h1", ops);
     let lab = real::RealLab::build(&export.script(), export.namespaces());
-    let (real_out, real_lines) = real_run(&names);
+    let (real_out, real_lines) = real_run(&names, pings);
     drop(lab);
 
     for (i, (m, r)) in model_out.iter().zip(&real_out).enumerate() {
@@ -170,6 +242,29 @@ fn real_linux_agrees_with_the_model_on_fragments_and_path_mtu() {
     for ((m, r), (ns, iface)) in model_lines.iter().zip(&real_lines).zip(CAPTURES) {
         assert_eq!(m, r, "tcpdump -n icmp on {ns}'s {iface}, model vs real");
     }
+    model_lines
+}
+
+#[test]
+fn real_linux_agrees_with_the_model_when_the_router_tracks_connections() {
+    let mut ops = ops();
+    let rule = "-A FORWARD -m conntrack --ctstate INVALID -j DROP";
+    let args = rule.split(' ').map(String::from).collect();
+    ops.push(KernelOp::Iptables { ns: NsRef::named("fr"), args });
+    let lines = differential("fc", &ops, &CONNTRACK_PINGS);
+    assert_eq!(
+        lines[1][..2],
+        [
+            "IP 10.9.1.2 > 10.9.2.2: ICMP echo request, id ID, seq 1, length 1424",
+            "IP 10.9.1.2 > 10.9.2.2: ip-proto-1",
+        ]
+    );
+    assert_eq!(lines[1].len(), 4 + 6, "1528 bytes in 2 fragments, 3028 in 3; replies alike");
+}
+
+#[test]
+fn real_linux_agrees_with_the_model_on_fragments_and_path_mtu() {
+    let model_lines = differential("f", &ops(), &PINGS);
     // Ping 1 at fb: the router cut the sender's first fragment in two; the reply leaves fb
     // in two fragments.
     assert_eq!(

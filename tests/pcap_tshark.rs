@@ -538,7 +538,7 @@ fn transport_columns(payload: &IpPayload, checksum: &str) -> Vec<String> {
             u.dst_port.to_string(),
             checksum.into(),
         ],
-        IpPayload::Icmp(_) | IpPayload::Esp(_) => vec![blank(); 7],
+        IpPayload::Icmp(_) | IpPayload::Esp(_) | IpPayload::Fragment(_) => vec![blank(); 7],
     }
 }
 

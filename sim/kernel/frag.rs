@@ -197,3 +197,68 @@ impl Kernel {
         self.ns_mut(ns).frag.learn_pmtu(now, dst, u32::from(mtu), dev_mtu);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::IcmpRepr;
+
+    const DST: Ipv4Addr = Ipv4Addr::new(10, 9, 2, 2);
+
+    fn at(secs: u64) -> SimTime {
+        SimTime::ZERO + SimDuration::from_secs(secs)
+    }
+
+    fn big(ident: u16) -> Ipv4Packet {
+        Ipv4Packet {
+            src: Ipv4Addr::new(10, 9, 1, 2),
+            dst: DST,
+            ttl: 64,
+            ident,
+            dont_fragment: false,
+            payload: IpPayload::Icmp(IcmpRepr::EchoRequest {
+                ident: 1,
+                seq: 1,
+                data: vec![7; 1500],
+            }),
+        }
+    }
+
+    #[test]
+    fn reassembles_once_every_piece_is_in() {
+        let mut state = FragState::default();
+        let pieces = big(9).fragment(1450);
+        assert_eq!(state.defrag(at(0), pieces[1].clone()), Defrag::Incomplete);
+        // Another packet's piece with a different ident waits in its own queue.
+        assert_eq!(state.defrag(at(0), big(10).fragment(1450)[0].clone()), Defrag::Incomplete);
+        assert_eq!(
+            state.defrag(at(1), pieces[0].clone()),
+            Defrag::Complete { packet: big(9), max_size: 1444 }
+        );
+        // The queue is gone: the same piece again starts a new one.
+        assert_eq!(state.defrag(at(1), pieces[0].clone()), Defrag::Incomplete);
+    }
+
+    #[test]
+    fn a_queue_expires_after_ipfrag_time() {
+        let mut state = FragState::default();
+        let pieces = big(9).fragment(1450);
+        assert_eq!(state.defrag(at(0), pieces[0].clone()), Defrag::Incomplete);
+        assert_eq!(state.defrag(at(30), pieces[1].clone()), Defrag::Incomplete);
+        assert_eq!(state.queues.len(), 1, "the stale first piece was dropped");
+    }
+
+    #[test]
+    fn path_mtu_is_learnt_lowered_only_and_expires() {
+        let mut state = FragState::default();
+        state.learn_pmtu(at(0), DST, 1500, 1500);
+        assert_eq!(state.pmtu(at(0), DST), None, "not below the device MTU");
+        state.learn_pmtu(at(0), DST, 1450, 1500);
+        assert_eq!(state.pmtu(at(599), DST), Some(1450));
+        state.learn_pmtu(at(1), DST, 1480, 1500);
+        assert_eq!(state.pmtu(at(2), DST), Some(1450), "a larger report does not raise it");
+        assert_eq!(state.pmtu(at(600), DST), None);
+        state.learn_pmtu(at(700), DST, 100, 1500);
+        assert_eq!(state.pmtu(at(700), DST), Some(552), "min_pmtu");
+    }
+}

@@ -1,7 +1,8 @@
 //! IPv4 packets (RFC 791), their fragments and reassembly; sizes come from `buffer_len()`
 //! for MTU checks and counters.
 //!
-//! Contract: `emit` writes a 20-byte header (version 4, IHL 5, TOS 0, no options) with the
+//! Contract: `emit` writes a 20-byte header (version 4, IHL 5, no options; TOS 0, or 0xc0
+//! for an ICMP error, as Linux's `icmp_send` marks them: see [`Ipv4Packet::tos`]) with the
 //! `dont_fragment` bit as given, a correct header checksum, and the transport payload with
 //! its own checksum computed over the pseudo-header of this packet's addresses. A fragment
 //! ([`IpPayload::Fragment`]) carries raw bytes of the original payload and writes its MF bit
@@ -54,8 +55,8 @@ impl IpProtocol {
     }
 }
 
-/// An IPv4 packet with its transport payload. Version, IHL 5 (no options) and TOS 0 are
-/// fixed; the caller decides DF (Linux sets it on TCP and on ping's echo requests, not on
+/// An IPv4 packet with its transport payload. Version, IHL 5 (no options) and the TOS
+/// ([`Ipv4Packet::tos`]) are fixed; the caller decides DF (Linux sets it on TCP and on ping's echo requests, not on
 /// the kernel's own ICMP replies and errors).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ipv4Packet {
@@ -182,7 +183,7 @@ impl Ipv4Packet {
                 flags |= FLAG_MF;
             }
         }
-        out.extend_from_slice(&[0x45, 0x00]);
+        out.extend_from_slice(&[0x45, self.tos()]);
         out.extend_from_slice(&total.to_be_bytes());
         out.extend_from_slice(&self.ident.to_be_bytes());
         out.extend_from_slice(&flags.to_be_bytes());
@@ -255,6 +256,15 @@ impl Ipv4Packet {
 }
 
 impl Ipv4Packet {
+    /// The TOS byte: 0, except precedence "internetwork control" (0xc0) on an ICMP error,
+    /// which is what `icmp_send` gives every error it sends.
+    pub fn tos(&self) -> u8 {
+        match self.payload {
+            IpPayload::Icmp(IcmpRepr::DestUnreachable { .. }) => 0xc0,
+            _ => 0,
+        }
+    }
+
     pub fn is_fragment(&self) -> bool {
         matches!(self.payload, IpPayload::Fragment(_))
     }
@@ -382,22 +392,105 @@ mod tests {
         assert_eq!(Ipv4Packet::parse(&good[..19]), Err(WireError::Truncated("IPv4 header")));
     }
 
+    fn refix(bytes: &mut [u8]) {
+        checksum::put(bytes, 10, 0);
+        let c = checksum::of(&bytes[..20]);
+        checksum::put(bytes, 10, c);
+    }
+
     #[test]
-    fn rejects_fragments_and_unknown_protocols() {
+    fn rejects_the_reserved_flag_and_unknown_protocols() {
         let mut good = Vec::new();
         ping().emit(&mut good);
-        let refix = |bytes: &mut Vec<u8>| {
-            checksum::put(bytes, 10, 0);
-            let c = checksum::of(&bytes[..20]);
-            checksum::put(bytes, 10, c);
-        };
-        let mut more_fragments = good.clone();
-        more_fragments[6] = 0x20;
-        refix(&mut more_fragments);
-        assert_eq!(Ipv4Packet::parse(&more_fragments), Err(WireError::Malformed("IPv4 fragment")));
+        let mut evil = good.clone();
+        evil[6] |= 0x80;
+        refix(&mut evil);
+        assert_eq!(
+            Ipv4Packet::parse(&evil),
+            Err(WireError::Malformed("IPv4 flags (reserved bit)"))
+        );
         let mut gre = good.clone();
         gre[9] = 47;
         refix(&mut gre);
         assert_eq!(Ipv4Packet::parse(&gre), Err(WireError::Malformed("IP protocol")));
+    }
+
+    /// ping -s 1500 from a host with MTU 1500, as captured on the real wire: 1500 + 48.
+    fn big_ping() -> Ipv4Packet {
+        let data = (0..1500).map(|i| (i % 256) as u8).collect();
+        Ipv4Packet {
+            dont_fragment: false,
+            payload: IpPayload::Icmp(IcmpRepr::EchoRequest { ident: 5505, seq: 1, data }),
+            ..ping()
+        }
+    }
+
+    fn geometry(fragments: &[Ipv4Packet]) -> Vec<(usize, u16, bool)> {
+        fragments
+            .iter()
+            .map(|p| match &p.payload {
+                IpPayload::Fragment(f) => (p.buffer_len(), f.offset, f.more_fragments),
+                _ => panic!("not a fragment"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fragments_as_linux_cuts_them() {
+        let whole = big_ping();
+        assert_eq!(whole.buffer_len(), 1528);
+        let at_1500 = whole.fragment(1500);
+        assert_eq!(geometry(&at_1500), [(1500, 0, true), (48, 1480, false)]);
+        // A router with MTU 1450 cuts the first again: 1424 bytes, then the other 56, which
+        // keeps MF (tcpdump on the real far side: lengths 1444 and 76, offsets 0 and 1424).
+        let again = at_1500[0].fragment(1450);
+        assert_eq!(geometry(&again), [(1444, 0, true), (76, 1424, true)]);
+        // The reply fb sent back through its 1450 link: 1444 + 104.
+        assert_eq!(geometry(&whole.fragment(1450)), [(1444, 0, true), (104, 1424, false)]);
+    }
+
+    #[test]
+    fn fragment_headers_on_the_wire() {
+        let fragments = big_ping().fragment(1500);
+        let mut first = Vec::new();
+        fragments[0].emit(&mut first);
+        // Flags word: MF (0x2000), offset 0; the ICMP header follows.
+        assert_eq!(&first[..10], &[0x45, 0, 0x05, 0xdc, 0x12, 0x34, 0x20, 0x00, 64, 1]);
+        assert_eq!(&first[20..22], &[8, 0]);
+        let mut last = Vec::new();
+        fragments[1].emit(&mut last);
+        // Offset 1480 / 8 = 185 = 0xb9, no flags.
+        assert_eq!(&last[..10], &[0x45, 0, 0, 48, 0x12, 0x34, 0x00, 0xb9, 64, 1]);
+        for (bytes, fragment) in [(first, &fragments[0]), (last, &fragments[1])] {
+            assert_eq!(Ipv4Packet::parse(&bytes).as_ref(), Ok(fragment));
+        }
+    }
+
+    #[test]
+    fn reassembles_in_any_order_and_refuses_overlaps() {
+        let whole = big_ping();
+        let mut pieces = whole.fragment(1500)[0].fragment(1450);
+        pieces.push(whole.fragment(1500)[1].clone());
+        pieces.reverse();
+        assert_eq!(Ipv4Packet::reassemble(&pieces), Some(Ok(whole.clone())));
+        assert_eq!(Ipv4Packet::reassemble(&pieces[..2]), None, "the first piece is missing");
+        assert_eq!(Ipv4Packet::reassemble(&pieces[1..]), None, "the last piece is missing");
+        let mut overlapping = pieces.clone();
+        overlapping.push(whole.fragment(1500)[0].clone());
+        assert_eq!(
+            Ipv4Packet::reassemble(&overlapping),
+            Some(Err(WireError::Malformed("overlapping IPv4 fragments")))
+        );
+    }
+
+    #[test]
+    fn icmp_errors_carry_tos_0xc0() {
+        let err =
+            IcmpRepr::DestUnreachable { code: 4, next_hop_mtu: 1450, original: Box::new(ping()) };
+        let pkt = Ipv4Packet { payload: IpPayload::Icmp(err), ..ping() };
+        let mut out = Vec::new();
+        pkt.emit(&mut out);
+        assert_eq!(out[1], 0xc0);
+        assert_eq!(Ipv4Packet::parse(&out), Ok(pkt));
     }
 }

@@ -215,12 +215,14 @@ fn write_verbose(f: &mut dyn Write, ip: &Ipv4Packet) -> fmt::Result {
         (false, false) => "none",
         (true, false) => "DF",
         (false, true) => "+",
-        (true, true) => "DF+",
+        // bittok2str joins in ip_frag_values' order with ", ".
+        (true, true) => "+, DF",
     };
     let proto = ip.payload.protocol();
     write!(
         f,
-        "(tos 0x0, ttl {}, id {}, offset {offset}, flags [{flags}], proto {} ({}), length {})\n    ",
+        "(tos 0x{:x}, ttl {}, id {}, offset {offset}, flags [{flags}], proto {} ({}), length {})\n    ",
+        ip.tos(),
         ip.ttl,
         ip.ident,
         proto.name().to_uppercase(),
@@ -860,6 +862,84 @@ mod tests {
         assert_eq!(
             frames[2].to_string(),
             "IP 172.17.0.2.45678 > 10.0.2.100.80: Flags [.], ack 3000000001, win 502, length 0"
+        );
+    }
+
+    /// A packet as captured between two real namespaces (tcpdump 4.99.3, kernel 6.18).
+    fn captured(ident: u16, ttl: u8, df: bool, payload: IpPayload) -> Ipv4Packet {
+        let (src, dst) = (Ipv4Addr::new(10, 9, 1, 2), Ipv4Addr::new(10, 9, 2, 2));
+        Ipv4Packet { src, dst, ttl, ident, dont_fragment: df, payload }
+    }
+
+    fn echo(ident: u16, data_len: usize) -> IpPayload {
+        let data = (0..data_len).map(|i| (i % 256) as u8).collect();
+        IpPayload::Icmp(IcmpRepr::EchoRequest { ident, seq: 1, data })
+    }
+
+    #[test]
+    fn fragments_print_as_tcpdump_prints_them() {
+        let fragments = captured(61003, 64, false, echo(5505, 1500)).fragment(1500);
+        let lines: Vec<String> = fragments.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            lines,
+            [
+                "IP 10.9.1.2 > 10.9.2.2: ICMP echo request, id 5505, seq 1, length 1480",
+                "IP 10.9.1.2 > 10.9.2.2: ip-proto-1",
+            ]
+        );
+        let verbose: Vec<String> = fragments.iter().map(|p| p.tcpdump_verbose()).collect();
+        assert_eq!(
+            verbose,
+            [
+                "IP (tos 0x0, ttl 64, id 61003, offset 0, flags [+], proto ICMP (1), length 1500)\n    \
+                 10.9.1.2 > 10.9.2.2: ICMP echo request, id 5505, seq 1, length 1480",
+                "IP (tos 0x0, ttl 64, id 61003, offset 1480, flags [none], proto ICMP (1), length 48)\n    \
+                 10.9.1.2 > 10.9.2.2: ip-proto-1",
+            ]
+        );
+        let udp = UdpDatagram {
+            src_port: 49511,
+            dst_port: 9999,
+            payload: UdpPayload::Raw(vec![b'x'; 2000]),
+        };
+        let udp = captured(12611, 63, false, IpPayload::Udp(udp)).fragment(1450);
+        assert_eq!(
+            [udp[0].tcpdump_verbose(), udp[1].tcpdump_verbose()],
+            [
+                "IP (tos 0x0, ttl 63, id 12611, offset 0, flags [+], proto UDP (17), length 1444)\n    \
+                 10.9.1.2.49511 > 10.9.2.2.9999: UDP, length 2000",
+                "IP (tos 0x0, ttl 63, id 12611, offset 1424, flags [none], proto UDP (17), length 604)\n    \
+                 10.9.1.2 > 10.9.2.2: ip-proto-17",
+            ]
+        );
+    }
+
+    #[test]
+    fn need_to_frag_shows_the_mtu_and_its_quote_under_v() {
+        let request = captured(0, 64, true, echo(5674, 1460));
+        assert_eq!(
+            request.tcpdump_verbose(),
+            "IP (tos 0x0, ttl 64, id 0, offset 0, flags [DF], proto ICMP (1), length 1488)\n    \
+             10.9.1.2 > 10.9.2.2: ICMP echo request, id 5674, seq 1, length 1468"
+        );
+        let err =
+            IcmpRepr::DestUnreachable { code: 4, next_hop_mtu: 1450, original: Box::new(request) };
+        let (router, host) = (Ipv4Addr::new(10, 9, 1, 1), Ipv4Addr::new(10, 9, 1, 2));
+        let err = Ipv4Packet {
+            src: router,
+            dst: host,
+            ..captured(35973, 64, false, IpPayload::Icmp(err))
+        };
+        assert_eq!(
+            err.to_string(),
+            "IP 10.9.1.1 > 10.9.1.2: ICMP 10.9.2.2 unreachable - need to frag (mtu 1450), length 556"
+        );
+        assert_eq!(
+            err.tcpdump_verbose(),
+            "IP (tos 0xc0, ttl 64, id 35973, offset 0, flags [none], proto ICMP (1), length 576)\n    \
+             10.9.1.1 > 10.9.1.2: ICMP 10.9.2.2 unreachable - need to frag (mtu 1450), length 556\n\
+             \tIP (tos 0x0, ttl 64, id 0, offset 0, flags [DF], proto ICMP (1), length 1488)\n    \
+             10.9.1.2 > 10.9.2.2: ICMP echo request, id 5674, seq 1, length 1468"
         );
     }
 

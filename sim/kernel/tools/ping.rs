@@ -370,6 +370,41 @@ fn summary(rtts: &[u64]) -> (u64, u64, u64, u64) {
 mod tests {
     use super::*;
 
+    fn parse(args: &[&str]) -> Result<Ping, ToolUsageError> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        Ping::parse(PingFlavor::Iputils, &args)
+    }
+
+    #[test]
+    fn size_and_pmtu_discovery_options_as_iputils_takes_them() {
+        let ping = parse(&["-M", "do", "-s", "1500", "-c", "1", "10.9.2.2"]).unwrap();
+        assert_eq!((ping.size, ping.pmtudisc), (1500, Some(PmtuDisc::Do)));
+        assert_eq!(parse(&["-M", "dont", "x"]).unwrap().pmtudisc, Some(PmtuDisc::Dont));
+        assert_eq!(parse(&["x"]).unwrap().size, 56);
+        // Texts from iputils 20221126.
+        let err = |args: &[&str]| parse(args).err().map(|e| e.0);
+        assert_eq!(err(&["-M", "foo", "x"]).as_deref(), Some("ping: invalid -M argument: foo"));
+        assert_eq!(err(&["-s", "abc", "x"]).as_deref(), Some("ping: invalid argument: 'abc'"));
+        assert_eq!(
+            err(&["-s", "2147483648", "x"]).as_deref(),
+            Some("ping: invalid argument: '2147483648': out of range: 0 <= value <= 2147483647")
+        );
+        let busybox = Ping::parse(PingFlavor::Busybox, &["-M".into(), "do".into(), "x".into()]);
+        assert!(busybox.err().is_some_and(|e| e.0.starts_with("ping: invalid option -- 'M'")));
+    }
+
+    #[test]
+    fn statistics_count_errors_and_end_with_a_blank_line_without_replies() {
+        let mut ping = parse(&["-c", "3", "10.9.2.2"]).unwrap();
+        (ping.sent, ping.errors) = (3, 3);
+        let at_407ms = SimTime::ZERO + SimDuration::from_millis(407);
+        assert_eq!(
+            ping.iputils_stats(at_407ms),
+            "\n--- 10.9.2.2 ping statistics ---\n\
+             3 packets transmitted, 0 received, +3 errors, 100% packet loss, time 407ms\n\n"
+        );
+    }
+
     #[test]
     fn times_have_three_significant_digits_like_iputils() {
         assert_eq!(iputils_time(69_000), "0.069 ms");
