@@ -185,7 +185,7 @@ impl Kernel {
             dont_fragment: false,
             payload: IpPayload::Icmp(error),
         };
-        (w.mark, w.conntrack_id, w.frag_max_size) = (0, None, None);
+        w.scrub();
         self.ip_output(w, ns, reply);
     }
 

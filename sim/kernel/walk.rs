@@ -23,7 +23,8 @@
 //! (`nf_defrag_ipv4`), otherwise only for local delivery, before INPUT
 //! (`ip_local_deliver`); a reassembled packet that is forwarded leaves refragmented to at
 //! most its largest fragment's size. An ICMP "fragmentation needed" addressed here lowers
-//! the path MTU towards the destination it quotes.
+//! the path MTU towards the destination it quotes. VXLAN sends its outer packets with DF
+//! clear (the driver's default `df unset`), so they too are fragmented if need be.
 //! Every step pushes a `Hop` so reports can replay the packet's trip.
 
 use std::fmt;
@@ -143,6 +144,12 @@ impl<'a> Walk<'a> {
 }
 
 impl Walk<'_> {
+    /// The walk goes on with a new skb (a reply, an error, an encapsulation, a
+    /// decapsulation): no mark, no conntrack entry, no fragment history.
+    pub fn scrub(&mut self) {
+        (self.mark, self.conntrack_id, self.frag_max_size) = (0, None, None);
+    }
+
     pub fn hop(&mut self, ns: &NsRef, dev: &str, stage: Stage, detail: impl Into<String>) {
         self.out.push(Action::Hop(Hop {
             at: self.now,
@@ -636,7 +643,7 @@ impl Kernel {
                 let reply = IcmpRepr::EchoReply { ident: *ident, seq: *seq, data: data.clone() };
                 // The reply is a new skb: no mark, conntrack finds it by its own tuple, and
                 // it is fragmented afresh if it is too big.
-                (w.mark, w.conntrack_id, w.frag_max_size) = (0, None, None);
+                w.scrub();
                 let ttl = self.default_ttl(ns);
                 let out_pkt = Ipv4Packet {
                     src: pkt.dst,
