@@ -86,6 +86,7 @@ fn icmp_frames() -> Vec<EthernetFrame> {
     };
     let unreachable = |code, original: &Ipv4Packet| IcmpRepr::DestUnreachable {
         code,
+        next_hop_mtu: if code == 4 { 1450 } else { 0 },
         original: Box::new(original.clone()),
     };
     vec![
@@ -236,7 +237,11 @@ fn edge_frames() -> Vec<EthernetFrame> {
         dont_fragment: true,
         payload: IpPayload::Icmp(IcmpRepr::EchoRequest { ident: 9, seq: 3, data: vec![1; 8] }),
     };
-    let unreachable = |code| IcmpRepr::DestUnreachable { code, original: Box::new(echo.clone()) };
+    let unreachable = |code| IcmpRepr::DestUnreachable {
+        code,
+        next_hop_mtu: 0,
+        original: Box::new(echo.clone()),
+    };
     vec![
         udp(c, s, UdpPayload::Dns(two)),
         udp(s, c, UdpPayload::Dns(two_answered)),
@@ -533,7 +538,7 @@ fn transport_columns(payload: &IpPayload, checksum: &str) -> Vec<String> {
             u.dst_port.to_string(),
             checksum.into(),
         ],
-        IpPayload::Icmp(_) | IpPayload::Esp(_) => vec![blank(); 7],
+        IpPayload::Icmp(_) | IpPayload::Esp(_) | IpPayload::Fragment(_) => vec![blank(); 7],
     }
 }
 

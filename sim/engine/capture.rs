@@ -103,7 +103,7 @@ fn ports_of(frame: &EthernetFrame) -> Option<(&'static str, u16, u16)> {
     match &p.payload {
         IpPayload::Tcp(t) => Some(("tcp", t.src_port, t.dst_port)),
         IpPayload::Udp(u) => Some(("udp", u.src_port, u.dst_port)),
-        IpPayload::Icmp(_) | IpPayload::Esp(_) => None,
+        IpPayload::Icmp(_) | IpPayload::Esp(_) | IpPayload::Fragment(_) => None,
     }
 }
 

@@ -112,6 +112,9 @@ pub struct World {
     pub applied_ops: Vec<(usize, KernelOp)>,
     /// Each machine's scheduled swarm wakeup.
     pub(super) swarm_wakes: IndexMap<usize, Option<SimTime>>,
+    /// When the last frame sent into each veth (machine, namespace, ifindex) comes out:
+    /// a veth is a FIFO, so jitter never lets a later frame (a short fragment) overtake.
+    veth_last: std::collections::BTreeMap<(usize, NsRef, u32), SimTime>,
 }
 
 impl World {
@@ -124,6 +127,7 @@ impl World {
             captures: Vec::new(),
             applied_ops: Vec::new(),
             swarm_wakes: IndexMap::new(),
+            veth_last: std::collections::BTreeMap::new(),
         }
     }
 
@@ -305,9 +309,11 @@ impl World {
             LinkKind::Veth { peer: Some((peer_ns, peer_idx)) } => {
                 let (peer_ns, peer_idx) = (peer_ns.clone(), *peer_idx);
                 let jitter = kernel.rng().range_u64(0, VETH_JITTER.as_nanos());
-                let delay = VETH_DELAY + SimDuration::from_nanos(jitter);
-                self.queue.schedule(
-                    delay,
+                let at = self.now() + VETH_DELAY + SimDuration::from_nanos(jitter);
+                let last = self.veth_last.entry((machine, ns, ifindex)).or_insert(at);
+                *last = at.max(*last);
+                self.queue.schedule_at(
+                    *last,
                     Event::Frame { machine, ns: peer_ns, ifindex: peer_idx, packet, frame },
                 );
             }

@@ -13,6 +13,9 @@ impl PacketMeta {
             IpPayload::Udp(u) => (u.src_port, u.dst_port, None, None),
             // Netfilter sees no ports in ESP (xt_esp matches the SPI, which is not modelled).
             IpPayload::Esp(_) => (0, 0, None, None),
+            // Only where conntrack is off do fragments reach the hooks (nf_defrag_ipv4
+            // reassembles first otherwise); ports are not modelled for them.
+            IpPayload::Fragment(_) => (0, 0, None, None),
             IpPayload::Icmp(i) => {
                 let (ty, id) = icmp_type_and_id(i);
                 (id, id, Some(ty), None)
@@ -44,7 +47,9 @@ impl PacketMeta {
             IpPayload::Icmp(
                 IcmpRepr::EchoRequest { ident, .. } | IcmpRepr::EchoReply { ident, .. },
             ) => *ident = self.sport,
-            IpPayload::Icmp(IcmpRepr::DestUnreachable { .. }) | IpPayload::Esp(_) => {}
+            IpPayload::Icmp(IcmpRepr::DestUnreachable { .. })
+            | IpPayload::Esp(_)
+            | IpPayload::Fragment(_) => {}
         }
     }
 }

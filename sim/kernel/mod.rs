@@ -8,6 +8,7 @@
 //! The kernel never reads a clock or a global RNG; the world hands both in.
 
 pub mod export;
+mod frag;
 mod link;
 mod meta;
 mod neigh;
@@ -23,6 +24,7 @@ mod vxlan;
 mod walk;
 pub mod xfrm;
 
+pub use frag::{Defrag, FragState, PmtuDisc};
 pub use link::{Bridge, FdbDecision, Link, LinkKind, LinkStats, BRIDGE_AGEING_TIME};
 pub use neigh::{NeighState, Neighbours};
 pub use netns::{IfAddr, Netns};

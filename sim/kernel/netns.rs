@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 use indexmap::IndexMap;
 use ipnet::Ipv4Net;
 
+use super::frag::FragState;
 use super::link::{Bridge, Link, LinkKind};
 use super::neigh::{NeighState, Neighbours};
 use super::netfilter::Netfilter;
@@ -33,6 +34,8 @@ pub struct Netns {
     pub sockets: Sockets,
     /// IPsec SAs and policies (`ip xfrm`).
     pub xfrm: Xfrm,
+    /// Reassembly queues and learnt path MTUs.
+    pub frag: FragState,
     next_ifindex: u32,
 }
 
@@ -49,6 +52,7 @@ impl Netns {
             sysctls: BTreeMap::new(),
             sockets: Sockets::default(),
             xfrm: Xfrm::default(),
+            frag: FragState::default(),
             next_ifindex: 1,
         };
         let lo = ns.add_link("lo", LinkKind::Loopback, MacAddr::ZERO);

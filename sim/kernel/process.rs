@@ -94,6 +94,11 @@ impl ProcCtx<'_> {
         self.kernel.ping_open(&self.ns, self.pid, ident)
     }
 
+    /// `setsockopt(IP_MTU_DISCOVER)` on a ping socket (`ping -M`).
+    pub fn set_pmtudisc(&mut self, sock: SockId, mode: crate::kernel::PmtuDisc) {
+        self.kernel.set_pmtudisc(&self.ns, sock, mode)
+    }
+
     pub fn ping_send(
         &mut self,
         sock: SockId,

@@ -13,7 +13,7 @@ use crate::engine::{SimDuration, SimTime};
 use crate::wire::{IcmpRepr, IpPayload, Ipv4Packet, TcpFlags, TcpSegment, UdpDatagram, UdpPayload};
 
 use super::walk::{Action, KernelTimer, Stage, Walk};
-use super::{Kernel, NsRef};
+use super::{Kernel, NsRef, PmtuDisc};
 
 /// `net.ipv4.tcp_syn_retries`.
 pub const TCP_SYN_RETRIES: u32 = 6;
@@ -60,7 +60,7 @@ enum SocketKind {
     TcpListen { addr: Ipv4Addr, port: u16 },
     Tcp(TcpConn),
     Udp { addr: Ipv4Addr, port: u16 },
-    Ping { ident: u16 },
+    Ping { ident: u16, pmtudisc: PmtuDisc },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +91,12 @@ pub enum SocketEventKind {
         seq: u16,
         ttl: u8,
         bytes: usize,
+    },
+    /// An ICMP "fragmentation needed" from `from` about echo request `seq`.
+    FragNeeded {
+        from: Ipv4Addr,
+        seq: u16,
+        mtu: u16,
     },
 }
 
@@ -149,7 +155,7 @@ impl Sockets {
 
     fn ping(&self, ident: u16) -> Option<SockId> {
         self.socks.iter().find_map(|(id, s)| match s.kind {
-            SocketKind::Ping { ident: i } if i == ident => Some(*id),
+            SocketKind::Ping { ident: i, .. } if i == ident => Some(*id),
             _ => None,
         })
     }
@@ -185,6 +191,9 @@ pub enum SocketError {
     AddrInUse,
     #[error("Network is unreachable")]
     NetUnreachable,
+    /// EMSGSIZE: a DF datagram larger than the path MTU.
+    #[error("Message too long")]
+    MessageTooLong { mtu: u32 },
 }
 
 impl Kernel {
@@ -221,7 +230,20 @@ impl Kernel {
 
     /// An ICMP echo socket; replies with `ident` come back to it.
     pub fn ping_open(&mut self, ns: &NsRef, owner: Pid, ident: u16) -> SockId {
-        self.ns_mut(ns).sockets.insert(owner, SocketKind::Ping { ident })
+        let kind = SocketKind::Ping { ident, pmtudisc: PmtuDisc::default() };
+        self.ns_mut(ns).sockets.insert(owner, kind)
+    }
+
+    /// `setsockopt(IP_MTU_DISCOVER)` on a ping socket.
+    ///
+    /// # Panics
+    /// If `sock` is not a ping socket.
+    pub fn set_pmtudisc(&mut self, ns: &NsRef, sock: SockId, mode: PmtuDisc) {
+        let socks = &mut self.ns_mut(ns).sockets.socks;
+        match socks.get_mut(&sock).map(|s| &mut s.kind) {
+            Some(SocketKind::Ping { pmtudisc, .. }) => *pmtudisc = mode,
+            _ => panic!("set_pmtudisc on a socket that is not a ping socket"),
+        }
     }
 
     pub fn close_socket(&mut self, ns: &NsRef, sock: SockId) {
@@ -244,7 +266,9 @@ impl Kernel {
         self.rng().range_u64(0, 65536) as u16
     }
 
-    /// Sends one ICMP echo request of `size` data bytes.
+    /// Sends one ICMP echo request of `size` data bytes. DF follows the socket's
+    /// [`PmtuDisc`] against the path MTU, as `__ip_make_skb` decides it; with
+    /// [`PmtuDisc::Do`] a request larger than the path MTU fails with EMSGSIZE.
     #[allow(clippy::too_many_arguments)]
     pub fn ping_send(
         &mut self,
@@ -258,13 +282,22 @@ impl Kernel {
     ) -> Result<u64, SocketError> {
         let n = self.ns(ns).expect("live");
         let src = n.source_for(dst).ok_or(SocketError::NetUnreachable)?;
-        let Some(SocketKind::Ping { ident }) = n.sockets.socks.get(&sock).map(|s| s.kind.clone())
+        let Some(SocketKind::Ping { ident, pmtudisc }) =
+            n.sockets.socks.get(&sock).map(|s| s.kind.clone())
         else {
             panic!("ping_send on a socket that is not a ping socket");
         };
         let data = (0..size).map(|i| (i % 256) as u8).collect();
         let echo = IcmpRepr::EchoRequest { ident, seq, data };
-        Ok(self.originate(now, ns, src, dst, true, IpPayload::Icmp(echo), out))
+        let mtu = self.route_mtu(now, ns, dst).ok_or(SocketError::NetUnreachable)?;
+        let fits = Ipv4Packet::HEADER_LEN + echo.buffer_len() <= mtu as usize;
+        let dont_fragment = match pmtudisc {
+            PmtuDisc::Do if !fits => return Err(SocketError::MessageTooLong { mtu }),
+            PmtuDisc::Do => true,
+            PmtuDisc::Want => fits,
+            PmtuDisc::Dont => false,
+        };
+        Ok(self.originate(now, ns, src, dst, dont_fragment, IpPayload::Icmp(echo), out))
     }
 
     /// Sends a UDP datagram from a bound socket.
@@ -464,8 +497,31 @@ impl Kernel {
                 let kind = SocketEventKind::EchoReply { from: pkt.src, seq, ttl: pkt.ttl, bytes };
                 self.notify(ns, sock, kind, w.out);
             }
+            IpPayload::Icmp(IcmpRepr::DestUnreachable { code: 4, next_hop_mtu, original }) => {
+                self.frag_needed_input(w, ns, pkt.src, next_hop_mtu, &original)
+            }
             IpPayload::Icmp(_) => w.hop(ns, "-", Stage::Deliver, "ICMP consumed by the stack"),
             IpPayload::Esp(_) => w.hop(ns, "-", Stage::Drop, "ESP: no socket takes it"),
+            IpPayload::Fragment(_) => unreachable!("local delivery reassembles fragments"),
+        }
+    }
+
+    /// `icmp_unreach` for "fragmentation needed": the path MTU towards the quoted
+    /// destination drops, and a ping socket whose request it quotes hears of it.
+    fn frag_needed_input(
+        &mut self,
+        w: &mut Walk,
+        ns: &NsRef,
+        from: Ipv4Addr,
+        mtu: u16,
+        original: &Ipv4Packet,
+    ) {
+        self.learn_pmtu(w.now, ns, original.dst, mtu);
+        w.hop(ns, "-", Stage::Deliver, format!("path MTU to {} is {mtu}", original.dst));
+        if let IpPayload::Icmp(IcmpRepr::EchoRequest { ident, seq, .. }) = original.payload {
+            if let Some(sock) = self.ns(ns).expect("live").sockets.ping(ident) {
+                self.notify(ns, sock, SocketEventKind::FragNeeded { from, seq, mtu }, w.out);
+            }
         }
     }
 

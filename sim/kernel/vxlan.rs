@@ -212,7 +212,7 @@ impl Kernel {
             dont_fragment: false,
             payload: IpPayload::Udp(udp),
         };
-        (w.mark, w.conntrack_id) = (0, None);
+        w.scrub();
         self.ip_output(w, &sock_ns, pkt);
     }
 
@@ -236,7 +236,7 @@ impl Kernel {
         }
         let detail = format!("decap VNI {} from {}:{}", vxlan.vni, pkt.src, udp.src_port);
         w.hop(&dev_ns, &name, Stage::Decap, detail);
-        (w.mark, w.conntrack_id) = (0, None);
+        w.scrub();
         self.device_input(w, &dev_ns, dev, inner);
     }
 }

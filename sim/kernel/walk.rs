@@ -14,9 +14,17 @@
 //! after POSTROUTING ─► xfrm out policy? ESP-seal ─► neighbour ─► tx
 //! ESP to a local address ─► xfrm state (dst, SPI) ─► decrypt ─► PREROUTING again
 //! ```
-//! A bridge drops a frame whose IP packet is larger than the egress port's MTU, as
-//! `br_dev_queue_push_xmit` does; packets the stack routes are not checked against MTUs
-//! (fragmentation and ICMP "need to frag" are not modelled).
+//! MTUs, as Linux: a bridge drops a frame whose IP packet is larger than the egress port's
+//! MTU (`br_dev_queue_push_xmit`). A routed packet larger than the egress device's MTU (for
+//! local output, the path MTU learnt from ICMP) is fragmented if DF is clear
+//! (`ip_do_fragment`); with DF set, `ip_forward` answers ICMP "fragmentation needed" with
+//! the MTU before FORWARD and the TTL decrement, and local output does the same towards
+//! itself. Fragments are reassembled before PREROUTING where conntrack runs
+//! (`nf_defrag_ipv4`), otherwise only for local delivery, before INPUT
+//! (`ip_local_deliver`); a reassembled packet that is forwarded leaves refragmented to at
+//! most its largest fragment's size. An ICMP "fragmentation needed" addressed here lowers
+//! the path MTU towards the destination it quotes. VXLAN sends its outer packets with DF
+//! clear (the driver's default `df unset`), so they too are fragmented if need be.
 //! Every step pushes a `Hop` so reports can replay the packet's trip.
 
 use std::fmt;
@@ -47,6 +55,8 @@ pub enum Stage {
     Encap,
     /// A VXLAN socket unwraps a frame for its device.
     Decap,
+    /// Fragmentation on the way out, reassembly on the way in.
+    Frag,
     Drop,
 }
 
@@ -62,6 +72,7 @@ impl fmt::Display for Stage {
             Stage::Deliver => "deliver",
             Stage::Encap => "encap",
             Stage::Decap => "decap",
+            Stage::Frag => "frag",
             Stage::Drop => "DROP",
         })
     }
@@ -122,15 +133,23 @@ pub(super) struct Walk<'a> {
     pub out: &'a mut Vec<Action>,
     pub mark: u32,
     pub conntrack_id: Option<u64>,
+    /// For a reassembled packet, its largest fragment (`IPCB(skb)->frag_max_size`).
+    pub frag_max_size: Option<usize>,
 }
 
 impl<'a> Walk<'a> {
     pub fn new(now: SimTime, packet: u64, out: &'a mut Vec<Action>) -> Self {
-        Walk { now, packet, out, mark: 0, conntrack_id: None }
+        Walk { now, packet, out, mark: 0, conntrack_id: None, frag_max_size: None }
     }
 }
 
 impl Walk<'_> {
+    /// The walk goes on with a new skb (a reply, an error, an encapsulation, a
+    /// decapsulation): no mark, no conntrack entry, no fragment history.
+    pub fn scrub(&mut self) {
+        (self.mark, self.conntrack_id, self.frag_max_size) = (0, None, None);
+    }
+
     pub fn hop(&mut self, ns: &NsRef, dev: &str, stage: Stage, detail: impl Into<String>) {
         self.out.push(Action::Hop(Hop {
             at: self.now,
@@ -338,11 +357,19 @@ impl Kernel {
             let Some(plain) = self.xfrm_input(w, ns, &name, pkt) else { return };
             return self.ip_input(w, ns, dev, plain);
         }
+        if pkt.is_fragment() && self.ns(ns).expect("live").netfilter.tracking {
+            let Some(whole) = self.defrag(w, ns, &name, pkt) else { return };
+            pkt = whole;
+        }
         if !self.run_hook(w, ns, Hook::Prerouting, &mut pkt, Some(dev), None, &name) {
             return;
         }
         let n = self.ns(ns).expect("live");
         if n.is_local(pkt.dst) {
+            if pkt.is_fragment() {
+                let Some(whole) = self.defrag(w, ns, &name, pkt) else { return };
+                pkt = whole;
+            }
             if self.run_hook(w, ns, Hook::Input, &mut pkt, Some(dev), None, &name) {
                 self.local_deliver(w, ns, pkt);
             }
@@ -366,13 +393,17 @@ impl Kernel {
             w.hop(ns, &in_name, Stage::Drop, "TTL exceeded");
             return;
         }
-        pkt.ttl -= 1;
-        let out_name = n.link(route.dev).name.clone();
+        let out = n.link(route.dev);
+        let (out_name, mtu) = (out.name.clone(), out.mtu);
         w.hop(ns, &in_name, Stage::Route, format!("forward {} via {out_name}", pkt.dst));
+        if pkt.dont_fragment && pkt.buffer_len() > mtu as usize {
+            return self.frag_needed(w, ns, &out_name, &pkt, mtu);
+        }
+        pkt.ttl -= 1;
         if !self.run_hook(w, ns, Hook::Forward, &mut pkt, Some(in_dev), Some(route.dev), &in_name) {
             return;
         }
-        self.finish_output(w, ns, pkt, route.dev, route.via);
+        self.finish_output(w, ns, pkt, route.dev, route.via, false);
     }
 
     /// Sends a packet this namespace originates (sockets, ICMP replies).
@@ -394,11 +425,11 @@ impl Kernel {
                 None => return w.hop(ns, &name, Stage::Drop, format!("no route to {}", pkt.dst)),
             }
         };
-        self.finish_output(w, ns, pkt, dev, via);
+        self.finish_output(w, ns, pkt, dev, via, true);
     }
 
     /// The device and gateway for an outgoing packet; local destinations go out `lo`.
-    fn route_out(&self, ns: &NsRef, dst: Ipv4Addr) -> Option<(u32, Option<Ipv4Addr>)> {
+    pub(super) fn route_out(&self, ns: &NsRef, dst: Ipv4Addr) -> Option<(u32, Option<Ipv4Addr>)> {
         let n = self.ns(ns)?;
         if n.is_local(dst) {
             return n.ifindex("lo").map(|lo| (lo, None));
@@ -406,6 +437,8 @@ impl Kernel {
         n.routes.lookup(dst).map(|r| (r.dev, r.via))
     }
 
+    /// POSTROUTING, IPsec, then `ip_finish_output`: fragment what exceeds the MTU (the
+    /// path MTU for `local` output, the device's for forwarded packets), or refuse it.
     fn finish_output(
         &mut self,
         w: &mut Walk,
@@ -413,6 +446,7 @@ impl Kernel {
         mut pkt: Ipv4Packet,
         dev: u32,
         via: Option<Ipv4Addr>,
+        local: bool,
     ) {
         let name = self.ns(ns).expect("live").link(dev).name.clone();
         if !self.run_hook(w, ns, Hook::Postrouting, &mut pkt, None, Some(dev), &name) {
@@ -420,7 +454,25 @@ impl Kernel {
         }
         let Some(pkt) = self.xfrm_output(w, ns, &name, pkt) else { return };
         let next_hop = via.unwrap_or(pkt.dst);
-        self.send_to_neighbour(w, ns, dev, next_hop, pkt);
+        let mtu =
+            if local { self.path_mtu(w.now, ns, dev, pkt.dst) } else { self.dev_mtu(ns, dev) };
+        if pkt.buffer_len() <= mtu as usize && w.frag_max_size.is_none() {
+            return self.send_to_neighbour(w, ns, dev, next_hop, pkt);
+        }
+        if pkt.dont_fragment {
+            return self.frag_needed(w, ns, &name, &pkt, mtu);
+        }
+        let size = w.frag_max_size.map_or(mtu as usize, |max| max.min(mtu as usize));
+        let fragments = pkt.fragment(size);
+        let detail = format!(
+            "{} bytes in {} fragments of at most {size}",
+            pkt.buffer_len(),
+            fragments.len()
+        );
+        w.hop(ns, &name, Stage::Frag, detail);
+        for fragment in fragments {
+            self.send_to_neighbour(w, ns, dev, next_hop, fragment);
+        }
     }
 
     /// Resolves the next hop's MAC (ARP) and transmits, or queues while ARP is pending.
@@ -589,8 +641,9 @@ impl Kernel {
         match &pkt.payload {
             IpPayload::Icmp(IcmpRepr::EchoRequest { ident, seq, data }) => {
                 let reply = IcmpRepr::EchoReply { ident: *ident, seq: *seq, data: data.clone() };
-                // The reply is a new skb: no mark, and conntrack finds it by its own tuple.
-                (w.mark, w.conntrack_id) = (0, None);
+                // The reply is a new skb: no mark, conntrack finds it by its own tuple, and
+                // it is fragmented afresh if it is too big.
+                w.scrub();
                 let ttl = self.default_ttl(ns);
                 let out_pkt = Ipv4Packet {
                     src: pkt.dst,

@@ -3,8 +3,9 @@
 //! Contract: `emit` writes a correct ICMP checksum. A destination-unreachable error quotes
 //! the offending packet the way Linux's `icmp_send` does: as much of it as fits in a
 //! 576-byte reply (RFC 1812 §4.3.2.3), i.e. up to 548 bytes, so `parse(emit(x)) == x`
-//! holds whenever the quoted packet is at most 548 bytes long. The four bytes after the
-//! checksum are zero (for code 4 that is "next-hop MTU unknown", RFC 1191).
+//! holds whenever the quoted packet is at most 548 bytes long. Of the four bytes after the
+//! checksum the first two are zero and the last two the next-hop MTU (RFC 1191; Linux
+//! fills it for code 4 and leaves it zero otherwise).
 
 use super::{be16, checksum, Depth, Ipv4Packet, WireError};
 
@@ -16,7 +17,8 @@ pub enum IcmpRepr {
     EchoReply { ident: u16, seq: u16, data: Vec<u8> },
     /// Type 3 with its code (1 host, 3 port, 4 fragmentation needed, 13 prohibited), quoting
     /// the offending packet (its IP header and as much payload as Linux quotes, see above).
-    DestUnreachable { code: u8, original: Box<Ipv4Packet> },
+    /// `next_hop_mtu` is the MTU a code 4 error reports (zero for the other codes).
+    DestUnreachable { code: u8, next_hop_mtu: u16, original: Box<Ipv4Packet> },
 }
 
 const TYPE_ECHO_REPLY: u8 = 0;
@@ -48,8 +50,9 @@ impl IcmpRepr {
             IcmpRepr::EchoReply { ident, seq, data } => {
                 emit_echo(out, TYPE_ECHO_REPLY, *ident, *seq, data)
             }
-            IcmpRepr::DestUnreachable { code, original } => {
-                out.extend_from_slice(&[TYPE_DEST_UNREACHABLE, *code, 0, 0, 0, 0, 0, 0]);
+            IcmpRepr::DestUnreachable { code, next_hop_mtu, original } => {
+                out.extend_from_slice(&[TYPE_DEST_UNREACHABLE, *code, 0, 0, 0, 0]);
+                out.extend_from_slice(&next_hop_mtu.to_be_bytes());
                 original.emit(out);
                 out.truncate(start + Self::HEADER_LEN + Self::MAX_QUOTE_LEN);
             }
@@ -77,6 +80,7 @@ impl IcmpRepr {
             TYPE_ECHO_REPLY => Ok(IcmpRepr::EchoReply { ident, seq, data }),
             TYPE_DEST_UNREACHABLE if depth == Depth::Wire => Ok(IcmpRepr::DestUnreachable {
                 code: bytes[1],
+                next_hop_mtu: seq,
                 original: Box::new(Ipv4Packet::parse_at(&bytes[8..], Depth::Quoted)?),
             }),
             _ => Err(WireError::Malformed("ICMP type")),
@@ -127,7 +131,11 @@ mod tests {
 
     #[test]
     fn port_unreachable_quotes_the_whole_small_packet() {
-        let err = IcmpRepr::DestUnreachable { code: 3, original: Box::new(udp_to(9999, 4)) };
+        let err = IcmpRepr::DestUnreachable {
+            code: 3,
+            next_hop_mtu: 0,
+            original: Box::new(udp_to(9999, 4)),
+        };
         assert_eq!(err.buffer_len(), 8 + 32);
         let mut out = Vec::new();
         err.emit(&mut out);
@@ -137,7 +145,11 @@ mod tests {
 
     #[test]
     fn a_large_packet_is_quoted_up_to_548_bytes() {
-        let err = IcmpRepr::DestUnreachable { code: 4, original: Box::new(udp_to(4789, 1400)) };
+        let err = IcmpRepr::DestUnreachable {
+            code: 4,
+            next_hop_mtu: 1450,
+            original: Box::new(udp_to(4789, 1400)),
+        };
         assert_eq!(err.buffer_len(), 556);
         let mut out = Vec::new();
         err.emit(&mut out);

@@ -34,7 +34,7 @@ pub use dns::{
 pub use esp::{EspKey, EspPacket, EspPayload};
 pub use ethernet::{EtherPayload, EthernetFrame, MacAddr};
 pub use icmp::IcmpRepr;
-pub use ipv4::{IpPayload, IpProtocol, Ipv4Packet};
+pub use ipv4::{FragmentRepr, IpPayload, IpProtocol, Ipv4Packet};
 pub use pcap::PcapWriter;
 pub use tcp::{TcpFlags, TcpSegment};
 pub use tcpdump::TcpdumpPrinter;

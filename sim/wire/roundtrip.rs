@@ -138,8 +138,9 @@ fn quotable() -> impl Strategy<Value = Ipv4Packet> {
 }
 
 fn icmp() -> impl Strategy<Value = IcmpRepr> {
-    let error = (any::<u8>(), quotable())
-        .prop_map(|(code, p)| IcmpRepr::DestUnreachable { code, original: Box::new(p) });
+    let error = (any::<u8>(), any::<u16>(), quotable()).prop_map(|(code, next_hop_mtu, p)| {
+        IcmpRepr::DestUnreachable { code, next_hop_mtu, original: Box::new(p) }
+    });
     prop_oneof![echo(), error]
 }
 

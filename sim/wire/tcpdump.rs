@@ -11,14 +11,23 @@
 //! on TCP 80/8080 are not reproduced. A VXLAN packet prints as tcpdump prints it: the
 //! outer line ends with the VNI, and the inner frame follows on a line of its own, with
 //! its Ethernet header under `-e`.
+//!
+//! A fragment prints as print-ip.c prints it: the first (offset 0) as its transport
+//! header says, with the fragment's own length for ICMP and TCP and the UDP header's
+//! length for UDP (a UDP first fragment is not decoded further, not even for DNS or
+//! VXLAN); later fragments as `ip-proto-N`. [`Ipv4Packet::tcpdump_verbose`] gives what
+//! `tcpdump -v` prints for a packet: the IP header in parentheses, then the line above
+//! (and, for an ICMP error, the quoted packet the same way); TCP's `-v` checksum text
+//! is not reproduced.
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::{
-    ArpOp, ArpRepr, DnsClass, DnsMessage, DnsRecordData, DnsType, EtherPayload, EthernetFrame,
-    IcmpRepr, IpPayload, Ipv4Packet, TcpFlags, TcpSegment, UdpDatagram, UdpPayload, VxlanPacket,
+    be16, be32, ArpOp, ArpRepr, Depth, DnsClass, DnsMessage, DnsRecordData, DnsType, EtherPayload,
+    EthernetFrame, FragmentRepr, IcmpRepr, IpPayload, IpProtocol, Ipv4Packet, TcpFlags, TcpSegment,
+    UdpDatagram, UdpPayload, VxlanPacket,
 };
 use crate::engine::SimTime;
 
@@ -135,7 +144,97 @@ fn write_ip(f: &mut dyn Write, ip: &Ipv4Packet, link_level: bool, base: SeqBase)
             esp.seq,
             esp.buffer_len()
         ),
+        IpPayload::Fragment(frag) => write_fragment(f, ip, frag, base),
     }
+}
+
+/// print-ip.c: only the first fragment holds the transport header.
+fn write_fragment(
+    f: &mut dyn Write,
+    ip: &Ipv4Packet,
+    frag: &FragmentRepr,
+    base: SeqBase,
+) -> fmt::Result {
+    let (src, dst, b) = (ip.src, ip.dst, frag.bytes.as_slice());
+    let number = frag.protocol.number();
+    if frag.offset != 0 {
+        return write!(f, "{src} > {dst}: ip-proto-{number}");
+    }
+    match frag.protocol {
+        IpProtocol::Icmp if b.len() >= 8 => {
+            let kind = match b[0] {
+                8 => "echo request".to_string(),
+                0 => "echo reply".to_string(),
+                t => format!("type-#{t}"),
+            };
+            let (id, seq) = (be16(b, 4), be16(b, 6));
+            let ids =
+                if b[0] == 8 || b[0] == 0 { format!(", id {id}, seq {seq}") } else { "".into() };
+            write!(f, "{src} > {dst}: ICMP {kind}{ids}, length {}", b.len())
+        }
+        IpProtocol::Udp if b.len() >= 8 => {
+            let (sport, dport, len) = (be16(b, 0), be16(b, 2), be16(b, 4));
+            write!(f, "{src}.{sport} > {dst}.{dport}: UDP, length {}", len.saturating_sub(8))
+        }
+        IpProtocol::Esp if b.len() >= 8 => write!(
+            f,
+            "{src} > {dst}: ESP(spi=0x{:08x},seq=0x{:x}), length {}",
+            be32(b, 0),
+            be32(b, 4),
+            b.len()
+        ),
+        IpProtocol::Tcp => match TcpSegment::parse_at(b, src, dst, Depth::Quoted) {
+            Ok(tcp) => {
+                write!(f, "{src}.{} > {dst}.{}: ", tcp.src_port, tcp.dst_port)?;
+                write_tcp(f, &tcp, base)
+            }
+            Err(_) => write!(f, "{src} > {dst}: ip-proto-{number}"),
+        },
+        _ => write!(f, "{src} > {dst}: ip-proto-{number}"),
+    }
+}
+
+impl Ipv4Packet {
+    /// What `tcpdump -n -v` prints for this packet after the timestamp (see the module
+    /// doc for what it leaves out).
+    pub fn tcpdump_verbose(&self) -> String {
+        let mut out = String::from("IP ");
+        write_verbose(&mut out, self).expect("String never fails");
+        out
+    }
+}
+
+/// print-ip.c under `-v`: `(tos …, length N)`, a newline and four spaces, the packet; an
+/// ICMP error's quote follows on a tab-indented line of its own.
+fn write_verbose(f: &mut dyn Write, ip: &Ipv4Packet) -> fmt::Result {
+    let (offset, more) = match &ip.payload {
+        IpPayload::Fragment(frag) => (frag.offset, frag.more_fragments),
+        _ => (0, false),
+    };
+    let flags = match (ip.dont_fragment, more) {
+        (false, false) => "none",
+        (true, false) => "DF",
+        (false, true) => "+",
+        // bittok2str joins in ip_frag_values' order with ", ".
+        (true, true) => "+, DF",
+    };
+    let proto = ip.payload.protocol();
+    write!(
+        f,
+        "(tos 0x{:x}, ttl {}, id {}, offset {offset}, flags [{flags}], proto {} ({}), length {})\n    ",
+        ip.tos(),
+        ip.ttl,
+        ip.ident,
+        proto.name().to_uppercase(),
+        proto.number(),
+        ip.buffer_len()
+    )?;
+    write_ip(f, ip, false, SeqBase::default())?;
+    if let IpPayload::Icmp(IcmpRepr::DestUnreachable { original, .. }) = &ip.payload {
+        f.write_str("\n\tIP ")?;
+        write_verbose(f, original)?;
+    }
+    Ok(())
 }
 
 fn write_icmp(f: &mut dyn Write, icmp: &IcmpRepr) -> fmt::Result {
@@ -146,16 +245,21 @@ fn write_icmp(f: &mut dyn Write, icmp: &IcmpRepr) -> fmt::Result {
         IcmpRepr::EchoReply { ident, seq, .. } => {
             write!(f, "ICMP echo reply, id {ident}, seq {seq}")?
         }
-        IcmpRepr::DestUnreachable { code, original } => {
+        IcmpRepr::DestUnreachable { code, next_hop_mtu, original } => {
             f.write_str("ICMP ")?;
-            write_unreachable(f, *code, original)?;
+            write_unreachable(f, *code, *next_hop_mtu, original)?;
         }
     }
     write!(f, ", length {}", icmp.buffer_len())
 }
 
 /// print-icmp.c's `unreach2str` and its special cases for protocol, port and need-frag.
-fn write_unreachable(f: &mut dyn Write, code: u8, original: &Ipv4Packet) -> fmt::Result {
+fn write_unreachable(
+    f: &mut dyn Write,
+    code: u8,
+    next_hop_mtu: u16,
+    original: &Ipv4Packet,
+) -> fmt::Result {
     let dst = original.dst;
     match code {
         2 => write!(f, "{dst} protocol {} unreachable", original.payload.protocol().number()),
@@ -174,8 +278,17 @@ fn write_unreachable(f: &mut dyn Write, code: u8, original: &Ipv4Packet) -> fmt:
             IpPayload::Esp(esp) => {
                 write!(f, "{dst} protocol 50 port {} unreachable", esp.spi & 0xffff)
             }
+            // A fragment's first bytes are the transport's ports.
+            IpPayload::Fragment(frag) => match frag.bytes.get(..4) {
+                Some(b) if frag.protocol != IpProtocol::Icmp => {
+                    write!(f, "{dst} {} port {} unreachable", frag.protocol.name(), be16(b, 2))
+                }
+                _ => write!(f, "{dst} protocol {} port unreachable", frag.protocol.number()),
+            },
         },
-        // The next-hop MTU field is not modelled and always zero.
+        4 if next_hop_mtu != 0 => {
+            write!(f, "{dst} unreachable - need to frag (mtu {next_hop_mtu})")
+        }
         4 => write!(f, "{dst} unreachable - need to frag"),
         _ => match unreach_text(code) {
             Some((prefix, suffix)) => write!(f, "{prefix}{dst} unreachable{suffix}"),
@@ -570,12 +683,17 @@ mod tests {
         else {
             panic!("udp_frame builds IPv4")
         };
-        let err = IcmpRepr::DestUnreachable { code: 3, original: Box::new(probe.clone()) };
+        let err = IcmpRepr::DestUnreachable {
+            code: 3,
+            next_hop_mtu: 0,
+            original: Box::new(probe.clone()),
+        };
         assert_eq!(
             ip_frame(B, A, IpPayload::Icmp(err)).to_string(),
             "IP 10.0.2.100 > 172.17.0.2: ICMP 10.0.2.3 udp port 9999 unreachable, length 41"
         );
-        let filtered = IcmpRepr::DestUnreachable { code: 13, original: Box::new(probe) };
+        let filtered =
+            IcmpRepr::DestUnreachable { code: 13, next_hop_mtu: 0, original: Box::new(probe) };
         assert_eq!(
             ip_frame(B, A, IpPayload::Icmp(filtered)).to_string(),
             "IP 10.0.2.100 > 172.17.0.2: ICMP host 10.0.2.3 unreachable - admin prohibited filter, length 41"
@@ -744,6 +862,84 @@ mod tests {
         assert_eq!(
             frames[2].to_string(),
             "IP 172.17.0.2.45678 > 10.0.2.100.80: Flags [.], ack 3000000001, win 502, length 0"
+        );
+    }
+
+    /// A packet as captured between two real namespaces (tcpdump 4.99.3, kernel 6.18).
+    fn captured(ident: u16, ttl: u8, df: bool, payload: IpPayload) -> Ipv4Packet {
+        let (src, dst) = (Ipv4Addr::new(10, 9, 1, 2), Ipv4Addr::new(10, 9, 2, 2));
+        Ipv4Packet { src, dst, ttl, ident, dont_fragment: df, payload }
+    }
+
+    fn echo(ident: u16, data_len: usize) -> IpPayload {
+        let data = (0..data_len).map(|i| (i % 256) as u8).collect();
+        IpPayload::Icmp(IcmpRepr::EchoRequest { ident, seq: 1, data })
+    }
+
+    #[test]
+    fn fragments_print_as_tcpdump_prints_them() {
+        let fragments = captured(61003, 64, false, echo(5505, 1500)).fragment(1500);
+        let lines: Vec<String> = fragments.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            lines,
+            [
+                "IP 10.9.1.2 > 10.9.2.2: ICMP echo request, id 5505, seq 1, length 1480",
+                "IP 10.9.1.2 > 10.9.2.2: ip-proto-1",
+            ]
+        );
+        let verbose: Vec<String> = fragments.iter().map(|p| p.tcpdump_verbose()).collect();
+        assert_eq!(
+            verbose,
+            [
+                "IP (tos 0x0, ttl 64, id 61003, offset 0, flags [+], proto ICMP (1), length 1500)\n    \
+                 10.9.1.2 > 10.9.2.2: ICMP echo request, id 5505, seq 1, length 1480",
+                "IP (tos 0x0, ttl 64, id 61003, offset 1480, flags [none], proto ICMP (1), length 48)\n    \
+                 10.9.1.2 > 10.9.2.2: ip-proto-1",
+            ]
+        );
+        let udp = UdpDatagram {
+            src_port: 49511,
+            dst_port: 9999,
+            payload: UdpPayload::Raw(vec![b'x'; 2000]),
+        };
+        let udp = captured(12611, 63, false, IpPayload::Udp(udp)).fragment(1450);
+        assert_eq!(
+            [udp[0].tcpdump_verbose(), udp[1].tcpdump_verbose()],
+            [
+                "IP (tos 0x0, ttl 63, id 12611, offset 0, flags [+], proto UDP (17), length 1444)\n    \
+                 10.9.1.2.49511 > 10.9.2.2.9999: UDP, length 2000",
+                "IP (tos 0x0, ttl 63, id 12611, offset 1424, flags [none], proto UDP (17), length 604)\n    \
+                 10.9.1.2 > 10.9.2.2: ip-proto-17",
+            ]
+        );
+    }
+
+    #[test]
+    fn need_to_frag_shows_the_mtu_and_its_quote_under_v() {
+        let request = captured(0, 64, true, echo(5674, 1460));
+        assert_eq!(
+            request.tcpdump_verbose(),
+            "IP (tos 0x0, ttl 64, id 0, offset 0, flags [DF], proto ICMP (1), length 1488)\n    \
+             10.9.1.2 > 10.9.2.2: ICMP echo request, id 5674, seq 1, length 1468"
+        );
+        let err =
+            IcmpRepr::DestUnreachable { code: 4, next_hop_mtu: 1450, original: Box::new(request) };
+        let (router, host) = (Ipv4Addr::new(10, 9, 1, 1), Ipv4Addr::new(10, 9, 1, 2));
+        let err = Ipv4Packet {
+            src: router,
+            dst: host,
+            ..captured(35973, 64, false, IpPayload::Icmp(err))
+        };
+        assert_eq!(
+            err.to_string(),
+            "IP 10.9.1.1 > 10.9.1.2: ICMP 10.9.2.2 unreachable - need to frag (mtu 1450), length 556"
+        );
+        assert_eq!(
+            err.tcpdump_verbose(),
+            "IP (tos 0xc0, ttl 64, id 35973, offset 0, flags [none], proto ICMP (1), length 576)\n    \
+             10.9.1.1 > 10.9.1.2: ICMP 10.9.2.2 unreachable - need to frag (mtu 1450), length 556\n\
+             \tIP (tos 0x0, ttl 64, id 0, offset 0, flags [DF], proto ICMP (1), length 1488)\n    \
+             10.9.1.2 > 10.9.2.2: ICMP echo request, id 5674, seq 1, length 1468"
         );
     }
 

@@ -94,7 +94,8 @@ pub fn flow_src_port(inner: &EthernetFrame, seed: u32) -> u16 {
             let (sport, dport) = match &ip.payload {
                 IpPayload::Tcp(t) => (t.src_port, t.dst_port),
                 IpPayload::Udp(u) => (u.src_port, u.dst_port),
-                IpPayload::Icmp(_) | IpPayload::Esp(_) => (0, 0),
+                // The flow dissector does not look into fragments.
+                IpPayload::Icmp(_) | IpPayload::Esp(_) | IpPayload::Fragment(_) => (0, 0),
             };
             let a = (ip.src.octets(), sport.to_be_bytes());
             let b = (ip.dst.octets(), dport.to_be_bytes());

@@ -2,18 +2,26 @@
 //!
 //! One echo request per second (`-i 1`), 56 data bytes unless `-s SIZE`; `-c N` stops after
 //! N. Without `-c` it runs until interrupted, then prints its statistics like after Ctrl-C.
+//! iputils' `-M do|want|dont` sets the socket's path MTU discovery: a request larger than
+//! the path MTU under `-M do` fails locally (`ping: local error: message too long,
+//! mtu=1450`), an ICMP "fragmentation needed" prints `From … Frag needed and DF set (mtu =
+//! 1450)`; both count as errors (`+N errors` in the statistics), and ping stops once
+//! replies and errors account for every request.
 
 use std::net::Ipv4Addr;
 
 use crate::engine::{SimDuration, SimTime};
 use crate::kernel::process::ProcCtx;
-use crate::kernel::{SockId, SocketEvent, SocketEventKind};
+use crate::kernel::{PmtuDisc, SockId, SocketError, SocketEvent, SocketEventKind};
 
 use super::resolver::{LookupTool, Resolution};
 use super::ToolUsageError;
 
 const INTERVAL: SimDuration = SimDuration::from_secs(1);
-const DATA_BYTES: usize = 56;
+const DEFAULT_DATA_BYTES: usize = 56;
+/// The largest echo payload an IPv4 packet holds: 65535 − 20 (IP) − 8 (ICMP). iputils
+/// accepts larger `-s` values; their requests fail silently (sendmsg: EMSGSIZE).
+const MAX_DATA_BYTES: usize = 65507;
 const TOKEN_SEND: u64 = 1;
 const TOKEN_LINGER: u64 = 3;
 /// How long ping waits for the last reply after the last request (iputils: 10 s with -c,
@@ -30,29 +38,35 @@ pub struct Ping {
     flavor: PingFlavor,
     target: String,
     count: Option<u32>,
-    /// ICMP data bytes per request (`-s`).
     size: usize,
+    pmtudisc: Option<PmtuDisc>,
     ip: Option<Ipv4Addr>,
     sock: Option<SockId>,
     sent: u32,
     sent_at: Vec<SimTime>,
     rtts_ns: Vec<u64>,
+    errors: u32,
     started: SimTime,
 }
 
 impl Ping {
-    /// Parses `ping [-c COUNT] [-s SIZE] [-n] [-q] HOST` (the options the labs use).
+    /// Parses `ping [-c COUNT] [-s SIZE] [-M do|want|dont] [-n] [-q] HOST` (the options the
+    /// labs use; `-M` is iputils only).
     pub fn parse(flavor: PingFlavor, args: &[String]) -> Result<Ping, ToolUsageError> {
         let mut count = None;
-        let mut size = DATA_BYTES;
+        let mut size = DEFAULT_DATA_BYTES;
+        let mut pmtudisc = None;
         let mut target = None;
         let mut it = args.iter();
         while let Some(a) = it.next() {
             match a.as_str() {
                 "-c" => count = Some(parse_count(it.next())?),
+                "-s" => size = parse_size(it.next())?,
+                "-M" if flavor == PingFlavor::Iputils => {
+                    pmtudisc = Some(parse_pmtudisc(it.next())?)
+                }
                 "-n" | "-q" => {}
                 s if s.starts_with("-c") => count = Some(parse_count(Some(&s[2..].to_string()))?),
-                "-s" => size = parse_size(it.next())?,
                 s if s.starts_with("-s") => size = parse_size(Some(&s[2..].to_string()))?,
                 s if s.starts_with('-') => {
                     return Err(usage(flavor, &format!("invalid option -- '{}'", &s[1..])))
@@ -67,11 +81,13 @@ impl Ping {
             target,
             count,
             size,
+            pmtudisc,
             ip: None,
             sock: None,
             sent: 0,
             sent_at: Vec::new(),
             rtts_ns: Vec::new(),
+            errors: 0,
             started: SimTime::ZERO,
         })
     }
@@ -81,9 +97,23 @@ impl Ping {
         let seq = self.first_seq() + self.sent as u16;
         self.sent += 1;
         self.sent_at.push(cx.now);
-        if cx.ping_send(sock, ip, seq, self.size).is_err() {
-            cx.println("ping: connect: Network is unreachable");
-            return cx.exit(2);
+        let sent = match self.size {
+            0..=MAX_DATA_BYTES => cx.ping_send(sock, ip, seq, self.size),
+            _ => Ok(0),
+        };
+        match sent {
+            Ok(_) => {}
+            Err(SocketError::MessageTooLong { mtu }) => {
+                cx.println(&format!("ping: local error: message too long, mtu={mtu}"));
+                self.errors += 1;
+                if self.all_answered() {
+                    return self.finish(cx);
+                }
+            }
+            Err(_) => {
+                cx.println("ping: connect: Network is unreachable");
+                return cx.exit(2);
+            }
         }
         if Some(self.sent) == self.count {
             cx.set_timer(LINGER, TOKEN_LINGER);
@@ -114,7 +144,20 @@ impl Ping {
                 ms3(rtt)
             )),
         }
-        if Some(self.rtts_ns.len() as u32) == self.count {
+        if self.all_answered() {
+            self.finish(cx);
+        }
+    }
+
+    /// iputils stops once replies and errors account for every request of `-c`.
+    fn all_answered(&self) -> bool {
+        Some(self.rtts_ns.len() as u32 + self.errors) == self.count
+    }
+
+    fn on_frag_needed(&mut self, cx: &mut ProcCtx, from: Ipv4Addr, seq: u16, mtu: u16) {
+        self.errors += 1;
+        cx.println(&format!("From {from} icmp_seq={seq} Frag needed and DF set (mtu = {mtu})"));
+        if self.all_answered() {
             self.finish(cx);
         }
     }
@@ -125,7 +168,7 @@ impl Ping {
             PingFlavor::Busybox => self.busybox_stats(),
         };
         cx.print(&stats);
-        cx.exit(if self.rtts_ns.is_empty() { 1 } else { 0 });
+        cx.exit(if self.rtts_ns.is_empty() || self.errors > 0 { 1 } else { 0 });
     }
 
     fn loss_percent(&self) -> u32 {
@@ -138,10 +181,18 @@ impl Ping {
     fn iputils_stats(&self, now: SimTime) -> String {
         let received = self.rtts_ns.len();
         let elapsed_ms = now.since(self.started).as_nanos() / 1_000_000;
+        let errors = match self.errors {
+            0 => String::new(),
+            n => format!("+{n} errors, "),
+        };
         let mut s = format!(
-            "\n--- {} ping statistics ---\n{} packets transmitted, {received} received, {}% packet loss, time {elapsed_ms}ms\n",
+            "\n--- {} ping statistics ---\n{} packets transmitted, {received} received, {errors}{}% packet loss, time {elapsed_ms}ms\n",
             self.target, self.sent, self.loss_percent()
         );
+        // Without replies iputils ends the statistics with an empty line.
+        if received == 0 {
+            s.push('\n');
+        }
         if received > 0 {
             let (min, avg, max, mdev) = summary(&self.rtts_ns);
             s += &format!(
@@ -190,23 +241,35 @@ impl LookupTool for Ping {
         };
         self.ip = Some(ip);
         match self.flavor {
-            PingFlavor::Iputils => {
-                let (data, total) = (self.size, self.size + 28);
-                cx.println(&format!("PING {} ({ip}) {data}({total}) bytes of data.", self.target))
-            }
+            PingFlavor::Iputils => cx.println(&format!(
+                "PING {} ({ip}) {}({}) bytes of data.",
+                self.target,
+                self.size,
+                self.size + 28
+            )),
             PingFlavor::Busybox => {
                 cx.println(&format!("PING {} ({ip}): {} data bytes", self.target, self.size))
             }
         }
         let ident = cx.random(65536) as u16;
-        self.sock = Some(cx.ping_open(ident));
+        let sock = cx.ping_open(ident);
+        if let Some(mode) = self.pmtudisc {
+            cx.set_pmtudisc(sock, mode);
+        }
+        self.sock = Some(sock);
         self.started = cx.now;
         self.send(cx);
     }
 
     fn on_socket(&mut self, cx: &mut ProcCtx, event: SocketEvent) {
-        if let SocketEventKind::EchoReply { from, seq, ttl, bytes } = event.kind {
-            self.on_reply(cx, from, seq, ttl, bytes);
+        match event.kind {
+            SocketEventKind::EchoReply { from, seq, ttl, bytes } => {
+                self.on_reply(cx, from, seq, ttl, bytes)
+            }
+            SocketEventKind::FragNeeded { from, seq, mtu } => {
+                self.on_frag_needed(cx, from, seq, mtu)
+            }
+            _ => {}
         }
     }
 
@@ -237,17 +300,27 @@ fn parse_count(v: Option<&String>) -> Result<u32, ToolUsageError> {
     }
 }
 
-/// `-s`, with iputils' bounds and messages. Below 16 bytes iputils has no room for its
-/// timestamp and prints no times, and above the path MTU Linux fragments; the model does
-/// neither (it prints times and sends one oversized frame).
+/// `-s`: iputils takes any int.
 fn parse_size(v: Option<&String>) -> Result<usize, ToolUsageError> {
     let text = v.map_or("", |s| s.as_str());
-    match text.parse::<i64>() {
-        Ok(n) if (0..=i64::from(i32::MAX)).contains(&n) => Ok(usize::try_from(n).expect("checked")),
+    match text.parse::<u64>() {
+        Ok(n) if n <= i32::MAX as u64 => Ok(n as usize),
         Ok(_) => Err(ToolUsageError(format!(
             "ping: invalid argument: '{text}': out of range: 0 <= value <= 2147483647"
         ))),
         Err(_) => Err(ToolUsageError(format!("ping: invalid argument: '{text}'"))),
+    }
+}
+
+/// `-M`: iputils' `do`, `want` and `dont` (`probe` is not modelled).
+fn parse_pmtudisc(v: Option<&String>) -> Result<PmtuDisc, ToolUsageError> {
+    match v.map(|s| s.as_str()) {
+        Some("do") => Ok(PmtuDisc::Do),
+        Some("want") => Ok(PmtuDisc::Want),
+        Some("dont") => Ok(PmtuDisc::Dont),
+        other => {
+            Err(ToolUsageError(format!("ping: invalid -M argument: {}", other.unwrap_or_default())))
+        }
     }
 }
 
@@ -298,23 +371,46 @@ fn summary(rtts: &[u64]) -> (u64, u64, u64, u64) {
 mod tests {
     use super::*;
 
+    fn parse(args: &[&str]) -> Result<Ping, ToolUsageError> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        Ping::parse(PingFlavor::Iputils, &args)
+    }
+
+    #[test]
+    fn size_and_pmtu_discovery_options_as_iputils_takes_them() {
+        let ping = parse(&["-M", "do", "-s", "1500", "-c", "1", "10.9.2.2"]).unwrap();
+        assert_eq!((ping.size, ping.pmtudisc), (1500, Some(PmtuDisc::Do)));
+        assert_eq!(parse(&["-M", "dont", "x"]).unwrap().pmtudisc, Some(PmtuDisc::Dont));
+        assert_eq!(parse(&["x"]).unwrap().size, 56);
+        // Texts from iputils 20221126.
+        let err = |args: &[&str]| parse(args).err().map(|e| e.0);
+        assert_eq!(err(&["-M", "foo", "x"]).as_deref(), Some("ping: invalid -M argument: foo"));
+        assert_eq!(err(&["-s", "abc", "x"]).as_deref(), Some("ping: invalid argument: 'abc'"));
+        assert_eq!(
+            err(&["-s", "2147483648", "x"]).as_deref(),
+            Some("ping: invalid argument: '2147483648': out of range: 0 <= value <= 2147483647")
+        );
+        let busybox = Ping::parse(PingFlavor::Busybox, &["-M".into(), "do".into(), "x".into()]);
+        assert!(busybox.err().is_some_and(|e| e.0.starts_with("ping: invalid option -- 'M'")));
+    }
+
+    #[test]
+    fn statistics_count_errors_and_end_with_a_blank_line_without_replies() {
+        let mut ping = parse(&["-c", "3", "10.9.2.2"]).unwrap();
+        (ping.sent, ping.errors) = (3, 3);
+        let at_407ms = SimTime::ZERO + SimDuration::from_millis(407);
+        assert_eq!(
+            ping.iputils_stats(at_407ms),
+            "\n--- 10.9.2.2 ping statistics ---\n\
+             3 packets transmitted, 0 received, +3 errors, 100% packet loss, time 407ms\n\n"
+        );
+    }
+
     #[test]
     fn times_have_three_significant_digits_like_iputils() {
         assert_eq!(iputils_time(69_000), "0.069 ms");
         assert_eq!(iputils_time(1_234_000), "1.23 ms");
         assert_eq!(iputils_time(93_900_000), "93.9 ms");
         assert_eq!(iputils_time(120_400_000), "120 ms");
-    }
-
-    #[test]
-    fn size_is_taken_from_dash_s_in_both_spellings() {
-        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let p = Ping::parse(PingFlavor::Iputils, &args(&["-c", "3", "-s", "1422", "h"])).unwrap();
-        assert_eq!((p.count, p.size), (Some(3), 1422));
-        assert_eq!(Ping::parse(PingFlavor::Busybox, &args(&["-s0", "h"])).unwrap().size, 0);
-        let e = Ping::parse(PingFlavor::Iputils, &args(&["-s", "-1", "h"])).err().unwrap();
-        assert_eq!(e.0, "ping: invalid argument: '-1': out of range: 0 <= value <= 2147483647");
-        let e = Ping::parse(PingFlavor::Iputils, &args(&["-s", "abc", "h"])).err().unwrap();
-        assert_eq!(e.0, "ping: invalid argument: 'abc'");
     }
 }
