@@ -11,6 +11,12 @@
 //! `expect:` checks all tcpdump printed, start lines included. With `-c COUNT` only the
 //! first COUNT packets count, in the transcript and in the `.pcap`.
 //!
+//! A capture started as `run: "ngrep -tpd eth0 HTTP"` (or in `docker run --net host
+//! jpetazzo/netshoot ngrep …`, as lab 001 runs it) records the IP packets ngrep's filter
+//! passes; it shows ngrep's startup lines at `capture:`, and at `stop_capture:` what
+//! [`Ngrep`] prints for each packet (`#`, and the matches), the `^C` the terminal echoes
+//! and ngrep's exit lines, with its exit status (0 when something matched, else 1).
+//!
 //! tcpdump's wording follows the scenario's engine version: before Docker 23 the hosts of
 //! the labs ran Ubuntu 18.04/20.04 and tcpdump 4.9 (seeds/000 prints `capture size`);
 //! from 23 on, tcpdump 4.99 (`snapshot length`). Both counts of the statistics are equal:
@@ -18,12 +24,13 @@
 
 use crate::check;
 use crate::engine::{banner, statistics, Capture, Filter, TcpdumpVersion, EPOCH_UNIX_SECS};
-use crate::scenario::{CommandExpect, Endpoint, EngineVersion, TcpdumpRun};
-use crate::wire::TcpdumpPrinter;
+use crate::scenario::{CommandExpect, Endpoint, EngineVersion, NgrepRun, TcpdumpRun};
+use crate::wire::{Ngrep, TcpdumpPrinter};
 
 use super::{Entry, Runner};
 
-/// What a `run:` capture's tcpdump printed when it started, and whether it is running.
+/// What a `run:` capture's tcpdump or ngrep printed when it started, and whether it is
+/// running.
 pub(super) struct Started {
     output: String,
     exit_code: i32,
@@ -33,8 +40,12 @@ impl Runner<'_> {
     pub(super) fn start_capture(&mut self, id: usize, line: usize) {
         let c = &self.scenario.captures[id];
         let machine = self.machine_of(&Endpoint::Machine(c.on));
-        if let Some(run) = &c.tcpdump {
-            let started = self.start_tcpdump(id, run, line);
+        let started = match (&c.tcpdump, &c.ngrep) {
+            (Some(run), _) => Some(self.start_tcpdump(id, run, line)),
+            (None, Some(run)) => Some(self.start_ngrep(id, run, line)),
+            (None, None) => None,
+        };
+        if let Some(started) = started {
             let running = started.exit_code == 0;
             self.tcpdumps.insert(id, started);
             if !running {
@@ -56,54 +67,84 @@ impl Runner<'_> {
     /// The transcript entry of `tcpdump …` starting.
     fn start_tcpdump(&mut self, id: usize, run: &TcpdumpRun, line: usize) -> Started {
         let c = &self.scenario.captures[id];
-        let at = Endpoint::Machine(c.on);
-        let machine = self.machine_of(&at);
+        let machine = self.machine_of(&Endpoint::Machine(c.on));
         let version = tcpdump_version(self.scenario.engine);
-        let m = &self.world.machines[machine];
-        let (output, exit_code) = match m.kernel.root().ifindex(&c.iface) {
+        let (output, exit_code) = match self.world.machines[machine].kernel.root().ifindex(&c.iface)
+        {
             Some(_) => (banner(version, &c.iface), 0),
             None => (no_such_device(version, &c.iface), 1),
         };
+        self.push_start(id, &run.command, line, Started { output, exit_code })
+    }
+
+    /// The transcript entry of ngrep starting: its interface with the network of the
+    /// interface's first address (what `pcap_lookupnet` reads), filter and expression.
+    fn start_ngrep(&mut self, id: usize, run: &NgrepRun, line: usize) -> Started {
+        let c = &self.scenario.captures[id];
+        let machine = self.machine_of(&Endpoint::Machine(c.on));
+        let root = self.world.machines[machine].kernel.root();
+        let started = match root.ifindex(&c.iface) {
+            Some(dev) => {
+                let net = root.addrs.iter().find(|a| a.dev == dev).map(|a| a.net);
+                Started { output: run.args.startup(net), exit_code: 0 }
+            }
+            None => Started { output: run.args.no_such_device(), exit_code: 1 },
+        };
+        self.push_start(id, &run.command, line, started)
+    }
+
+    /// Shows a capture's command and what it printed at once in the transcript.
+    fn push_start(&mut self, id: usize, command: &str, line: usize, started: Started) -> Started {
+        let at = Endpoint::Machine(self.scenario.captures[id].on);
         let prompt = self.site(&at).expect("a machine is always a site").prompt;
+        let machine = self.world.machines[self.machine_of(&at)].name.clone();
         self.entries.push(Entry {
             line,
             at: self.world.now(),
-            prompt: format!("{prompt}{}", run.command),
-            output: output.clone(),
-            exit_code,
-            machine: m.name.clone(),
+            prompt: format!("{prompt}{command}"),
+            output: started.output.clone(),
+            exit_code: started.exit_code,
+            machine,
             ops: Vec::new(),
             checks: Vec::new(),
         });
-        Started { output, exit_code }
+        started
     }
 
-    /// Ends a capture; a `run:` capture shows what tcpdump printed since it started.
+    /// Ends a capture; a `run:` capture shows what tcpdump or ngrep printed since it
+    /// started.
     pub(super) fn stop_capture(&mut self, id: usize, line: usize, expect: Option<&CommandExpect>) {
         self.end_capture(id);
         let c = &self.scenario.captures[id];
-        let (Some(run), Some(expect)) = (&c.tcpdump, expect) else { return };
+        let Some(expect) = expect else { return };
         let started = &self.tcpdumps[&id];
         if started.exit_code != 0 {
-            // tcpdump had exited at once: the terminal shows nothing more.
+            // The program had exited at once: the terminal shows nothing more.
             let checks =
                 check::command_expectations(&started.output, started.exit_code, expect, line);
             self.checks.extend(checks);
             return;
         }
-        let tail = self.tcpdump_tail(id, run);
+        let (command, tail, exit_code) = match (&c.tcpdump, &c.ngrep) {
+            (Some(run), _) => (&run.command, self.tcpdump_tail(id, run), 0),
+            (None, Some(run)) => {
+                let (tail, exit_code) = self.ngrep_tail(id, run);
+                (&run.command, tail, exit_code)
+            }
+            (None, None) => unreachable!("validation gives `expect` to printing captures only"),
+        };
         let printed = started.output.clone() + &tail;
         let at = Endpoint::Machine(c.on);
         let prompt = self.site(&at).expect("a machine is always a site").prompt;
         self.entries.push(Entry {
             line,
             at: self.world.now(),
-            prompt: format!("# {} (continued): {prompt}{}", c.name, run.command),
+            prompt: format!("# {} (continued): {prompt}{command}", c.name),
             output: tail,
-            exit_code: 0,
+            exit_code,
             machine: self.world.machines[self.machine_of(&at)].name.clone(),
             ops: Vec::new(),
-            checks: check::command_expectations(&printed, 0, expect, line),
+            checks: check::command_expectations(&printed, exit_code, expect, line),
         });
     }
 
@@ -142,6 +183,21 @@ impl Runner<'_> {
             out += "^C\n";
         }
         out + &statistics(n, n)
+    }
+
+    /// What ngrep printed for the packets it saw, then the `^C` the terminal echoes (right
+    /// after the last `#`: ngrep ends no line before it) and ngrep's exit lines; and its
+    /// exit status, which `docker run` passes on.
+    fn ngrep_tail(&self, id: usize, run: &NgrepRun) -> (String, i32) {
+        let name = &self.scenario.captures[id].name;
+        let capture =
+            self.world.captures.iter().find(|w| &w.name == name).expect("started: it runs");
+        let mut ngrep = Ngrep::new(run.args.clone(), EPOCH_UNIX_SECS);
+        let mut out = String::new();
+        for (at, frame) in &capture.frames {
+            out += &ngrep.packet(*at, frame);
+        }
+        (out + "^C" + &ngrep.exit(), ngrep.exit_code())
     }
 }
 

@@ -138,6 +138,16 @@ pub struct Capture {
     pub filter: Option<String>,
     /// Given as `run: "tcpdump …"`: the capture shows in the transcript as that command.
     pub tcpdump: Option<TcpdumpRun>,
+    /// Given as `run: "ngrep …"` or `run: "docker run --net host IMAGE ngrep …"`: the
+    /// capture shows in the transcript as that command, printing what ngrep prints.
+    pub ngrep: Option<NgrepRun>,
+}
+
+impl Capture {
+    /// Whether the capture is a command in the transcript, whose output `expect:` checks.
+    pub fn prints(&self) -> bool {
+        self.tcpdump.is_some() || self.ngrep.is_some()
+    }
 }
 
 /// A capture started as the lab types it; its `iface` and `filter` come from the line.
@@ -149,6 +159,15 @@ pub struct TcpdumpRun {
     pub count: Option<usize>,
     /// `-e`: print the Ethernet header of each frame.
     pub link_level: bool,
+}
+
+/// A capture that runs ngrep as the lab types it; its `iface` comes from `-d`, and its
+/// `filter` is `ip`, and the BPF words after the expression: the packets ngrep sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NgrepRun {
+    /// The command line as written.
+    pub command: String,
+    pub args: crate::wire::NgrepArgs,
 }
 
 /// One step, and the line it starts on (for the transcript and runtime errors).

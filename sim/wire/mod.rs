@@ -7,8 +7,8 @@
 //! `emit`/`parse` also take the packet's source and destination; an `Ipv4Packet` passes its
 //! own. Every frame prints as the line `tcpdump -n` would print for it (`Display`, and
 //! [`EthernetFrame::tcpdump_line`] for `-e`); [`TcpdumpPrinter`] adds timestamps and
-//! tcpdump's relative TCP sequence numbers; [`PcapWriter`] writes captures that tcpdump and
-//! Wireshark open.
+//! tcpdump's relative TCP sequence numbers; [`Ngrep`] prints what ngrep shows of them;
+//! [`PcapWriter`] writes captures that tcpdump and Wireshark open.
 //!
 //! Layering follows smoltcp's `wire/`: one file per protocol; a frame owns its payload.
 
@@ -19,6 +19,7 @@ mod esp;
 mod ethernet;
 mod icmp;
 mod ipv4;
+mod ngrep;
 mod pcap;
 #[cfg(test)]
 mod roundtrip;
@@ -35,6 +36,7 @@ pub use esp::{EspKey, EspPacket, EspPayload};
 pub use ethernet::{EtherPayload, EthernetFrame, MacAddr};
 pub use icmp::IcmpRepr;
 pub use ipv4::{FragmentRepr, IpPayload, IpProtocol, Ipv4Packet};
+pub use ngrep::{Ngrep, NgrepArgs, NgrepArgsError};
 pub use pcap::PcapWriter;
 pub use tcp::{TcpFlags, TcpSegment};
 pub use tcpdump::TcpdumpPrinter;

@@ -6,6 +6,8 @@
 //! captures are open, so `in:`, reachability endpoints and `stop_capture` can only name
 //! things an earlier step created.
 
+use std::ops::Range;
+
 use indexmap::IndexMap;
 
 use super::containers::{self, Effect};
@@ -367,8 +369,11 @@ impl Walk<'_> {
             let expected = "expected a name no earlier capture has: each capture is one pcap file";
             return Err(self.ctx.at_value(&path.key("name"), kind).expected(expected));
         }
-        let (iface, filter, tcpdump) = match (&raw.run, &raw.iface) {
-            (Some(command), None) => self.capture_command(command, raw, path)?,
+        let (iface, filter, run) = match (&raw.run, &raw.iface) {
+            (Some(command), None) => {
+                let (iface, filter, run) = self.capture_command(command, raw, path)?;
+                (iface, filter, Some(run))
+            }
             (None, Some(iface)) => (iface.clone(), self.capture_filter(raw, path)?, None),
             (Some(_), Some(_)) => {
                 let kind = ErrorKind::Step("capture has both `run:` and `iface:`".into());
@@ -384,8 +389,13 @@ impl Walk<'_> {
                 return Err(self.ctx.at_value(path, kind).expected(expected));
             }
         };
+        let (tcpdump, ngrep) = match run {
+            Some(CaptureRun::Tcpdump(t)) => (Some(t), None),
+            Some(CaptureRun::Ngrep(n)) => (None, Some(n)),
+            None => (None, None),
+        };
         let id = CaptureId(self.captures.len());
-        self.captures.push(Capture { name: raw.name.clone(), on, iface, filter, tcpdump });
+        self.captures.push(Capture { name: raw.name.clone(), on, iface, filter, tcpdump, ngrep });
         self.open.insert(raw.name.clone(), id);
         Ok(StepKind::StartCapture(id))
     }
@@ -414,20 +424,21 @@ impl Walk<'_> {
         Ok(filter)
     }
 
-    /// The `run:` form: `[sudo] tcpdump OPTIONS FILTER`, errors pointing at the word.
+    /// The `run:` form: `[sudo] tcpdump OPTIONS FILTER`, or ngrep (`[sudo] ngrep …` or
+    /// `docker run --net host IMAGE ngrep …`), errors pointing at the word.
     fn capture_command(
         &self,
         command: &str,
         raw: &RawCapture,
         path: &Path,
-    ) -> Result<(String, Option<String>, Option<TcpdumpRun>), ScenarioError> {
+    ) -> Result<(String, Option<String>, CaptureRun), ScenarioError> {
         let run_path = path.key("run");
         if raw.filter.is_some() {
             let kind = ErrorKind::Step("capture has both `run:` and `filter:`".into());
             let hint = Some("put the filter at the end of the tcpdump command line".to_string());
             return Err(self.ctx.at_key(&path.key("filter"), kind).hint(hint));
         }
-        let fail = |message: String, at: std::ops::Range<usize>, hint: Option<String>| {
+        let fail = |message: String, at: Range<usize>, hint: Option<String>| {
             self.ctx.at_part(&run_path, command, at, ErrorKind::Command(message)).hint(hint)
         };
         let words = crate::runner::shell::split_spans(command)
@@ -436,24 +447,64 @@ impl Walk<'_> {
             Some((w, _)) if w == "sudo" => &words[1..],
             _ => &words[..],
         };
-        match words.first() {
-            Some((w, _)) if w == "tcpdump" => {}
+        let (program, in_docker) = match strip_docker_run(words) {
+            Ok(rest) => (rest, rest.len() < words.len()),
+            Err(e) => return Err(fail(e.message, e.at, e.hint)),
+        };
+        match program.first() {
+            Some((w, _)) if w == "tcpdump" && !in_docker => {}
+            Some((w, _)) if w == "ngrep" => {
+                let args = crate::wire::NgrepArgs::parse(program)
+                    .map_err(|e| fail(e.message, e.at, e.hint))?;
+                let filter = self.ngrep_filter(&args, &fail)?;
+                let run = NgrepRun { command: command.to_string(), args };
+                return Ok((run.args.iface.clone(), Some(filter), CaptureRun::Ngrep(run)));
+            }
             first => {
                 let at = first.map_or(0..command.len(), |(_, at)| at.clone());
-                let hint =
-                    Some("a capture runs tcpdump: `run: \"tcpdump -ni eth0 port 4789\"`".into());
-                return Err(fail("expected a tcpdump command".into(), at, hint));
+                // The tcpdump wording stays as it was; ngrep is the only program in a
+                // `docker run` capture.
+                let (message, hint) = if in_docker {
+                    (
+                        "expected an ngrep command",
+                        "a capture runs `docker run --net host jpetazzo/netshoot ngrep …`",
+                    )
+                } else {
+                    (
+                        "expected a tcpdump command",
+                        "a capture runs tcpdump: `run: \"tcpdump -ni eth0 port 4789\"`",
+                    )
+                };
+                return Err(fail(message.into(), at, Some(hint.into())));
             }
         }
-        let args =
-            crate::engine::TcpdumpArgs::parse(words).map_err(|e| fail(e.message, e.at, e.hint))?;
+        let args = crate::engine::TcpdumpArgs::parse(program)
+            .map_err(|e| fail(e.message, e.at, e.hint))?;
         let filter = Some(args.filter).filter(|f| !f.is_empty());
         let run = TcpdumpRun {
             command: command.to_string(),
             count: args.count,
             link_level: args.link_level,
         };
-        Ok((args.iface, filter, Some(run)))
+        Ok((args.iface, filter, CaptureRun::Tcpdump(run)))
+    }
+
+    /// What ngrep's capture records: IP packets, and its BPF words if any, which must be
+    /// the filter language the simulator knows.
+    fn ngrep_filter(
+        &self,
+        args: &crate::wire::NgrepArgs,
+        fail: &dyn Fn(String, Range<usize>, Option<String>) -> ScenarioError,
+    ) -> Result<String, ScenarioError> {
+        if args.filter.is_empty() {
+            return Ok("ip".to_string());
+        }
+        if let Err(e) = crate::engine::Filter::parse(&args.filter) {
+            let at = args.filter_at.clone();
+            let hint = Some("a BPF filter: `udp port 4789`, `host 172.16.24.5`, …".to_string());
+            return Err(fail(format!("ngrep: {}", e.0), at, hint));
+        }
+        Ok(format!("ip and ( {} )", args.filter))
     }
 
     fn stop_capture(
@@ -464,11 +515,11 @@ impl Walk<'_> {
     ) -> Result<StepKind, ScenarioError> {
         let path = &step.key("stop_capture");
         if let Some(&id) = self.open.get(name) {
-            let expect = match (&self.captures[id.0].tcpdump, expect) {
-                (Some(_), Some(raw)) => Some(self.command_expect(raw, &step.key("expect"))?),
-                (Some(_), None) => Some(CommandExpect::default()),
-                (None, None) => None,
-                (None, Some(_)) => {
+            let expect = match (self.captures[id.0].prints(), expect) {
+                (true, Some(raw)) => Some(self.command_expect(raw, &step.key("expect"))?),
+                (true, None) => Some(CommandExpect::default()),
+                (false, None) => None,
+                (false, Some(_)) => {
                     let kind = ErrorKind::Step(format!("capture `{name}` prints nothing to check"));
                     let hint = Some("start it with `run: \"tcpdump -ni IFACE FILTER\"` to check what tcpdump prints".to_string());
                     return Err(self.ctx.at_key(&step.key("expect"), kind).hint(hint));
@@ -488,5 +539,124 @@ impl Walk<'_> {
         let hint = did_you_mean(name, self.open.keys().map(String::as_str));
         let expected = "expected the name of a capture started by an earlier `capture:` step";
         Err(self.ctx.at_value(path, kind).expected(expected).hint(hint))
+    }
+}
+
+/// What a `run:` capture runs.
+enum CaptureRun {
+    Tcpdump(TcpdumpRun),
+    Ngrep(NgrepRun),
+}
+
+/// Images the labs run ngrep from.
+const NGREP_IMAGES: [&str; 2] = ["jpetazzo/netshoot", "nicolaka/netshoot"];
+
+/// A `docker run` prefix a capture cannot take.
+struct DockerRunError {
+    message: String,
+    at: Range<usize>,
+    hint: Option<String>,
+}
+
+/// The words from the program on: past `docker run [--rm] --net host IMAGE` when the
+/// command starts so (ngrep in a container on the host's network sees the host's
+/// interfaces), else all of them.
+fn strip_docker_run(
+    words: &[(String, Range<usize>)],
+) -> Result<&[(String, Range<usize>)], DockerRunError> {
+    let [(docker, _), (run, run_at), rest @ ..] = words else { return Ok(words) };
+    if docker != "docker" || run != "run" {
+        return Ok(words);
+    }
+    let hint = || Some("a capture runs `docker run --net host jpetazzo/netshoot ngrep …`".into());
+    let (mut host, mut k) = (false, 0);
+    while let Some((word, at)) = rest.get(k).filter(|(w, _)| w.starts_with('-')) {
+        k += 1;
+        match word.as_str() {
+            "--rm" => continue,
+            "--net=host" | "--network=host" => host = true,
+            "--net" | "--network" if rest.get(k).is_some_and(|(v, _)| v == "host") => {
+                (host, k) = (true, k + 1);
+            }
+            _ => {
+                let message = format!("docker run option {word} is not simulated in a capture");
+                return Err(DockerRunError { message, at: at.clone(), hint: hint() });
+            }
+        }
+    }
+    let Some((image, image_at)) = rest.get(k) else {
+        let message = "docker run needs an image".to_string();
+        return Err(DockerRunError { message, at: run_at.clone(), hint: hint() });
+    };
+    if !host {
+        let message = "a capture sniffs the host's interfaces: add `--net host`".to_string();
+        return Err(DockerRunError { message, at: image_at.clone(), hint: hint() });
+    }
+    let name = image.strip_suffix(":latest").unwrap_or(image);
+    if !NGREP_IMAGES.contains(&name) {
+        let message = format!("image {image} is not one the simulator runs ngrep from");
+        let hint = Some(format!("one of {}", NGREP_IMAGES.join(", ")));
+        return Err(DockerRunError { message, at: image_at.clone(), hint });
+    }
+    Ok(&rest[k + 1..])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::{parse, CommandError, CommandSite, Scenario, ScenarioError};
+
+    fn accept(_: &CommandSite) -> Result<(), CommandError> {
+        Ok(())
+    }
+
+    /// A scenario whose only step is a capture running `command` on `docker-host`.
+    fn with_capture(command: &str) -> Result<Scenario, ScenarioError> {
+        let src = format!(
+            "name: t\nunderlay:\n  networks:\n    - {{name: lan, subnet: 172.16.24.0/24}}\n\
+             hosts:\n  - {{name: docker-host, ip: 172.16.24.5}}\nsteps:\n\
+             \x20 - capture: {{on: docker-host, run: \"{command}\", name: sniff}}\n"
+        );
+        parse(&src, "t.yaml", &accept)
+    }
+
+    #[test]
+    fn ngrep_captures_as_lab_001_runs_them() {
+        let line = "docker run --net host jpetazzo/netshoot ngrep -tpd eth0 HTTP";
+        let s = with_capture(line).expect("valid");
+        let c = &s.captures[0];
+        assert_eq!((c.iface.as_str(), c.filter.as_deref()), ("eth0", Some("ip")));
+        let run = c.ngrep.as_ref().expect("an ngrep capture");
+        assert_eq!((run.command.as_str(), run.args.expression.as_deref()), (line, Some("HTTP")));
+        assert!(c.tcpdump.is_none() && c.prints());
+        let s = with_capture("sudo ngrep -d eth0 HTTP udp port 4789").expect("valid");
+        assert_eq!(s.captures[0].filter.as_deref(), Some("ip and ( udp port 4789 )"));
+        let s =
+            with_capture("docker run --rm --network=host nicolaka/netshoot:latest ngrep -d eth0");
+        assert_eq!(
+            s.expect("valid").captures[0].ngrep.as_ref().map(|r| r.args.timestamps),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn ngrep_command_lines_the_simulator_cannot_run() {
+        let message = |line: &str| {
+            let e = with_capture(line).expect_err("rejected");
+            (e.message(), e.line_col().expect("located").1)
+        };
+        let at = |col: usize| col + "  - capture: {on: docker-host, run: \"".len();
+        let m = message("docker run jpetazzo/netshoot ngrep -d eth0 HTTP");
+        assert_eq!(m, ("a capture sniffs the host's interfaces: add `--net host`".into(), at(12)));
+        let m = message("docker run --net host alpine ngrep -d eth0 HTTP");
+        assert_eq!(m, ("image alpine is not one the simulator runs ngrep from".into(), at(23)));
+        let m = message("docker run -it --net host jpetazzo/netshoot ngrep -d eth0");
+        assert_eq!(m, ("docker run option -it is not simulated in a capture".into(), at(12)));
+        let m = message("docker run --net host jpetazzo/netshoot tcpdump -ni eth0");
+        assert_eq!(m, ("expected an ngrep command".into(), at(41)));
+        let m = message("ngrep -d eth0 HTTP port 80 andd");
+        assert_eq!(m.1, at(20));
+        assert!(m.0.starts_with("ngrep: syntax error"), "{}", m.0);
+        let m = message("ngrep -x -d eth0 HTTP");
+        assert_eq!(m, ("ngrep option -x is not simulated".into(), at(7)));
     }
 }
