@@ -250,12 +250,16 @@ impl Daemon {
 
     /// Publishes the container's overlay endpoints in `overlay_peer_table`.
     pub(crate) fn publish_peers(&mut self, cid: &str) {
-        let Some(vtep) = self.vtep() else { return };
         for (net_id, ep) in self.overlay_endpoints(cid) {
-            let rec =
-                PeerRecord { endpoint_ip: ep.addr, endpoint_mac: ep.mac, tunnel_endpoint_ip: vtep };
-            self.gossip_create_entry(PEER_TABLE, &net_id, &ep.id, rec.encode());
+            self.publish_peer(&net_id, &ep);
         }
+    }
+
+    /// Publishes one endpoint (a container connected to one more overlay).
+    pub(crate) fn publish_peer(&mut self, net_id: &str, ep: &Endpoint) {
+        let Some(vtep) = self.vtep() else { return };
+        let rec = PeerRecord { endpoint_ip: ep.addr, endpoint_mac: ep.mac, tunnel_endpoint_ip: vtep };
+        self.gossip_create_entry(PEER_TABLE, net_id, &ep.id, rec.encode());
     }
 
     /// Withdraws them, before the endpoints go.
@@ -323,15 +327,12 @@ impl Daemon {
     /// endpoints exist gets its SAs; a peer deleted while none do loses them.
     fn check_encryption(&mut self, net_id: &str, remote: Ipv4Addr, op: WatchOp) -> Vec<KernelOp> {
         let net = &self.networks[net_id];
-        let (Some(vtep), true) =
-            (self.sa_vtep(), net.overlay.as_ref().is_some_and(|c| c.encrypted))
-        else {
-            return Vec::new();
-        };
-        let local = !net.endpoints.is_empty();
+        let cfg = net.overlay.as_ref().expect("an overlay network");
+        let (Some(vtep), true) = (self.sa_vtep(), cfg.encrypted) else { return Vec::new() };
+        let (local, vni) = (!net.endpoints.is_empty(), cfg.vni);
         let enc = &mut self.swarm.encryption;
         match op {
-            WatchOp::Create | WatchOp::Update if local => enc.setup(vtep, remote),
+            WatchOp::Create | WatchOp::Update if local => enc.setup(vtep, remote, vni),
             WatchOp::Delete if !local => enc.remove(vtep, remote),
             _ => Vec::new(),
         }
@@ -343,7 +344,8 @@ impl Daemon {
         let cfg = self.networks[net_id].overlay.as_ref().expect("an overlay network");
         let Some(vtep) = self.sa_vtep().filter(|_| cfg.encrypted) else { return Vec::new() };
         let remotes: Vec<Ipv4Addr> = cfg.peers.values().map(|p| p.tunnel_endpoint_ip).collect();
-        remotes.into_iter().flat_map(|r| self.swarm.encryption.setup(vtep, r)).collect()
+        let vni = cfg.vni;
+        remotes.into_iter().flat_map(|r| self.swarm.encryption.setup(vtep, r, vni)).collect()
     }
 
     /// The driver's bind and advertise addresses: both the node's VTEP.

@@ -8,10 +8,10 @@
 //! remote VTEP: the mangle mark, then per key the SAs — both directions for the primary
 //! (first) key, receive-only for the others — and one outbound policy for the primary.
 //!
-//! Departures, because the simulated iptables has neither `-m bpf` nor `-m u32` nor
-//! `-m policy`: the mark rule matches every UDP datagram to the data-path port rather than
-//! only this VNI's (Docker 20.10 adds a BPF VNI match), and the INPUT rule that drops
-//! unencrypted VXLAN (`-m policy --dir in --pol none`) is not emitted.
+//! The mark rule picks the network's VNI out of the VXLAN header with libnetwork 20.10's
+//! `-m u32` expression. Departure, because the simulated iptables has no `-m policy`: the
+//! INPUT rules that accept VXLAN of this VNI only through IPsec and drop it otherwise
+//! (`programInput`) are not emitted.
 
 use std::net::Ipv4Addr;
 
@@ -162,10 +162,14 @@ pub fn program_sp(local: Ipv4Addr, remote: Ipv4Addr, forward_spi: u32, port: u16
     }
 }
 
-/// `programMangle(vni, true)`, without the VNI match (see the module doc).
-pub fn mangle_mark_op(port: u16) -> KernelOp {
+/// `programMangle(vni, true)`: UDP to the data-path port whose VXLAN header (found past the
+/// IP header's length, `0>>22&0x3C`, then 12 bytes on: the 8-byte UDP header and the VXLAN
+/// flags word) carries `vni` gets the mark the policies select.
+pub fn mangle_mark_op(vni: u32, port: u16) -> KernelOp {
+    let vni_match = format!("0>>22&0x3C@12&0xFFFFFF00={}", vni << 8);
     let args = ["-t", "mangle", "-A", "OUTPUT", "-p", "udp", "--dport", &port.to_string()]
         .into_iter()
+        .chain(["-m", "u32", "--u32", &vni_match])
         .chain(["-j", "MARK", "--set-mark", &OVERLAY_REQID_MARK.to_string()])
         .map(String::from)
         .collect();
@@ -173,7 +177,7 @@ pub fn mangle_mark_op(port: u16) -> KernelOp {
 }
 
 /// `setupEncryption(localIP, advIP, remoteIP, vni, …, keys)`: `keys[0]` is the primary.
-/// The caller adds [`mangle_mark_op`] once per host (libnetwork checks that it exists).
+/// The caller adds [`mangle_mark_op`] once per VNI (libnetwork checks that it exists).
 pub fn setup_encryption(
     local: Ipv4Addr,
     advertise: Ipv4Addr,
@@ -253,8 +257,9 @@ mod tests {
             ]
         );
         assert_eq!(
-            mangle_mark_op(4789).to_string(),
-            "iptables -t mangle -A OUTPUT -p udp --dport 4789 -j MARK --set-mark 13681891"
+            mangle_mark_op(4097, 4789).to_string(),
+            "iptables -t mangle -A OUTPUT -p udp --dport 4789 -m u32 --u32 \
+             '0>>22&0x3C@12&0xFFFFFF00=1048832' -j MARK --set-mark 13681891"
         );
     }
 
@@ -299,7 +304,7 @@ mod tests {
                 ip: vteps[peer],
                 mac: NICS[peer],
             },
-            mangle_mark_op(4789),
+            mangle_mark_op(4097, 4789),
         ];
         ops.extend(setup_encryption(vteps[me], vteps[me], vteps[peer], keys, 4789));
         for d in ["vxlan0", "veth0"] {

@@ -46,7 +46,8 @@ pub struct OverlayEncryption {
     keys: Vec<OverlayKey>,
     /// `secMap`: per remote VTEP, the SPIs of each key, in the order of `keys`.
     nodes: IndexMap<Ipv4Addr, Vec<SpiPair>>,
-    mangle_installed: bool,
+    /// The VNIs whose mark rule is installed.
+    marked_vnis: Vec<u32>,
 }
 
 /// What a key change asks of the driver (`DriverEncryptionUpdate`).
@@ -110,15 +111,16 @@ impl OverlayEncryption {
         ops
     }
 
-    /// `setupEncryption` for one remote VTEP, once.
-    pub fn setup(&mut self, vtep: Vtep, remote: Ipv4Addr) -> Vec<KernelOp> {
-        if self.nodes.contains_key(&remote) {
-            return Vec::new();
-        }
+    /// `setupEncryption` for one remote VTEP of network `vni`: the VNI's mark rule if it is
+    /// missing, then the remote's SAs if they are.
+    pub fn setup(&mut self, vtep: Vtep, remote: Ipv4Addr, vni: u32) -> Vec<KernelOp> {
         let mut ops = Vec::new();
-        if !self.mangle_installed {
-            self.mangle_installed = true;
-            ops.push(mangle_mark_op(DATA_PORT));
+        if !self.marked_vnis.contains(&vni) {
+            self.marked_vnis.push(vni);
+            ops.push(mangle_mark_op(vni, DATA_PORT));
+        }
+        if self.nodes.contains_key(&remote) {
+            return ops;
         }
         ops.extend(setup_encryption(vtep.local, vtep.advertise, remote, &self.keys, DATA_PORT));
         let spis = self.keys.iter().map(|k| SpiPair::new(vtep.advertise, remote, k)).collect();
@@ -206,6 +208,7 @@ mod tests {
     const H1: Ipv4Addr = Ipv4Addr::new(172, 16, 24, 4);
     const H2: Ipv4Addr = Ipv4Addr::new(172, 16, 24, 5);
     const VTEP: Vtep = Vtep { local: H1, advertise: H1 };
+    const VNI: u32 = 4098;
 
     fn key(t: u64) -> EncryptionKey {
         EncryptionKey { subsystem: KeySubsystem::Ipsec, key: [t as u8; 16], lamport_time: t }
@@ -232,7 +235,7 @@ mod tests {
     fn a_remote_gets_both_directions_of_the_primary_and_receive_sas_of_the_others_once() {
         let mut e = OverlayEncryption::default();
         e.set_keys(&[key(4), key(5), key(6)], VTEP);
-        let ops = e.setup(VTEP, H2);
+        let ops = e.setup(VTEP, H2, VNI);
         let spi = |tag| SpiPair::new(H1, H2, &OverlayKey { value: [0; 16], tag });
         let lines: Vec<String> = ops.iter().map(ToString::to_string).collect();
         assert_eq!(
@@ -242,16 +245,17 @@ mod tests {
         assert_eq!(ops.len(), 1 + 2 + 1 + 1 + 1);
         assert!(lines[2].contains(&format!("spi 0x{:08x}", spi(5).forward)), "{}", lines[2]);
         assert!(lines[3].starts_with("ip xfrm policy add"));
-        assert!(e.setup(VTEP, H2).is_empty());
+        assert!(e.setup(VTEP, H2, VNI).is_empty());
         let third = Ipv4Addr::new(172, 16, 24, 6);
-        assert!(!e.setup(VTEP, third)[0].to_string().starts_with("iptables"));
+        assert!(!e.setup(VTEP, third, VNI)[0].to_string().starts_with("iptables"));
+        assert_eq!(e.setup(VTEP, H2, VNI + 1), [mangle_mark_op(VNI + 1, DATA_PORT)]);
     }
 
     #[test]
     fn rotation_moves_transmission_to_the_next_key_and_drops_the_oldest() {
         let mut e = OverlayEncryption::default();
         e.set_keys(&[key(4), key(5), key(6)], VTEP);
-        e.setup(VTEP, H2);
+        e.setup(VTEP, H2, VNI);
         let ops = e.set_keys(&[key(5), key(6), key(7)], VTEP);
         let spi = |tag| SpiPair::new(H1, H2, &OverlayKey { value: [0; 16], tag });
         let (s4, s5, s6, s7) = (spi(4), spi(5), spi(6), spi(7));
@@ -288,10 +292,11 @@ mod tests {
     fn removing_a_remote_deletes_what_setup_added() {
         let mut e = OverlayEncryption::default();
         e.set_keys(&[key(4), key(5), key(6)], VTEP);
-        let added = e.setup(VTEP, H2);
+        let added = e.setup(VTEP, H2, VNI);
         let removed = e.remove(VTEP, H2);
         assert_eq!(removed.len(), added.len() - 1);
         assert!(e.remove(VTEP, H2).is_empty());
-        assert!(!e.setup(VTEP, H2).is_empty());
+        let again = e.setup(VTEP, H2, VNI);
+        assert_eq!(again.len(), added.len() - 1, "the mark rule stays");
     }
 }

@@ -379,8 +379,9 @@ impl Daemon {
             How::Connect if self.is_running(&cid) => {
                 let mut pl = Plumbing::default();
                 self.join(&cid, &a, Vec::new(), &mut pl);
+                let ep = self.networks[&a.network_id].endpoints[&cid].clone();
+                self.publish_peer(&a.network_id, &ep);
                 self.containers[&cid].networks.push(a);
-                self.publish_peers(&cid);
                 DockerOutcome { ops: pl.ops, effects: pl.effects, ..Default::default() }
             }
             How::Connect => {
