@@ -603,6 +603,7 @@ impl Kernel {
             local_addrs: n.local_addrs(),
             out_iface_addr: out_dev.and_then(|d| n.primary_addr(d)),
             in_iface_addr: in_dev.and_then(|d| n.primary_addr(d)),
+            packet: Some(pkt),
         };
         let outcome: HookOutcome = n.netfilter.hook(w.now, hook, &mut meta, &ctx);
         meta.write_back(pkt);

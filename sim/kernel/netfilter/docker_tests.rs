@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 
 use super::*;
-use crate::wire::TcpFlags;
+use crate::wire::{Ipv4Packet, TcpFlags};
 
 /// A host after Docker 20.10 programmed docker0, one user bridge and `-p 8080:80`.
 fn docker_host() -> Netfilter {
@@ -130,11 +130,12 @@ fn canonical_forms_match_real_iptables() {
 }
 
 /// The host's addresses: eth0 10.0.2.15, docker0 172.17.0.1, the user bridge 172.18.0.1.
-fn host_ctx(out_addr: Option<[u8; 4]>) -> HookCtx {
+fn host_ctx(out_addr: Option<[u8; 4]>) -> HookCtx<'static> {
     HookCtx {
         local_addrs: vec![[10, 0, 2, 15].into(), [172, 17, 0, 1].into(), [172, 18, 0, 1].into()],
         out_iface_addr: out_addr.map(Ipv4Addr::from),
         in_iface_addr: None,
+        packet: None,
     }
 }
 
@@ -289,4 +290,131 @@ fn policy_counters_move_when_the_policy_decides() {
     assert!(out.ends_with("filter FORWARD: policy DROP\ndropped\n"), "{out}");
     assert!(run(&mut nf, "-nvL FORWARD")
         .starts_with("Chain FORWARD (policy DROP 1 packets, 60 bytes)\n"));
+}
+
+/// Docker's encrypted overlay marks the VXLAN datagrams of VNI 4097 (libnetwork
+/// `programMangle`); listings as iptables-legacy printed them for the same command, and
+/// counters as the kernel's xt_u32 counted datagrams sent to 127.0.0.1:4789 there.
+const OVERLAY_MARK: &str = "-t mangle -A OUTPUT -p udp --dport 4789 -m u32 \
+     --u32 0>>22&0x3C@12&0xFFFFFF00=1048832 -j MARK --set-mark 13681891";
+
+/// A VXLAN datagram from 172.16.24.4 to 172.16.24.5 carrying a 98-byte ping frame: 134
+/// bytes from the outer IP header on.
+fn vxlan_datagram(vni: u32) -> Ipv4Packet {
+    use crate::wire::{EtherPayload, EthernetFrame, IcmpRepr, MacAddr, UdpDatagram};
+    use crate::wire::{IpPayload, UdpPayload, VxlanPacket};
+    let ping = IcmpRepr::EchoRequest { ident: 1, seq: 1, data: vec![0; 56] };
+    let inner = Ipv4Packet {
+        src: [10, 0, 1, 2].into(),
+        dst: [10, 0, 1, 3].into(),
+        ttl: 64,
+        ident: 1,
+        dont_fragment: true,
+        payload: IpPayload::Icmp(ping),
+    };
+    let frame = EthernetFrame {
+        dst: MacAddr([2, 66, 10, 0, 1, 3]),
+        src: MacAddr([2, 66, 10, 0, 1, 2]),
+        payload: EtherPayload::Ipv4(inner),
+    };
+    let udp = UdpDatagram {
+        src_port: 40000,
+        dst_port: 4789,
+        payload: UdpPayload::Vxlan(VxlanPacket::new(vni, frame)),
+    };
+    Ipv4Packet {
+        src: [172, 16, 24, 4].into(),
+        dst: [172, 16, 24, 5].into(),
+        ttl: 64,
+        ident: 7,
+        dont_fragment: false,
+        payload: IpPayload::Udp(udp),
+    }
+}
+
+/// The mark a locally sent packet leaves mangle OUTPUT with.
+fn output_mark(nf: &mut Netfilter, pkt: &Ipv4Packet) -> u32 {
+    let mut meta = PacketMeta::of(pkt, None, Some("eth0".into()));
+    let ctx = HookCtx { packet: Some(pkt), ..host_ctx(None) };
+    assert!(nf.hook(SimTime::ZERO, Hook::Output, &mut meta, &ctx).accepted);
+    meta.mark
+}
+
+#[test]
+fn overlay_mark_rule_lists_like_real_iptables() {
+    let mut nf = Netfilter::new();
+    run(&mut nf, OVERLAY_MARK);
+    assert_eq!(
+        run(&mut nf, "-t mangle -S OUTPUT"),
+        "-P OUTPUT ACCEPT\n\
+         -A OUTPUT -p udp -m udp --dport 4789 -m u32 --u32 \"0x0>>0x16&0x3c@0xc&0xffffff00=0x100100\" \
+         -j MARK --set-xmark 0xd0c4e3/0xffffffff\n"
+    );
+    assert_eq!(
+        run(&mut nf, "-t mangle -nvL OUTPUT"),
+        "Chain OUTPUT (policy ACCEPT 0 packets, 0 bytes)\n \
+         pkts bytes target     prot opt in     out     source               destination         \n    \
+         0     0 MARK       udp  --  *      *       0.0.0.0/0            0.0.0.0/0            \
+         udp dpt:4789 u32 \"0x0>>0x16&0x3c@0xc&0xffffff00=0x100100\" MARK set 0xd0c4e3\n"
+    );
+    // The same rule typed with spaces and other number bases is the same rule.
+    let line =
+        "-t mangle -D OUTPUT -p udp --dport 4789 -m u32 --u32 EXPR -j MARK --set-mark 13681891";
+    let mut args: Vec<String> = line.split_whitespace().map(String::from).collect();
+    args[11] = "0 >> 22 & 0x3c @ 12 & 0xffffff00 = 0x100100".into();
+    assert_eq!(nf.run_command(&args), Ok(String::new()));
+    assert_eq!(run(&mut nf, "-t mangle -S OUTPUT"), "-P OUTPUT ACCEPT\n");
+}
+
+#[test]
+fn overlay_mark_rule_marks_only_its_own_vni() {
+    let mut nf = Netfilter::new();
+    run(&mut nf, OVERLAY_MARK);
+    // Counts the datagrams too short to hold a VNI word.
+    run(&mut nf, "-t mangle -A OUTPUT -m u32 ! --u32 0>>22&0x3C@12=0:0xffffffff");
+    assert_eq!(output_mark(&mut nf, &vxlan_datagram(4097)), 13681891);
+    assert_eq!(output_mark(&mut nf, &vxlan_datagram(4098)), 0);
+    // Four bytes of UDP payload: the VNI word would be read past the end.
+    let mut short = vxlan_datagram(4097);
+    if let crate::wire::IpPayload::Udp(udp) = &mut short.payload {
+        udp.payload = crate::wire::UdpPayload::Raw(vec![8, 0, 0, 0]);
+    }
+    assert_eq!(output_mark(&mut nf, &short), 0);
+    let rows: Vec<String> = run(&mut nf, "-t mangle -nvxL OUTPUT")
+        .lines()
+        .skip(2)
+        .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    // What xt_u32 counted for a VNI 4097 datagram and a short one sent in a scratch namespace.
+    assert_eq!(rows, ["1 134", "1 32"]);
+}
+
+#[test]
+fn u32_option_errors_are_iptables_texts() {
+    let mut nf = Netfilter::new();
+    let err = |nf: &mut Netfilter, line: &str| {
+        let args: Vec<String> = line.split_whitespace().map(String::from).collect();
+        nf.run_command(&args).expect_err(line).message
+    };
+    let try_help = "Try `iptables -h' or 'iptables --help' for more information.";
+    assert_eq!(
+        err(&mut nf, "-t mangle -A OUTPUT -m u32 -j ACCEPT"),
+        format!("iptables v1.8.7 (legacy): u32: option \"--u32\" must be specified\n\n{try_help}")
+    );
+    assert_eq!(
+        err(&mut nf, "-t mangle -A OUTPUT -m u32 --u32 0=1 ! --u32 0=2"),
+        format!(
+            "iptables v1.8.7 (legacy): u32: option \"--u32\" can only be used once.\n\n{try_help}"
+        )
+    );
+    // Kernels with the 2026 shift-count fix (this machine's 6.18) refuse the rule on commit.
+    let e = nf.run_command(&["-A", "OUTPUT", "-m", "u32", "--u32", "0<<32=0"].map(String::from));
+    let invalid = "iptables: Invalid argument. Run `dmesg' for more information.";
+    assert_eq!(e.map_err(|e| (e.message, e.exit_code)), Err((invalid.to_string(), 1)));
+    assert_eq!(
+        err(&mut nf, "-t mangle -A OUTPUT -m u32 --u32 bogus"),
+        format!(
+            "iptables v1.8.7 (legacy): u32: at char 0: not a number or out of range\n{try_help}"
+        )
+    );
 }

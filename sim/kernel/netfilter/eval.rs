@@ -20,6 +20,7 @@
 //! the conntrack entry, and every packet of the connection (both directions) is then
 //! rewritten from the entry at the same hooks.
 
+use std::cell::OnceCell;
 use std::net::Ipv4Addr;
 
 use super::conntrack::{self, CtInfo, Manip};
@@ -68,11 +69,33 @@ enum Verdict {
     Nat(Target),
 }
 
-/// What rules can match on besides the packet itself.
+/// What rules can match on besides the packet's fields.
 struct Env<'a> {
-    host: &'a HookCtx,
+    host: &'a HookCtx<'a>,
     /// None when the namespace does not track connections.
     ct: Option<CtView>,
+    /// The packet's bytes from the IP header on, built on first use (`-m u32`); a walk does
+    /// not change addresses or ports, so one build serves the whole walk.
+    bytes: OnceCell<Vec<u8>>,
+}
+
+impl<'a> Env<'a> {
+    fn new(host: &'a HookCtx<'a>, ct: Option<CtView>) -> Env<'a> {
+        Env { host, ct, bytes: OnceCell::new() }
+    }
+
+    /// The packet as it would be on the wire now: the hook's packet with `pkt`'s (possibly
+    /// NATed) addresses and ports, checksums recomputed.
+    fn packet_bytes(&self, pkt: &PacketMeta) -> &[u8] {
+        self.bytes.get_or_init(|| {
+            let Some(packet) = self.host.packet else { return Vec::new() };
+            let mut packet = packet.clone();
+            pkt.write_back(&mut packet);
+            let mut out = Vec::with_capacity(packet.buffer_len());
+            packet.emit(&mut out);
+            out
+        })
+    }
 }
 
 /// Conntrack's verdict on the packet, as `-m conntrack` sees it.
@@ -167,7 +190,7 @@ impl Netfilter {
         if !self.is_used(table) {
             return true;
         }
-        let env = Env { host: ctx, ct: self.ct_view(pkt) };
+        let env = Env::new(ctx, self.ct_view(pkt));
         walk(self.table_mut(table), hook, pkt, &env, hits) != Verdict::Drop
     }
 
@@ -192,7 +215,7 @@ impl Netfilter {
         };
         let mut label = None;
         if info == CtInfo::New && !done {
-            let env = Env { host: ctx, ct: self.ct_view(pkt) };
+            let env = Env::new(ctx, self.ct_view(pkt));
             let verdict = walk(self.table_mut(Table::Nat), hook, pkt, &env, &mut out.hits);
             let e = self.conntrack.get_mut(id);
             match manip {
@@ -370,6 +393,9 @@ fn match_matches(m: &Match, pkt: &PacketMeta, env: &Env) -> bool {
             mk.as_ref().is_none_or(|mk| neg(mk.inverted, pkt.mark & mk.value.1 == mk.value.0))
         }
         Match::Comment(_) => true,
+        Match::U32(e) => {
+            e.as_ref().is_none_or(|e| neg(e.inverted, e.value.matches(env.packet_bytes(pkt))))
+        }
     }
 }
 

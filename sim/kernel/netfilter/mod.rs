@@ -17,7 +17,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 
 use crate::engine::SimTime;
-use crate::wire::{IpProtocol, TcpFlags};
+use crate::wire::{IpProtocol, Ipv4Packet, TcpFlags};
 
 /// A netfilter hook, in the order a forwarded packet meets them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -82,9 +82,9 @@ pub struct PacketMeta {
     pub conntrack_id: Option<u64>,
 }
 
-/// What a hook needs to know about the namespace it runs in.
+/// What a hook needs to know about the namespace it runs in, and the packet itself.
 #[derive(Debug, Clone, Default)]
-pub struct HookCtx {
+pub struct HookCtx<'a> {
     /// The namespace's own addresses (`-m addrtype --dst-type LOCAL`; 127.0.0.0/8 is always
     /// local).
     pub local_addrs: Vec<Ipv4Addr>,
@@ -93,6 +93,11 @@ pub struct HookCtx {
     /// The primary address of the incoming interface, for REDIRECT (None for locally
     /// generated packets, which REDIRECT to 127.0.0.1).
     pub in_iface_addr: Option<Ipv4Addr>,
+    /// The packet as it entered the hook, for matches that read its bytes (`-m u32`). Its
+    /// bytes are built only when such a rule is evaluated, with the `PacketMeta`'s current
+    /// addresses and ports (NAT done earlier in the hook) written into a copy. Without it
+    /// those matches see an empty packet, which fails every u32 test.
+    pub packet: Option<&'a Ipv4Packet>,
 }
 
 /// One rule (or chain policy) that took part in a packet's fate.
@@ -144,6 +149,7 @@ mod parse;
 mod render;
 mod rule;
 mod tables;
+mod u32_match;
 
 pub use conntrack::{ConntrackEntry, TcpCtState, Tuple};
 pub use tables::Netfilter;

@@ -13,7 +13,7 @@
 //!   (`tables.rs`), with the kernel's "Invalid argument" text.
 //!
 //! Not understood (rejected as unknown): `-f`, `-g`, `-c`, IPv6, and extensions other than
-//! tcp, udp, icmp, addrtype, conntrack, state, mark, comment and the targets in `rule.rs`.
+//! tcp, udp, icmp, addrtype, conntrack, state, mark, comment, u32 and the targets in `rule.rs`.
 
 use std::net::Ipv4Addr;
 
@@ -407,6 +407,7 @@ fn set_flag(flag: &mut bool) -> Result<(), IptablesError> {
 impl RuleBuilder {
     fn build(self) -> Result<Rule, IptablesError> {
         let target = self.target.unwrap_or(Target::None);
+        self.matches.iter().try_for_each(check_match_complete)?;
         check_target_complete(&target)?;
         Ok(Rule {
             src: self.src.filter(|s| s.inverted || s.value.prefix != 0),
@@ -519,6 +520,7 @@ fn new_match(name: &str) -> Result<Match, IptablesError> {
         "state" => Match::State(None),
         "mark" => Match::Mark(None),
         "comment" => Match::Comment(None),
+        "u32" => Match::U32(None),
         _ => {
             return Err(param_error(&format!(
                 "Couldn't load match `{name}':No such file or directory\n"
@@ -536,6 +538,7 @@ fn match_options(name: &str) -> &'static [&'static str] {
         "state" => &["--state"],
         "mark" => &["--mark"],
         "comment" => &["--comment"],
+        "u32" => &["--u32"],
         _ => &[],
     }
 }
@@ -560,6 +563,10 @@ fn set_match_option(m: &mut Match, opt: &str, inv: bool, v: &str) -> Result<(), 
         }
         Match::Mark(mk) => *mk = Some(Neg { inverted: inv, value: parse_mark(v)? }),
         Match::Comment(c) => *c = Some(v.to_string()),
+        Match::U32(Some(_)) => {
+            return Err(param_error("u32: option \"--u32\" can only be used once.\n"))
+        }
+        Match::U32(e) => *e = Some(Neg { inverted: inv, value: super::u32_match::parse(v)? }),
     }
     Ok(())
 }
@@ -750,6 +757,15 @@ fn parse_nat_range(s: &str) -> Result<NatRange, IptablesError> {
     };
     let ports = port.map(|p| parse_port_range(p, '-')).transpose()?;
     Ok(NatRange { addrs, ports })
+}
+
+/// Matches whose mandatory option is missing fail like xtables' final option check, which
+/// runs for the matches before the target's.
+fn check_match_complete(m: &Match) -> Result<(), IptablesError> {
+    match m {
+        Match::U32(None) => Err(param_error("u32: option \"--u32\" must be specified\n")),
+        _ => Ok(()),
+    }
 }
 
 /// Targets whose required option is missing fail like their libxt parser's final check.

@@ -169,6 +169,9 @@ fn match_save(m: &Match) -> String {
                 .unwrap()
         }
         Match::Comment(Some(c)) => write!(s, " --comment {}", quote(c)).unwrap(),
+        Match::U32(Some(e)) => {
+            write!(s, "{} \"{}\"", neg_opt(e.inverted, "--u32"), e.value).unwrap()
+        }
         _ => {}
     }
     s
@@ -292,6 +295,10 @@ fn match_print(m: &Match) -> String {
             write!(s, " mark match{inv} {}", mark(mk.value.0, mk.value.1)).unwrap();
         }
         Match::Comment(Some(c)) => write!(s, " /* {c} */").unwrap(),
+        Match::U32(Some(e)) => {
+            let inv = if e.inverted { " !" } else { "" };
+            write!(s, " u32{inv} \"{}\"", e.value).unwrap();
+        }
         _ => {}
     }
     s

@@ -9,6 +9,7 @@
 
 use std::net::Ipv4Addr;
 
+use super::u32_match::U32Expr;
 use super::CtState;
 
 /// A value with an optional `!` in front of it.
@@ -141,6 +142,7 @@ pub(crate) enum Match {
     State(Option<Neg<NameSet>>),
     Mark(Option<Neg<(u32, u32)>>),
     Comment(Option<String>),
+    U32(Option<Neg<U32Expr>>),
 }
 
 impl Match {
@@ -155,6 +157,7 @@ impl Match {
             Match::State(_) => "state",
             Match::Mark(_) => "mark",
             Match::Comment(_) => "comment",
+            Match::U32(_) => "u32",
         }
     }
 }

@@ -468,6 +468,7 @@ fn rule_valid(table: Table, rule: &Rule, hooks: &[Hook]) -> bool {
         Match::Tcp(_) => proto == Some(Proto::TCP),
         Match::Udp(_) => proto == Some(Proto::UDP),
         Match::Icmp(_) => proto == Some(Proto::ICMP),
+        Match::U32(e) => e.as_ref().is_none_or(|e| e.value.kernel_accepts()),
         _ => true,
     });
     let allowed: &[Hook] = match &rule.target {
