@@ -33,6 +33,21 @@ use crate::wire::MacAddr;
 pub const PEER_TABLE: &str = "overlay_peer_table";
 /// The option that sets the MTU the overlay's own is derived from.
 const MTU_OPTION: &str = "com.docker.network.driver.mtu";
+/// The options the overlay driver reads (`ov_network.go` `CreateNetwork`, ovmanager);
+/// nothing checks for others (docker-facts 35).
+const DRIVER_OPTIONS: [&str; 3] =
+    ["encrypted", MTU_OPTION, "com.docker.network.driver.overlay.vxlanid_list"];
+
+/// What the run's report says about an overlay option no driver reads, which Docker
+/// accepts without a word: the network works, without what the option was meant to do.
+fn unknown_option_warning(network: &str, key: &str) -> String {
+    let hint = crate::scenario::suggest::nearest(key, DRIVER_OPTIONS).map_or(String::new(), |k| {
+        let effect =
+            if k == "encrypted" { " As created, the network is NOT encrypted." } else { "" };
+        format!(" (did you mean `{k}`?{effect})")
+    });
+    format!("network {network}: the overlay driver ignores option `{key}`{hint}")
+}
 
 /// A swarm overlay as the driver instantiates it on this node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,6 +199,20 @@ fn peer_ops(cfg: &OverlayConfig, rec: &PeerRecord, op: WatchOp) -> Vec<KernelOp>
 }
 
 impl Daemon {
+    /// Warnings for the options of the swarm overlays this node knows that the driver
+    /// ignores, by network ID.
+    pub fn unknown_overlay_options(&self) -> Vec<(String, String)> {
+        let nets = self.swarm_networks();
+        let overlays = nets.iter().filter(|n| n.driver == "overlay");
+        overlays
+            .flat_map(|n| {
+                let unknown =
+                    n.options.iter().filter(|(k, _)| !DRIVER_OPTIONS.contains(&k.as_str()));
+                unknown.map(|(k, _)| (n.id.clone(), unknown_option_warning(&n.name, k)))
+            })
+            .collect()
+    }
+
     /// The network instantiated on this node, its sandbox built and its gossip joined.
     pub(crate) fn ensure_overlay(
         &mut self,
@@ -258,7 +287,8 @@ impl Daemon {
     /// Publishes one endpoint (a container connected to one more overlay).
     pub(crate) fn publish_peer(&mut self, net_id: &str, ep: &Endpoint) {
         let Some(vtep) = self.vtep() else { return };
-        let rec = PeerRecord { endpoint_ip: ep.addr, endpoint_mac: ep.mac, tunnel_endpoint_ip: vtep };
+        let rec =
+            PeerRecord { endpoint_ip: ep.addr, endpoint_mac: ep.mac, tunnel_endpoint_ip: vtep };
         self.gossip_create_entry(PEER_TABLE, net_id, &ep.id, rec.encode());
     }
 
@@ -378,6 +408,19 @@ impl Daemon {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_misspelt_option_gets_a_warning_with_the_fix() {
+        assert_eq!(
+            unknown_option_warning("green-overlay", "encyrpted"),
+            "network green-overlay: the overlay driver ignores option `encyrpted` (did you mean \
+             `encrypted`? As created, the network is NOT encrypted.)"
+        );
+        assert_eq!(
+            unknown_option_warning("n", "color"),
+            "network n: the overlay driver ignores option `color`"
+        );
+    }
 
     #[test]
     fn the_mtu_option_is_the_base_of_the_overlay_mtu() {

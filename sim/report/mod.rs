@@ -33,10 +33,17 @@ pub fn transcript(outcome: &Outcome, explain: bool) -> String {
     s
 }
 
-/// Every check with its verdict, then the tally.
+/// The run's warnings, if any, then every check with its verdict, then the tally.
 pub fn summary(outcome: &Outcome) -> String {
     let all = all_checks(outcome);
-    let mut s = String::from("Checks:\n");
+    let mut s = String::new();
+    if !outcome.warnings.is_empty() {
+        s += "Warnings:\n";
+        for w in &outcome.warnings {
+            let _ = writeln!(s, "  {w}");
+        }
+    }
+    s += "Checks:\n";
     for c in &all {
         let mark = if c.held { "ok  " } else { "FAIL" };
         let _ = write!(s, "  {mark} line {:>3}: {}", c.line, c.what);
@@ -72,6 +79,7 @@ struct Summary<'a> {
     events: u64,
     simulated_ns: u64,
     checks: Vec<&'a CheckResult>,
+    warnings: &'a [String],
     captures: Vec<CaptureSummary<'a>>,
     reachability: &'a Matrix,
 }
@@ -94,6 +102,7 @@ pub fn render(name: &str, outcome: &Outcome, explain: bool) -> Vec<(String, Vec<
         events: outcome.events,
         simulated_ns: outcome.end.as_nanos(),
         checks: all_checks(outcome),
+        warnings: &outcome.warnings,
         captures: outcome
             .captures
             .iter()

@@ -56,6 +56,9 @@ pub struct Outcome {
     /// containers and the overlay's peer neighbour and FDB entries arrive from the event
     /// loop, between steps as well as during them.
     pub applied_ops: Vec<(String, KernelOp)>,
+    /// What the run noticed that real Docker accepts silently (an overlay option no driver
+    /// reads), one line each.
+    pub warnings: Vec<String>,
     pub end: SimTime,
     pub events: u64,
     /// Reachability between every pair of endpoints at the end of the run.
@@ -132,6 +135,7 @@ pub(crate) struct Runner<'s> {
 
 impl Runner<'_> {
     fn into_outcome(self, seed: u64, matrix: check::Matrix) -> (Outcome, World) {
+        let warnings = self.warnings();
         let Runner { mut world, entries, checks, startup_ops, .. } = self;
         let applied_ops = std::mem::take(&mut world.applied_ops)
             .into_iter()
@@ -145,11 +149,22 @@ impl Runner<'_> {
             hops: std::mem::take(&mut world.hops),
             startup_ops,
             applied_ops,
+            warnings,
             end: world.queue.now(),
             events: world.queue.events_run(),
             matrix,
         };
         (outcome, world)
+    }
+
+    /// The swarm overlays' ignored options, once per network however many nodes know it.
+    fn warnings(&self) -> Vec<String> {
+        let daemons = self.world.machines.iter().filter_map(|m| m.daemon.as_ref());
+        let mut seen: IndexMap<String, String> = IndexMap::new();
+        for (net_id, warning) in daemons.flat_map(|d| d.unknown_overlay_options()) {
+            seen.entry(format!("{net_id} {warning}")).or_insert(warning);
+        }
+        seen.into_values().collect()
     }
 
     /// `${WORKER_TOKEN}` and `${MANAGER_TOKEN}` become the swarm's join tokens, as the
