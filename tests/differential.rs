@@ -21,7 +21,7 @@ use swarmsim::check::peer::{Attempt, PeerClient, PeerServer, CONNECT_TIMEOUT, LI
 use swarmsim::engine::{SimDuration, World};
 use swarmsim::kernel::export::{Export, Nic, NsNames};
 use swarmsim::kernel::process::ResolvConf;
-use swarmsim::kernel::{KernelOp, LinkKind, NsRef};
+use swarmsim::kernel::{KernelOp, NsRef};
 use swarmsim::runner::{self, Outcome};
 
 use real::{RealLab, RealProbe};
@@ -198,7 +198,7 @@ fn model_probe(world: &mut World, p: &Probe) -> Row {
 /// applied them (dockerd's start-up, then each command's).
 fn export(world: &World, outcome: &Outcome, names: &NsNames) -> Export {
     let mut e = Export::new(names.clone());
-    let nics: Vec<Nic> = (0..world.machines.len()).flat_map(|m| nics(world, m)).collect();
+    let nics: Vec<Nic> = (0..world.machines.len()).flat_map(|m| real::nics(world, m)).collect();
     let mut lans: Vec<&str> = nics.iter().map(|n| n.lan.as_str()).collect();
     lans.dedup();
     lans.iter().for_each(|l| e.lan(l));
@@ -211,30 +211,6 @@ fn export(world: &World, outcome: &Outcome, names: &NsNames) -> Export {
         e.ops(&entry.machine, &entry.ops);
     }
     e
-}
-
-/// A machine's NICs on the underlay, read from the model's kernel as build.rs made them.
-fn nics(world: &World, m: usize) -> Vec<Nic> {
-    let machine = &world.machines[m];
-    let root = machine.kernel.root();
-    let gateway = root.routes.routes.iter().find(|r| r.dst.prefix_len() == 0).and_then(|r| r.via);
-    root.links
-        .values()
-        .filter(|l| l.kind == LinkKind::Ethernet)
-        .map(|l| {
-            let port = swarmsim::fabric::Port { machine: m, ifindex: l.ifindex };
-            let addr =
-                root.addrs.iter().find(|a| a.dev == l.ifindex).expect("a NIC has an address");
-            Nic {
-                machine: machine.name.clone(),
-                lan: world.fabric.segment_of(port).expect("NICs are attached").to_string(),
-                name: l.name.clone(),
-                mac: l.mac,
-                addr: addr.net,
-                gateway,
-            }
-        })
-        .collect()
 }
 
 /// The published ports the ops leave in place: with the userland proxy on, Docker starts

@@ -16,11 +16,10 @@
 //! as pcap, must be one tshark reassembles: every echo whole again at its last fragment.
 //! Needs root, iproute2, tcpdump, tshark and iputils-ping; it fails saying so without them.
 
-#[allow(dead_code)]
 #[path = "differential/real.rs"]
 mod real;
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command};
 
 use swarmsim::engine::SimTime;
 use swarmsim::engine::{Capture, Filter, SimDuration, World};
@@ -203,7 +202,7 @@ fn real_run(names: &NsNames, pings: &Pings) -> (Vec<String>, Vec<Vec<String>>) {
     let dumps: Vec<Child> = CAPTURES.iter().map(|(n, i)| start_tcpdump(&real_ns(n), i)).collect();
     let mut outputs = Vec::new();
     for &(ns, args) in pings {
-        let out = run_in(&real_ns(ns), &[&["ping"][..], args].concat());
+        let out = real::run_in(&real_ns(ns), &[&["ping"][..], args].concat());
         // ping writes its local errors to stderr; the model has one stream, in time order,
         // and they come right after the header line for a refused first request.
         let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
@@ -316,29 +315,14 @@ fn mask_ping(out: &str) -> String {
         .join("\n")
 }
 
-fn run_in(ns: &str, cmd: &[&str]) -> Output {
-    Command::new("ip").args(["netns", "exec", ns]).args(cmd).output().expect("ip netns exec runs")
-}
-
 fn start_tcpdump(ns: &str, iface: &str) -> Child {
-    let child = Command::new("ip")
-        .args(["netns", "exec", ns, "tcpdump", "-n", "-l", "-i", iface, "icmp"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tcpdump starts");
-    // tcpdump needs a moment to attach before the first packet.
-    std::thread::sleep(std::time::Duration::from_millis(700));
-    child
+    real::start_text_tcpdump(ns, &["-i", iface, "icmp"])
 }
 
-/// Stops our own tcpdump (by its pid) and returns its lines, masked.
+/// Stops our own tcpdump and returns its lines, masked.
 fn stop_tcpdump(child: Child, ns: &str) -> Vec<String> {
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let pid = child.id().to_string();
-    let _ = Command::new("ip").args(["netns", "exec", ns, "kill", "-INT", &pid]).status();
-    let out = child.wait_with_output().expect("tcpdump exits");
-    text(&out.stdout).lines().filter(|l| !l.is_empty()).map(mask_line).collect()
+    let text = real::stop_text_tcpdump(child, ns);
+    text.lines().filter(|l| !l.is_empty()).map(mask_line).collect()
 }
 
 /// Drops the timestamp and masks the ICMP id (ping draws it at random).

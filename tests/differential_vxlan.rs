@@ -17,7 +17,7 @@
 mod real;
 
 use std::net::Ipv4Addr;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output};
 
 use swarmsim::engine::{Capture, Filter, SimDuration, World};
 use swarmsim::kernel::export::{Export, Nic, NsNames};
@@ -158,7 +158,8 @@ fn real_linux_agrees_with_the_model_across_a_vxlan_overlay() {
     let views_real = real_views(&names);
     let h1 = names.of("h1", &NsRef::Root);
     let tcpdump = start_tcpdump(&h1);
-    let real_out = run_in(&names.of("h1", &NsRef::named(CTR)), &["ping", "-c", "2", "10.0.1.4"]);
+    let real_out =
+        real::run_in(&names.of("h1", &NsRef::named(CTR)), &["ping", "-c", "2", "10.0.1.4"]);
     let real_lines = stop_tcpdump(tcpdump, &h1);
     drop(lab);
 
@@ -222,40 +223,24 @@ fn model_views(world: &World) -> Vec<String> {
 fn real_views(names: &NsNames) -> Vec<String> {
     let ov = names.of("h1", &NsRef::named(OV));
     let text = |o: Output| String::from_utf8_lossy(&o.stdout).to_string();
-    let fdb = text(run_in(&ov, &["bridge", "fdb", "show", "dev", "vxlan0"]));
+    let fdb = text(real::run_in(&ov, &["bridge", "fdb", "show", "dev", "vxlan0"]));
     let fdb: Vec<&str> = fdb.lines().filter(|l| !l.ends_with("master br0 permanent")).collect();
-    let details = text(run_in(&ov, &["ip", "-d", "link", "show", "vxlan0"]));
+    let details = text(real::run_in(&ov, &["ip", "-d", "link", "show", "vxlan0"]));
     let vxlan_line = details.lines().find(|l| l.trim_start().starts_with("vxlan id")).unwrap_or("");
     vec![
         fdb.join("\n"),
-        text(run_in(&ov, &["ip", "neigh", "show", "dev", "vxlan0"])),
+        text(real::run_in(&ov, &["ip", "neigh", "show", "dev", "vxlan0"])),
         format!("{vxlan_line}\n"),
     ]
 }
 
-fn run_in(ns: &str, cmd: &[&str]) -> Output {
-    Command::new("ip").args(["netns", "exec", ns]).args(cmd).output().expect("ip netns exec runs")
-}
-
 fn start_tcpdump(ns: &str) -> Child {
-    let child = Command::new("ip")
-        .args(["netns", "exec", ns, "tcpdump", "-n", "-l", "-i", "eth0", "udp", "port", "4789"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tcpdump starts");
-    // tcpdump needs a moment to attach before the first packet.
-    std::thread::sleep(std::time::Duration::from_millis(700));
-    child
+    real::start_text_tcpdump(ns, &["-i", "eth0", "udp", "port", "4789"])
 }
 
-/// Stops our own tcpdump (by its pid) and returns its lines, masked.
+/// Stops our own tcpdump and returns its lines, masked.
 fn stop_tcpdump(child: Child, ns: &str) -> Vec<String> {
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let pid = child.id().to_string();
-    let _ = Command::new("ip").args(["netns", "exec", ns, "kill", "-INT", &pid]).status();
-    let out = child.wait_with_output().expect("tcpdump exits");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = real::stop_text_tcpdump(child, ns);
     // A VXLAN packet's inner line follows its outer one; join them as the model prints.
     let mut lines: Vec<String> = Vec::new();
     for l in text.lines() {

@@ -240,7 +240,8 @@ mod tests {
         let lines: Vec<String> = ops.iter().map(ToString::to_string).collect();
         assert_eq!(
             lines[0],
-            "iptables -t mangle -A OUTPUT -p udp --dport 4789 -j MARK --set-mark 13681891"
+            "iptables -t mangle -A OUTPUT -p udp --dport 4789 -m u32 --u32 \
+             '0>>22&0x3C@12&0xFFFFFF00=1049088' -j MARK --set-mark 13681891"
         );
         assert_eq!(ops.len(), 1 + 2 + 1 + 1 + 1);
         assert!(lines[2].contains(&format!("spi 0x{:08x}", spi(5).forward)), "{}", lines[2]);

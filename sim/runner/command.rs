@@ -339,6 +339,17 @@ mod tests {
         parse(line, RunsOn::Host, PingFlavor::Iputils)
     }
 
+    #[test]
+    fn ip_xfrm_lists_states_and_policies_with_iproute2s_errors() {
+        assert!(matches!(host("ip xfrm state"), Ok(Command::IpXfrm { policies: false })));
+        assert!(matches!(host("ip x s list"), Ok(Command::IpXfrm { policies: false })));
+        assert!(matches!(host("ip xfrm policy show"), Ok(Command::IpXfrm { policies: true })));
+        let Err(e) = host("ip xfrm state foo") else { panic!("accepted") };
+        assert_eq!(e.message, "Command \"foo\" is unknown, try \"ip xfrm state help\".");
+        let Err(e) = host("ip xfrm") else { panic!("accepted") };
+        assert!(e.message.starts_with("Usage: ip xfrm XFRM-OBJECT { COMMAND | help }\n"));
+    }
+
     fn message(line: &str, runs_on: RunsOn) -> String {
         match parse(line, runs_on, PingFlavor::Iputils) {
             Err(e) => e.message,

@@ -310,3 +310,31 @@ pub fn nics(world: &World, m: usize) -> Vec<Nic> {
         })
         .collect()
 }
+
+/// Runs `cmd` in namespace `ns`.
+pub fn run_in(ns: &str, cmd: &[&str]) -> Output {
+    Command::new("ip").args(["netns", "exec", ns]).args(cmd).output().expect("ip netns exec runs")
+}
+
+/// `tcpdump -n -l ARGS` in `ns`, printing lines, given a moment to attach before the first
+/// packet.
+pub fn start_text_tcpdump(ns: &str, args: &[&str]) -> Child {
+    let child = Command::new("ip")
+        .args(["netns", "exec", ns, "tcpdump", "-n", "-l"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tcpdump starts");
+    std::thread::sleep(Duration::from_millis(700));
+    child
+}
+
+/// Stops our own tcpdump (by its pid, with SIGINT) and returns what it printed.
+pub fn stop_text_tcpdump(child: Child, ns: &str) -> String {
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = child.id().to_string();
+    let _ = Command::new("ip").args(["netns", "exec", ns, "kill", "-INT", &pid]).status();
+    let out = child.wait_with_output().expect("tcpdump exits");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

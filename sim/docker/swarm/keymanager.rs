@@ -57,7 +57,7 @@ impl KeyManager {
                 self.ops(store, now, rng)
             }
             Some(keys) if now >= self.next_rotation => {
-                self.next_rotation = self.next_rotation + ROTATION_INTERVAL;
+                self.next_rotation += ROTATION_INTERVAL;
                 let keys = self.rotate(keys, rng);
                 self.write(cluster, keys, now)
             }
