@@ -112,9 +112,13 @@ impl OverlayEncryption {
     }
 
     /// `setupEncryption` for one remote VTEP of network `vni`: the VNI's mark rule if it is
-    /// missing, then the remote's SAs if they are.
+    /// missing, then the remote's SAs if they are. Without keys nothing is programmed
+    /// (`checkEncryption`: "encryption key is not present").
     pub fn setup(&mut self, vtep: Vtep, remote: Ipv4Addr, vni: u32) -> Vec<KernelOp> {
         let mut ops = Vec::new();
+        if !self.has_keys() {
+            return ops;
+        }
         if !self.marked_vnis.contains(&vni) {
             self.marked_vnis.push(vni);
             ops.push(mangle_mark_op(vni, DATA_PORT));
@@ -220,6 +224,14 @@ mod tests {
 
     fn tags(e: &OverlayEncryption) -> Vec<u32> {
         e.keys.iter().map(|k| k.tag).collect()
+    }
+
+    #[test]
+    fn nothing_is_programmed_before_the_keys_arrive() {
+        let mut e = OverlayEncryption::default();
+        assert!(e.setup(VTEP, H2, VNI).is_empty());
+        e.set_keys(&[key(4), key(5), key(6)], VTEP);
+        assert_eq!(e.setup(VTEP, H2, VNI).len(), 6);
     }
 
     #[test]
