@@ -605,7 +605,7 @@ impl Daemon {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::docker::HostInfo;
     use crate::engine::{SimDuration, Streams};
@@ -765,7 +765,7 @@ steps:
 ";
 
     /// `docker network ls` without the ID column (IDs are random).
-    fn without_ids(out: &str) -> String {
+    pub(crate) fn without_ids(out: &str) -> String {
         out.lines().map(|l| format!("{}\n", &l[15..])).collect()
     }
 

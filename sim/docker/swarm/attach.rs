@@ -427,6 +427,7 @@ fn daemon_err(msg: &str) -> DockerOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::docker::network::tests::without_ids;
     use crate::docker::swarm::store::fixtures;
     use crate::engine::Streams;
     use crate::runner::command::check as check_command;
@@ -531,11 +532,6 @@ steps:
   - wait: 10s
   - {on: node2, run: docker network ls}
 ";
-
-    /// `docker network ls` without the ID column (IDs are random).
-    fn without_ids(out: &str) -> String {
-        out.lines().map(|l| format!("{}\n", &l[15..])).collect()
-    }
 
     #[test]
     fn containers_attach_by_hand_across_hosts_and_detach_when_they_stop() {
