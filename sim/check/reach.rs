@@ -213,15 +213,20 @@ fn cell(r: &mut Runner, src: &Endpoint, dst: &Endpoint) -> Result<Cell, LimitExc
     Ok(Cell { icmp, tcp })
 }
 
-/// Every machine of the scenario, then every running container, host by host.
+/// Every machine of the scenario, then every running container, host by host; crashed
+/// machines and their containers are out of the matrix.
 fn all_endpoints(r: &Runner) -> Vec<Endpoint> {
     let hosts = (0..r.scenario.hosts.len())
         .map(|i| Endpoint::Machine(Machine::Host(crate::scenario::HostId(i))));
     let externals = (0..r.scenario.externals.len())
         .map(|i| Endpoint::Machine(Machine::External(crate::scenario::ExternalId(i))));
-    let mut all: Vec<Endpoint> = hosts.chain(externals).collect();
+    let up = |e: &Endpoint| !r.world.machines[r.machine_of(e)].crashed;
+    let mut all: Vec<Endpoint> = hosts.chain(externals).filter(up).collect();
     for (h, &m) in r.layout.hosts.iter().enumerate() {
-        let Some(d) = r.world.machines[m].daemon.as_ref() else { continue };
+        let Some(d) = r.world.machines[m].daemon.as_ref().filter(|_| !r.world.machines[m].crashed)
+        else {
+            continue;
+        };
         for c in d.containers().filter(|c| c.ns().is_some() && !d.addresses(c).is_empty()) {
             all.push(Endpoint::Container {
                 host: crate::scenario::HostId(h),

@@ -163,6 +163,11 @@ impl Daemon {
         self.networks.values()
     }
 
+    /// The node's NetworkDB, while it is in a swarm.
+    pub fn network_db(&self) -> Option<&crate::proto::networkdb::NetworkDb> {
+        self.swarm.gossip.as_ref().map(super::gossip::GossipAgent::db)
+    }
+
     /// Every container, in creation order.
     pub fn containers(&self) -> impl Iterator<Item = &Container> {
         self.containers.values()

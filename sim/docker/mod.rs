@@ -54,6 +54,7 @@ pub use cli::{check_command, CliError, CliErrorKind};
 pub use container::{Container, ContainerState, PortSpec};
 pub use daemon::Daemon;
 pub use network::{Driver, Endpoint, Network};
+pub use overlay::{PeerRecord, PEER_TABLE};
 pub use sandbox::RESOLVER_IP;
 
 use crate::kernel::{KernelOp, NsRef};

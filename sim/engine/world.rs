@@ -40,6 +40,8 @@ pub struct Machine {
     pub procs: IndexMap<Pid, ProcSlot>,
     /// The machine's `/etc/resolv.conf` nameservers.
     pub nameservers: Vec<Ipv4Addr>,
+    /// Stopped for good by a crash fault: the event loop drops every event meant for it.
+    pub crashed: bool,
     next_pid: Pid,
 }
 
@@ -51,6 +53,7 @@ impl Machine {
             daemon: None,
             procs: IndexMap::new(),
             nameservers,
+            crashed: false,
             next_pid: 1,
         }
     }
@@ -91,6 +94,20 @@ pub enum Event {
         machine: usize,
         at: SimTime,
     },
+}
+
+impl Event {
+    /// The machine the event happens on.
+    fn machine(&self) -> usize {
+        match self {
+            Event::Frame { machine, .. }
+            | Event::Kernel { machine, .. }
+            | Event::Proc { machine, .. }
+            | Event::Swarm { machine, .. }
+            | Event::Gossip { machine, .. }
+            | Event::SwarmWake { machine, .. } => *machine,
+        }
+    }
 }
 
 /// A hop, with the machine it happened on.
@@ -202,6 +219,10 @@ impl World {
 
     pub(super) fn step(&mut self) -> Result<(), LimitExceeded> {
         let Some(event) = self.queue.pop()? else { return Ok(()) };
+        // A crashed machine neither receives nor wakes, so it never sends again either.
+        if self.machines[event.machine()].crashed {
+            return Ok(());
+        }
         let now = self.now();
         match event {
             Event::Frame { machine, ns, ifindex, packet, frame } => {

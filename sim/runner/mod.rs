@@ -79,7 +79,7 @@ pub enum RunError {
 }
 
 pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, RunError> {
-    let mut r = run_steps(scenario, seed)?;
+    let mut r = run_steps(scenario, seed, &mut |_| {})?;
     let matrix = check::matrix(&mut r).map_err(|e| RunError::Limit(e, seed))?;
     Ok(r.into_outcome(seed, matrix).0)
 }
@@ -88,12 +88,27 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, RunError> {
 /// step left it, for probes made after the scenario (the differential tests). Its captures
 /// and hops have moved into the outcome.
 pub fn run_keeping_world(scenario: &Scenario, seed: u64) -> Result<(Outcome, World), RunError> {
-    Ok(run_steps(scenario, seed)?.into_outcome(seed, check::Matrix::default()))
+    run_observing(scenario, seed, |_| {})
+}
+
+/// `run_keeping_world`, showing the world to `observe` after every step (and the think
+/// time after it): the property tests check their invariants there.
+pub fn run_observing(
+    scenario: &Scenario,
+    seed: u64,
+    mut observe: impl FnMut(&World),
+) -> Result<(Outcome, World), RunError> {
+    let r = run_steps(scenario, seed, &mut observe)?;
+    Ok(r.into_outcome(seed, check::Matrix::default()))
 }
 
 /// Builds the world and runs every step; then the captures stop and the address
 /// uniqueness invariants are checked.
-fn run_steps(scenario: &Scenario, seed: u64) -> Result<Runner<'_>, RunError> {
+fn run_steps<'s>(
+    scenario: &'s Scenario,
+    seed: u64,
+    observe: &mut dyn FnMut(&World),
+) -> Result<Runner<'s>, RunError> {
     let streams = Streams::new(seed);
     let (world, layout, startup) = build::build(scenario, &streams);
     let startup_ops =
@@ -113,6 +128,7 @@ fn run_steps(scenario: &Scenario, seed: u64) -> Result<Runner<'_>, RunError> {
         r.step(step.line, &step.kind).map_err(|e| RunError::Limit(e, seed))?;
         let next = r.world.now() + THINK_TIME;
         r.world.run_until(next).map_err(|e| RunError::Limit(e, seed))?;
+        observe(&r.world);
     }
     r.finish_captures();
     let invariants = check::uniqueness(&r.world);
@@ -249,6 +265,10 @@ impl Runner<'_> {
             Fault::Heal => self.world.fabric.set_partition(Partition::default()),
             Fault::Link { net, change } => {
                 self.world.fabric.change_link(self.layout.segments[net.0], change)
+            }
+            Fault::Crash(m) => {
+                let machine = self.machine_of(&Endpoint::Machine(*m));
+                self.world.machines[machine].crashed = true;
             }
         }
         self.entries.push(Entry {

@@ -46,6 +46,7 @@
 //!   - fault: {partition: [[docker-host], [client]]}   # unlisted machines: one more group
 //!   - fault: {link: {network: lan, loss: 30%, latency: 5ms, jitter: 1ms, bandwidth: 1mbit}}
 //!   - fault: heal               # removes the partition
+//!   - fault: {crash: worker2}   # the machine stops for good
 //! ```
 //!
 //! A command may paste the swarm's join tokens as `${WORKER_TOKEN}` and `${MANAGER_TOKEN}`;
@@ -65,8 +66,9 @@
 //! TTL per router, latencies summed). `fault:` steps act on the fabric from that moment:
 //! `partition` (hosts and externals by name; routers are never partitioned, traffic routed
 //! across groups is dropped at the last router) replaces any earlier partition, `heal`
-//! removes it, `link` changes only the parameters it names. The transcript shows each as a
-//! `# fault: …` line.
+//! removes it, `link` changes only the parameters it names, `crash` powers a host or external
+//! off for good (no step may run on it, capture on it, or probe from it afterwards; the
+//! reachability matrix leaves it out). The transcript shows each as a `# fault: …` line.
 //!
 //! A capture names its interface and filter either as `iface:`/`filter:`, or as the lab's
 //! command line `run: "[sudo] tcpdump OPTIONS FILTER"` with the options `-n`/`-nn`

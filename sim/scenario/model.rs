@@ -207,6 +207,9 @@ pub enum Fault {
     Heal,
     /// New link parameters for a network, from now on.
     Link { net: NetId, change: LinkChange },
+    /// The machine stops for good, as if its power were cut: nothing reaches it, its timers
+    /// never fire, it sends nothing more. Its peers find out only by timeouts.
+    Crash(Machine),
 }
 
 impl Fault {
@@ -228,6 +231,7 @@ impl Fault {
             Fault::Link { net, change } => {
                 format!("# fault: link {}: {change}", scenario.networks[net.0].name)
             }
+            Fault::Crash(m) => format!("# fault: crash {}", name(m)),
         }
     }
 }

@@ -117,6 +117,7 @@ pub enum RawFault {
 pub struct RawFaultMap {
     pub partition: Option<Vec<Vec<String>>>,
     pub link: Option<RawLinkChange>,
+    pub crash: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,7 +142,7 @@ impl<'de> Visitor<'de> for RawFaultVisitor {
     type Value = RawFault;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("`heal`, or a map with `partition` or `link`")
+        f.write_str("`heal`, or a map with `partition`, `link` or `crash`")
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<RawFault, E> {

@@ -727,9 +727,63 @@ fn fault_errors() {
         &with_steps("  - fault: heall\n"),
         "unknown value `heall`",
         (11, 12),
-        Some(
-            "expected `heal`, `{partition: [[A], [B, C]]}` or `{link: {network: NAME, loss: 1%}}`",
-        ),
+        Some("expected `heal`, `{partition: [[A], [B, C]]}`, `{link: {network: NAME, loss: 1%}}` or `{crash: MACHINE}`"),
         Some("did you mean `heal`?"),
+    );
+    check(
+        &with_steps("  - fault: {crash: client, partition: [[client]]}\n"),
+        "fault mixes `partition` and `crash`",
+        (11, 13),
+        None,
+        Some("a step does one thing: split it into one step per fault"),
+    );
+}
+
+#[test]
+fn a_crash_stops_its_machine_for_the_rest_of_the_scenario() {
+    let ok = with_steps("  - {on: client, run: ping -c 1 10.0.2.15}\n  - fault: {crash: client}\n");
+    let s = parse(&ok, "t.yaml", &accept).unwrap_or_else(|e| panic!("{e}"));
+    let crash = Fault::Crash(Machine::External(ExternalId(0)));
+    assert_eq!(s.steps[1].kind, StepKind::Fault(crash.clone()));
+    assert_eq!(crash.describe(&s), "# fault: crash client");
+    let hint = Some("a crashed machine runs nothing more: move this step before the crash");
+    check(
+        &with_steps("  - fault: {crash: client}\n  - {on: client, run: ping -c 1 10.0.2.15}\n"),
+        "`client` crashed at line 11",
+        (12, 10),
+        None,
+        hint,
+    );
+    check(
+        &with_steps("  - fault: {crash: client}\n  - fault: {crash: client}\n"),
+        "`client` crashed at line 11",
+        (12, 20),
+        None,
+        hint,
+    );
+    check(
+        &with_steps(
+            "  - {on: docker-host, run: docker run -d --name web nginx}\n  - fault: {crash: docker-host}\n  - expect: {reachable: [\"web -> client\"]}\n",
+        ),
+        "`web`'s host `docker-host` crashed at line 12",
+        (13, 27),
+        None,
+        hint,
+    );
+    check(
+        &with_steps(
+            "  - fault: {crash: client}\n  - capture: {on: client, iface: eth0, name: c}\n",
+        ),
+        "`client` crashed at line 11",
+        (12, 19),
+        None,
+        hint,
+    );
+    check(
+        &with_steps("  - fault: {crash: lan-router}\n"),
+        "unknown machine `lan-router`",
+        (11, 20),
+        Some("expected a host or external declared under `hosts:`/`externals:`"),
+        Some("routers never fail: name the machines behind them"),
     );
 }

@@ -1,9 +1,10 @@
 //! Link parameters (on a network, or changed by a `fault: {link: …}` step) and the fault
-//! steps: `partition`, `heal`, `link`.
+//! steps: `partition`, `heal`, `link`, `crash`.
 //!
 //! Checks: loss and bandwidth parse (see `values`); a partition names only hosts and
 //! externals, each at most once, in non-empty groups; `link` names a declared network and
-//! changes at least one parameter.
+//! changes at least one parameter; `crash` names one host or external (whether it is still
+//! running is the step walk's concern).
 
 use indexmap::IndexMap;
 
@@ -18,8 +19,7 @@ use crate::scenario::raw::{RawFault, RawFaultMap, RawLinkChange, Scalar};
 use crate::scenario::suggest::did_you_mean;
 use crate::scenario::values::{self, BANDWIDTH_EXPECTED, LOSS_EXPECTED};
 
-const FAULT_EXPECTED: &str =
-    "expected `heal`, `{partition: [[A], [B, C]]}` or `{link: {network: NAME, loss: 1%}}`";
+const FAULT_EXPECTED: &str = "expected `heal`, `{partition: [[A], [B, C]]}`, `{link: {network: NAME, loss: 1%}}` or `{crash: MACHINE}`";
 
 /// The four link values as written, each optional, under `path`.
 pub(crate) struct RawLink<'r> {
@@ -78,23 +78,36 @@ pub(crate) fn fault(
             let hint = did_you_mean(word, ["heal"]);
             return Err(ctx.at_value(path, kind).expected(FAULT_EXPECTED).hint(hint));
         }
-        RawFault::Map(RawFaultMap { partition: Some(groups), link: None }) => {
-            Fault::Partition(partition(groups, &path.key("partition"), topo, ctx)?)
-        }
-        RawFault::Map(RawFaultMap { partition: None, link: Some(link) }) => {
-            self::link(link, &path.key("link"), topo, ctx)?
-        }
-        RawFault::Map(RawFaultMap { partition: Some(_), link: Some(_) }) => {
-            let kind = ErrorKind::Step("fault mixes `partition` and `link`".into());
-            let hint = Some("a step does one thing: split it into one step per fault".into());
-            return Err(ctx.at_key(&path.key("link"), kind).hint(hint));
-        }
-        RawFault::Map(RawFaultMap { partition: None, link: None }) => {
-            let kind = ErrorKind::Step("`fault:` does nothing".into());
-            return Err(ctx.at_value(path, kind).expected(FAULT_EXPECTED));
-        }
+        RawFault::Map(map) => match (&map.partition, &map.link, &map.crash) {
+            (Some(groups), None, None) => {
+                Fault::Partition(partition(groups, &path.key("partition"), topo, ctx)?)
+            }
+            (None, Some(link), None) => self::link(link, &path.key("link"), topo, ctx)?,
+            (None, None, Some(name)) => {
+                Fault::Crash(fault_member(name, &path.key("crash"), topo, ctx)?)
+            }
+            (None, None, None) => {
+                let kind = ErrorKind::Step("`fault:` does nothing".into());
+                return Err(ctx.at_value(path, kind).expected(FAULT_EXPECTED));
+            }
+            _ => return Err(mixed(map, path, ctx)),
+        },
     };
     Ok(StepKind::Fault(fault))
+}
+
+/// A fault map with more than one key: reported at the second.
+fn mixed(map: &RawFaultMap, path: &Path, ctx: &Ctx) -> ScenarioError {
+    let given = [
+        ("partition", map.partition.is_some()),
+        ("link", map.link.is_some()),
+        ("crash", map.crash.is_some()),
+    ];
+    let mut keys = given.iter().filter(|(_, g)| *g).map(|(k, _)| *k);
+    let (first, second) = (keys.next().expect("two keys"), keys.next().expect("two keys"));
+    let kind = ErrorKind::Step(format!("fault mixes `{first}` and `{second}`"));
+    let hint = Some("a step does one thing: split it into one step per fault".into());
+    ctx.at_key(&path.key(second), kind).hint(hint)
 }
 
 fn partition(
@@ -126,14 +139,15 @@ fn partition(
                 let hint = Some(format!("it is already in group {} of this partition", first + 1));
                 return Err(ctx.at_value(&at, kind).hint(hint));
             }
-            machines.push(partition_member(name, &at, topo, ctx)?);
+            machines.push(fault_member(name, &at, topo, ctx)?);
         }
         out.push(machines);
     }
     Ok(out)
 }
 
-fn partition_member(
+/// A machine a partition or crash names: hosts and externals, never routers.
+fn fault_member(
     name: &str,
     path: &Path,
     topo: &Topology,
@@ -143,7 +157,7 @@ fn partition_member(
         let kind = ErrorKind::Unknown { what: "machine", name: name.to_string() };
         let router = topo.networks.iter().find(|n| format!("{}-router", n.name) == name);
         let hint = match router {
-            Some(_) => Some("routers are never partitioned: list the machines behind them".into()),
+            Some(_) => Some("routers never fail: name the machines behind them".into()),
             None => did_you_mean(name, topo.machine_names()),
         };
         let expected = "expected a host or external declared under `hosts:`/`externals:`";

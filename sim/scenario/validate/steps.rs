@@ -42,6 +42,7 @@ pub(crate) fn build(
         removed: IndexMap::new(),
         captures: Vec::new(),
         open: IndexMap::new(),
+        crashed: Vec::new(),
     };
     let steps_path = Path::root().key("steps");
     let mut steps = Vec::with_capacity(raw.len());
@@ -63,6 +64,8 @@ struct Walk<'a> {
     removed: IndexMap<String, usize>,
     captures: Vec<Capture>,
     open: IndexMap<String, CaptureId>,
+    /// Machines a `crash` fault stopped, with the line of that step.
+    crashed: Vec<(Machine, usize)>,
 }
 
 /// The kind of a step, borrowing the field that makes it that kind.
@@ -117,9 +120,7 @@ impl Walk<'_> {
             [(_, Kind::StopCapture(name, expect))] => self.stop_capture(name, *expect, path),
             [(_, Kind::Note(text))] => Ok(StepKind::Note(text.to_string())),
             [(_, Kind::Expect(expect))] => self.reach_expect(expect, &path.key("expect")),
-            [(_, Kind::Fault(fault))] => {
-                faults::fault(fault, &path.key("fault"), self.topo, self.ctx)
-            }
+            [(_, Kind::Fault(fault))] => self.fault(fault, path, line),
             [(first, _), (second, _), ..] => {
                 let kind = ErrorKind::Step(format!("step mixes `{first}` and `{second}`"));
                 let hint = Some("a step does one thing: split it into one step per kind".into());
@@ -135,6 +136,8 @@ impl Walk<'_> {
         line: usize,
     ) -> Result<StepKind, ScenarioError> {
         let (at, runs_on, target) = self.command_target(raw, path)?;
+        let key = if raw.on.is_some() { "on" } else { "in" };
+        self.running(&at, &path.key(key), None)?;
         let Some(command) = &raw.run else {
             let hint = Some("add `run: COMMAND`, the command to run there".to_string());
             return Err(self.ctx.at_value(path, ErrorKind::MissingKey("run".into())).hint(hint));
@@ -296,7 +299,8 @@ impl Walk<'_> {
             let kind = ErrorKind::Invalid { what: "reachability spec", text: spec.to_string() };
             self.ctx.at_part(path, spec, err.at, kind).expected(SPEC_EXPECTED).hint(Some(err.hint))
         })?;
-        let src = self.endpoint(parts.src.0, spec, parts.src.1, path)?;
+        let src = self.endpoint(parts.src.0, spec, parts.src.1.clone(), path)?;
+        self.running(&src, path, Some((spec, parts.src.1)))?;
         let dst = self.endpoint(parts.dst.0, spec, parts.dst.1, path)?;
         Ok(Reach { src, dst, probe: parts.probe })
     }
@@ -351,6 +355,59 @@ impl Walk<'_> {
         Err(self.ctx.at_value(path, kind).expected(IN_EXPECTED).hint(hint))
     }
 
+    /// A `fault:` step; a crash is remembered, and a machine crashes only once.
+    fn fault(
+        &mut self,
+        raw: &RawFault,
+        path: &Path,
+        line: usize,
+    ) -> Result<StepKind, ScenarioError> {
+        let path = path.key("fault");
+        let kind = faults::fault(raw, &path, self.topo, self.ctx)?;
+        if let StepKind::Fault(Fault::Crash(machine)) = &kind {
+            self.running(&Endpoint::Machine(*machine), &path.key("crash"), None)?;
+            self.crashed.push((*machine, line));
+        }
+        Ok(kind)
+    }
+
+    /// Refuses an endpoint on a machine that crashed earlier: it runs nothing more. The
+    /// error points at the value under `path`, or at `part` of it.
+    fn running(
+        &self,
+        at: &Endpoint,
+        path: &Path,
+        part: Option<(&str, Range<usize>)>,
+    ) -> Result<(), ScenarioError> {
+        let machine = match at {
+            Endpoint::Machine(m) => *m,
+            Endpoint::Container { host, .. } => Machine::Host(*host),
+        };
+        let Some((_, line)) = self.crashed.iter().find(|(m, _)| *m == machine) else {
+            return Ok(());
+        };
+        let kind = ErrorKind::Step(format!("{} crashed at line {line}", self.describe(at)));
+        let hint = Some(
+            "a crashed machine runs nothing more: move this step before the crash".to_string(),
+        );
+        let err = match part {
+            Some((text, range)) => self.ctx.at_part(path, text, range, kind),
+            None => self.ctx.at_value(path, kind),
+        };
+        Err(err.hint(hint))
+    }
+
+    /// `host `h``, or `container `c` (on host `h`)`, for messages.
+    fn describe(&self, at: &Endpoint) -> String {
+        let name = |m: Machine| self.topo.machine_name(m).to_string();
+        match at {
+            Endpoint::Machine(m) => format!("`{}`", name(*m)),
+            Endpoint::Container { host, name: c } => {
+                format!("`{c}`'s host `{}`", name(Machine::Host(*host)))
+            }
+        }
+    }
+
     fn removed_hint(&self, name: &str) -> Option<String> {
         self.removed
             .get(name)
@@ -359,6 +416,7 @@ impl Walk<'_> {
 
     fn capture(&mut self, raw: &RawCapture, path: &Path) -> Result<StepKind, ScenarioError> {
         let on = self.machine(&raw.on, &path.key("on"))?;
+        self.running(&Endpoint::Machine(on), &path.key("on"), None)?;
         if !is_slug(&raw.name) {
             let kind = ErrorKind::Invalid { what: "capture name", text: raw.name.clone() };
             let expected = "expected lowercase letters, digits and dashes only ([a-z0-9-]+): it names the pcap file";

@@ -36,6 +36,13 @@ impl Topology {
         self.externals.iter().position(|e| e.name == name).map(|i| Machine::External(ExternalId(i)))
     }
 
+    pub fn machine_name(&self, machine: Machine) -> &str {
+        match machine {
+            Machine::Host(h) => &self.hosts[h.0].name,
+            Machine::External(e) => &self.externals[e.0].name,
+        }
+    }
+
     /// The network called `name`, or an error at `path` with a did-you-mean hint.
     pub fn network(&self, name: &str, path: &Path, ctx: &Ctx) -> Result<NetId, ScenarioError> {
         named_network(name, path, self, ctx)
