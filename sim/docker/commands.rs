@@ -139,8 +139,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         ],
         short: "List containers",
         args: ArgRule::None,
-        flags: &[b("all", Some('a')), b("quiet", Some('q')), b("no-trunc", None)],
-        unmodelled: &["filter", "f", "format", "last", "n", "latest", "l", "size", "s"],
+        flags: &[
+            b("all", Some('a')),
+            b("quiet", Some('q')),
+            b("no-trunc", None),
+            v("filter", Some('f')),
+        ],
+        unmodelled: &["format", "last", "n", "latest", "l", "size", "s"],
         interspersed: true,
     },
     CommandSpec {

@@ -121,6 +121,8 @@ pub struct Container {
     pub sandbox: Option<SandboxInfo>,
     /// resolv.conf nameservers (127.0.0.11 on user-defined networks).
     pub nameservers: Vec<Ipv4Addr>,
+    /// `Config.Labels`: the swarm's `com.docker.swarm.*` labels on a task's container.
+    pub labels: Vec<(String, String)>,
 }
 
 impl Container {
@@ -326,6 +328,7 @@ impl Daemon {
             exposed: spec.exposed.iter().map(|s| s.to_string()).collect(),
             sandbox: None,
             nameservers: Vec::new(),
+            labels: Vec::new(),
         };
         self.containers.insert(id.clone(), c);
         Ok(id)
@@ -526,11 +529,16 @@ impl Daemon {
     }
 
     pub(crate) fn cmd_ps(&self, now: SimTime, p: &Parsed) -> DockerOutcome {
+        let filters = match PsFilters::parse(&p.values("filter")) {
+            Ok(f) => f,
+            Err(e) => return DockerOutcome::err(format!("Error response from daemon: {e}\n"), 1),
+        };
         let shown: Vec<&Container> = self
             .containers
             .values()
             .rev()
             .filter(|c| p.flag("all") || matches!(c.state, ContainerState::Running { .. }))
+            .filter(|c| filters.matches(c))
             .collect();
         let id = |c: &Container| if p.flag("no-trunc") { c.id.clone() } else { c.short_id() };
         if p.flag("quiet") {
@@ -559,6 +567,46 @@ impl Daemon {
     /// 0.0.0.0, which is why `:::8080->80/tcp` appears; only the IPv4 side is simulated).
     pub(crate) fn displayable_ports(&self, c: &Container) -> String {
         self.port_list(c).join(", ")
+    }
+}
+
+/// `docker ps --filter KEY=VALUE…` (`daemon/list.go`): values of one key are alternatives,
+/// different keys must all match. `name` is a regular expression searched in `/NAME`;
+/// `label` is `KEY` (present) or `KEY=VALUE`; `id` a prefix of the ID.
+struct PsFilters {
+    names: Vec<regex_lite::Regex>,
+    labels: Vec<(String, Option<String>)>,
+    ids: Vec<String>,
+}
+
+impl PsFilters {
+    fn parse(given: &[&str]) -> Result<PsFilters, String> {
+        let mut f = PsFilters { names: Vec::new(), labels: Vec::new(), ids: Vec::new() };
+        for arg in given {
+            let Some((key, value)) = arg.split_once('=') else {
+                return Err("Bad format of filter (expected name=value)".to_string());
+            };
+            match key.to_ascii_lowercase().as_str() {
+                "name" => f.names.push(regex_lite::Regex::new(value).map_err(|e| e.to_string())?),
+                "label" => f.labels.push(match value.split_once('=') {
+                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                    None => (value.to_string(), None),
+                }),
+                "id" => f.ids.push(value.to_string()),
+                _ => return Err(format!("Invalid filter '{key}'")),
+            }
+        }
+        Ok(f)
+    }
+
+    fn matches(&self, c: &Container) -> bool {
+        let slashed = format!("/{}", c.name);
+        let label = |(k, v): &(String, Option<String>)| {
+            c.labels.iter().any(|(ck, cv)| ck == k && v.as_ref().is_none_or(|v| v == cv))
+        };
+        (self.names.is_empty() || self.names.iter().any(|r| r.is_match(&slashed)))
+            && self.labels.iter().all(label)
+            && (self.ids.is_empty() || self.ids.iter().any(|i| c.id.starts_with(i.as_str())))
     }
 }
 

@@ -124,7 +124,7 @@ impl Daemon {
                 self.join_gateway_bridge(cid, &mut pl);
             }
         }
-        self.publish_peers(cid);
+        self.publish_endpoints(cid);
         pl
     }
 
@@ -312,7 +312,7 @@ impl Daemon {
     /// Everything a stopping container releases: its endpoints, then its namespace.
     pub(crate) fn unplumb_container(&mut self, cid: &str) -> Plumbing {
         let mut pl = Plumbing::default();
-        self.withdraw_peers(cid);
+        self.withdraw_endpoints(cid);
         let net_ids: Vec<String> = self.networks.keys().cloned().collect();
         for id in net_ids {
             self.leave(cid, &id, &mut pl);

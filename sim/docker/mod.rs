@@ -41,6 +41,7 @@ pub mod overlay_crypto;
 pub mod overlay_keys;
 pub mod render;
 mod sandbox;
+pub mod service_bind;
 pub mod swarm;
 #[cfg(test)]
 mod tests;

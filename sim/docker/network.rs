@@ -463,35 +463,43 @@ impl Daemon {
         }
     }
 
-    /// Embedded DNS (127.0.0.11) for a container: the addresses for `name` on the first of
-    /// the container's user-defined networks that knows it (container names, aliases, short
-    /// IDs), sorted (the real resolver shuffles them per query). `None`: forward the query
-    /// to the host's nameservers.
+    /// Embedded DNS (127.0.0.11) for a container: the addresses for `name` (or
+    /// `name.<network>`) on the first of the container's user-defined networks that knows
+    /// it, overlays before local networks (`ByNetworkType`). On an overlay the names are the
+    /// service bindings (services, `tasks.<svc>`, task and container names from every node);
+    /// on a bridge the local endpoints' names, aliases and short IDs, sorted. `None`:
+    /// forward the query to the host's nameservers. The resolver shuffles the answer.
     pub fn resolve(&self, container_id: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
         let c = self.container(container_id)?;
         let name = name.trim_end_matches('.').to_ascii_lowercase();
-        for att in &c.networks {
-            let Some(net) = self.networks.get(&att.network_id) else { continue };
-            if !net.is_user_defined_bridge() || !net.endpoints.contains_key(&c.id) {
-                continue;
-            }
+        let joined = c.networks.iter().filter_map(|att| self.networks.get(&att.network_id));
+        let mut nets: Vec<&Network> = joined.filter(|n| n.endpoints.contains_key(&c.id)).collect();
+        nets.sort_by_key(|n| n.driver != Driver::Overlay);
+        nets.into_iter().find_map(|net| {
             let bare = name.strip_suffix(&format!(".{}", net.name)).unwrap_or(&name);
-            let mut ips: Vec<Ipv4Addr> = net
-                .endpoints
-                .values()
-                .filter(|e| {
-                    e.name.eq_ignore_ascii_case(bare)
-                        || e.aliases.iter().any(|a| a.eq_ignore_ascii_case(bare))
-                })
-                .map(|e| e.addr.addr())
-                .collect();
-            if !ips.is_empty() {
-                ips.sort();
-                return Some(ips);
-            }
-        }
-        None
+            let ips = match net.driver {
+                Driver::Overlay => self.resolve_on_overlay(&net.id, bare),
+                _ if net.is_user_defined_bridge() => local_names(net, bare),
+                _ => Vec::new(),
+            };
+            (!ips.is_empty()).then_some(ips)
+        })
     }
+}
+
+/// The local endpoints a bridge network's embedded DNS names `name`, sorted.
+fn local_names(net: &Network, name: &str) -> Vec<Ipv4Addr> {
+    let mut ips: Vec<Ipv4Addr> = net
+        .endpoints
+        .values()
+        .filter(|e| {
+            e.name.eq_ignore_ascii_case(name)
+                || e.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+        })
+        .map(|e| e.addr.addr())
+        .collect();
+    ips.sort();
+    ips
 }
 
 /// A local network's row in `docker network ls` (ID, NAME, DRIVER, SCOPE).

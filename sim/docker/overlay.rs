@@ -277,24 +277,27 @@ impl Daemon {
         (0..).map(|n| format!("veth{n}")).find(|p| !used.contains(&p.as_str())).expect("unbounded")
     }
 
-    /// Publishes the container's overlay endpoints in `overlay_peer_table`.
-    pub(crate) fn publish_peers(&mut self, cid: &str) {
+    /// Publishes the container's overlay endpoints (see `publish_endpoint`).
+    pub(crate) fn publish_endpoints(&mut self, cid: &str) {
         for (net_id, ep) in self.overlay_endpoints(cid) {
-            self.publish_peer(&net_id, &ep);
+            self.publish_endpoint(&net_id, &ep);
         }
     }
 
-    /// Publishes one endpoint (a container connected to one more overlay).
-    pub(crate) fn publish_peer(&mut self, net_id: &str, ep: &Endpoint) {
+    /// Publishes one endpoint: the driver's record in `overlay_peer_table`, then the
+    /// controller's service info in `endpoint_table` (the order of `sbJoin`).
+    pub(crate) fn publish_endpoint(&mut self, net_id: &str, ep: &Endpoint) {
         let Some(vtep) = self.vtep() else { return };
         let rec =
             PeerRecord { endpoint_ip: ep.addr, endpoint_mac: ep.mac, tunnel_endpoint_ip: vtep };
         self.gossip_create_entry(PEER_TABLE, net_id, &ep.id, rec.encode());
+        self.publish_service_info(net_id, ep);
     }
 
-    /// Withdraws them, before the endpoints go.
-    pub(crate) fn withdraw_peers(&mut self, cid: &str) {
+    /// Withdraws both records, before the endpoints go.
+    pub(crate) fn withdraw_endpoints(&mut self, cid: &str) {
         for (net_id, ep) in self.overlay_endpoints(cid) {
+            self.withdraw_service_info(&net_id, &ep);
             self.gossip_delete_entry(PEER_TABLE, &net_id, &ep.id);
         }
     }
@@ -319,6 +322,7 @@ impl Daemon {
         let mut ops = Vec::new();
         for (id, key) in unused {
             self.networks.shift_remove(&id);
+            self.drop_service_bindings(&id);
             self.gossip_leave_network(&id);
             ops.push(KernelOp::NetnsDel { name: key });
         }

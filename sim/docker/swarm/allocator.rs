@@ -25,7 +25,7 @@
 //! value in use: swarmkit's restored bitmaps do not record where the old leader stopped, and
 //! this keeps "never reuse until the range wraps" true for everything still allocated.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use indexmap::IndexMap;
@@ -265,18 +265,18 @@ impl Allocator {
         }
     }
 
-    /// Services whose endpoint is missing or out of date with their spec; returns the IDs of
-    /// services that are allocated once this pass's ops apply.
+    /// Services whose endpoint is missing or out of date with their spec; returns the
+    /// endpoints of services that are allocated once this pass's ops apply, by ID.
     fn allocate_services(
         &mut self,
         store: &Store,
         used: &mut InUse,
         ops: &mut Vec<StoreOp>,
-    ) -> BTreeSet<String> {
-        let mut allocated = BTreeSet::new();
+    ) -> BTreeMap<String, ServiceEndpoint> {
+        let mut allocated = BTreeMap::new();
         for s in store.services.values() {
             let Some(endpoint) = self.service_endpoint(store, s, used) else { continue };
-            allocated.insert(s.id.clone());
+            allocated.insert(s.id.clone(), endpoint.clone());
             if s.endpoint.as_ref() != Some(&endpoint) {
                 let mut s = s.clone();
                 s.endpoint = Some(endpoint);
@@ -357,13 +357,13 @@ impl Allocator {
     fn allocate_tasks(
         &mut self,
         store: &Store,
-        services: &BTreeSet<String>,
+        services: &BTreeMap<String, ServiceEndpoint>,
         used: &mut InUse,
         now: SimTime,
         ops: &mut Vec<StoreOp>,
     ) {
         for t in store.tasks.values().filter(|t| t.status.state == TaskState::New) {
-            if t.attachment.is_none() && !services.contains(&t.service_id) {
+            if t.attachment.is_none() && !services.contains_key(&t.service_id) {
                 continue;
             }
             let Some(nets) = task_networks(store, &t.spec) else { continue };
@@ -373,6 +373,7 @@ impl Allocator {
             let Some(networks) = self.task_addresses(store, used, &nets) else { continue };
             let mut t: Task = t.clone();
             t.networks = networks;
+            t.endpoint = services.get(&t.service_id).cloned();
             t.status = TaskStatus {
                 timestamp: now,
                 state: TaskState::Pending,

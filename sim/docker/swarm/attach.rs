@@ -85,6 +85,7 @@ pub(super) fn attachment_task(
         },
         desired_state: TaskState::Running,
         networks: Vec::new(),
+        endpoint: None,
         not_before: None,
         attachment: Some(container_id.to_string()),
     })
@@ -380,7 +381,7 @@ impl Daemon {
                 let mut pl = Plumbing::default();
                 self.join(&cid, &a, Vec::new(), &mut pl);
                 let ep = self.networks[&a.network_id].endpoints[&cid].clone();
-                self.publish_peer(&a.network_id, &ep);
+                self.publish_endpoint(&a.network_id, &ep);
                 self.containers[&cid].networks.push(a);
                 DockerOutcome { ops: pl.ops, effects: pl.effects, ..Default::default() }
             }

@@ -34,6 +34,7 @@ use crate::docker::daemon::Daemon;
 use crate::docker::gossip::GossipAgent;
 use crate::docker::image::{self, ImageRef};
 use crate::docker::overlay_keys::OverlayEncryption;
+use crate::docker::service_bind::{ServiceBindings, TaskService};
 use crate::docker::{DockerOutcome, Effect};
 use crate::engine::SimTime;
 use crate::kernel::KernelOp;
@@ -88,6 +89,8 @@ pub struct SwarmSide {
     /// Containers attached to swarm overlays by hand (`docker run --network`, `network
     /// connect`), and the calls that attach them.
     pub(crate) attach: super::attach::Attachments,
+    /// The services bound on this node's overlays, and their DNS names.
+    pub(crate) services: ServiceBindings,
 }
 
 /// A task's container, and the swarm networks the task is attached to (a worker knows a
@@ -96,6 +99,8 @@ pub struct SwarmSide {
 struct TaskContainer {
     container_id: String,
     networks: Vec<Network>,
+    /// The service the task belongs to; `None` for a network-attachment task.
+    service: Option<TaskService>,
 }
 
 impl std::fmt::Debug for SwarmSide {
@@ -120,6 +125,7 @@ impl Default for SwarmSide {
             gossip: None,
             encryption: OverlayEncryption::default(),
             attach: Default::default(),
+            services: ServiceBindings::default(),
         }
     }
 }
@@ -575,9 +581,10 @@ impl Daemon {
         self.swarm.outbox.ops.extend(ops);
         let networks = self.task_attachments(task);
         let slot = if task.slot > 0 { task.slot.to_string() } else { task.node_id.clone() };
+        let name = format!("{}.{}.{}", task.spec.name, slot, task.id);
         let c = Container {
             id: id.clone(),
-            name: format!("{}.{}.{}", task.spec.name, slot, task.id),
+            name: name.clone(),
             image: r,
             image_id,
             entrypoint: spec.entrypoint.iter().map(|s| s.to_string()).collect(),
@@ -599,10 +606,11 @@ impl Daemon {
             exposed: spec.exposed.iter().map(|s| s.to_string()).collect(),
             sandbox: None,
             nameservers: Vec::new(),
+            labels: task_labels(task, &name),
         };
         self.containers.insert(id.clone(), c);
         let networks = task.networks.iter().map(|a| a.network.clone()).collect();
-        let tc = TaskContainer { container_id: id.clone(), networks };
+        let tc = TaskContainer { container_id: id.clone(), networks, service: task_service(task) };
         self.swarm.task_containers.insert(task.id.clone(), tc);
         let pl = self.start_container(now, &id)?;
         self.swarm.outbox.ops.extend(pl.ops);
@@ -633,12 +641,45 @@ impl Daemon {
             .collect()
     }
 
+    /// The service of the task whose container `cid` is, if any.
+    pub(crate) fn task_service(&self, cid: &str) -> Option<&TaskService> {
+        let tasks = self.swarm.task_containers.values();
+        tasks.filter(|t| t.container_id == cid).find_map(|t| t.service.as_ref())
+    }
+
     /// The swarm's worker and manager join tokens, if this node is a manager that has them.
     pub fn join_tokens(&self) -> Option<(String, String)> {
         let SwarmState::Active(n) = &self.swarm.state else { return None };
         let c = n.manager.as_ref()?.store.cluster.as_ref()?;
         Some((c.worker_token.clone(), c.manager_token.clone()))
     }
+}
+
+/// The labels the swarm executor puts on a task's container (`container.go` `labels`),
+/// sorted by key as the API returns them.
+fn task_labels(task: &super::store::Task, name: &str) -> Vec<(String, String)> {
+    let label = |k: &str, v: &str| (format!("com.docker.swarm.{k}"), v.to_string());
+    vec![
+        label("node.id", &task.node_id),
+        label("service.id", &task.service_id),
+        label("service.name", &task.spec.name),
+        label("task", ""),
+        label("task.id", &task.id),
+        label("task.name", name),
+    ]
+}
+
+/// What a service's task tells its node of the service: name, ID, VIPs.
+fn task_service(task: &super::store::Task) -> Option<TaskService> {
+    if task.attachment.is_some() {
+        return None;
+    }
+    let vips = task.endpoint.iter().flat_map(|e| &e.virtual_ips);
+    Some(TaskService {
+        id: task.service_id.clone(),
+        name: task.spec.name.clone(),
+        vips: vips.map(|v| (v.network_id.clone(), v.addr.addr())).collect(),
+    })
 }
 
 /// The ingress network `swarm init` creates (allocated like any other; docker-facts 16).

@@ -12,6 +12,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::docker::daemon::Daemon;
 use crate::docker::gossip::{GossipAgent, GossipOut};
+use crate::docker::service_bind::ENDPOINT_TABLE;
 use crate::engine::SimTime;
 use crate::proto::networkdb::Message;
 use crate::proto::swim;
@@ -99,6 +100,7 @@ impl Daemon {
         for o in out {
             match o {
                 GossipOut::Send(t) => self.swarm.outbox.gossip.push((from, t)),
+                GossipOut::Watch(w) if w.table == ENDPOINT_TABLE => self.on_endpoint_event(&w),
                 GossipOut::Watch(w) => {
                     let ops = self.on_peer_event(&w);
                     self.swarm.outbox.ops.extend(ops);

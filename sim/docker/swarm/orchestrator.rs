@@ -214,6 +214,7 @@ impl Work {
             },
             desired_state: TaskState::Running,
             networks: Vec::new(),
+            endpoint: None,
             not_before: None,
             attachment: None,
         }

@@ -800,6 +800,7 @@ mod tests {
             },
             desired_state: state,
             networks: vec![],
+            endpoint: None,
             not_before: None,
             attachment: None,
         }

@@ -344,6 +344,9 @@ pub struct Task {
     pub status: TaskStatus,
     pub desired_state: TaskState,
     pub networks: Vec<NetworkAttachment>,
+    /// The service's endpoint (VIPs, ports) as the allocator copied it into the task
+    /// (`Task.Endpoint`), so that the node knows the VIPs without asking.
+    pub endpoint: Option<ServiceEndpoint>,
     /// Not before this time may the task start (the restart delay).
     pub not_before: Option<SimTime>,
     /// A network-attachment task (swarmkit `NetworkAttachmentSpec`): the container, not a

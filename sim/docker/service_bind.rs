@@ -1,0 +1,332 @@
+//! Service bindings (libnetwork `service_common.go`, `agent.go`): what a node knows of the
+//! swarm's services on the overlays it has, and the names its embedded DNS answers there.
+//!
+//! Contract: when a task's container joins an overlay, its endpoint is bound locally and
+//! published in NetworkDB's `endpoint_table` as an `EndpointRecord`
+//! (`addServiceInfoToCluster`); the other nodes of that network bind it from the table's
+//! events (`handleEpTableEvent`), never from the cluster store. A binding adds DNS records
+//! on the endpoint's network (`addEndpointNameResolution`): the container (task) name;
+//! `tasks.<service>`; and `<service>` itself, which names the service's VIP, or in dnsrr
+//! mode (no VIP) every task. A container on an attachable overlay with no service gets
+//! only its name. Unbinding removes exactly what binding added. Each (service, network)
+//! pair a node sees gets the next fwmark of the node's counter, which starts at 256 and is
+//! never reused (fact 29): the LB sandbox's IPVS service is keyed by it.
+
+use std::net::Ipv4Addr;
+
+use indexmap::IndexMap;
+
+use super::daemon::Daemon;
+use super::network::Endpoint;
+use crate::proto::networkdb::{WatchEvent, WatchOp};
+
+/// NetworkDB's table of service endpoints (`libnetworkEPTable`).
+pub const ENDPOINT_TABLE: &str = "endpoint_table";
+
+/// The first fwmark a node hands out (`fwMarkCtr`).
+const FIRST_FWMARK: u32 = 256;
+
+/// `EndpointRecord` (libnetwork `agent.proto`) as protobuf: strings 1–5, repeated strings
+/// 7 (service aliases) and 8 (task aliases). Ingress ports (6) are not carried yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointRecord {
+    /// The container's name: `<service>.<slot>.<task ID>` for a task.
+    pub name: String,
+    pub service_name: String,
+    /// Empty for a container that is not a service's task.
+    pub service_id: String,
+    /// The service's VIP on this network; `None` in dnsrr mode.
+    pub virtual_ip: Option<Ipv4Addr>,
+    pub endpoint_ip: Ipv4Addr,
+    pub aliases: Vec<String>,
+    pub task_aliases: Vec<String>,
+}
+
+impl EndpointRecord {
+    pub fn encode(&self) -> Vec<u8> {
+        let vip = self.virtual_ip.map(|v| v.to_string()).unwrap_or_default();
+        let ip = self.endpoint_ip.to_string();
+        let mut fields: Vec<(u8, &str)> = vec![
+            (1, &self.name),
+            (2, &self.service_name),
+            (3, &self.service_id),
+            (4, &vip),
+            (5, &ip),
+        ];
+        fields.extend(self.aliases.iter().map(|a| (7, a.as_str())));
+        fields.extend(self.task_aliases.iter().map(|a| (8, a.as_str())));
+        let mut out = Vec::new();
+        // proto3 leaves empty strings out.
+        for (tag, text) in fields.into_iter().filter(|(_, t)| !t.is_empty()) {
+            out.push((tag << 3) | 2);
+            out.push(u8::try_from(text.len()).expect("names are shorter than 128 bytes"));
+            out.extend_from_slice(text.as_bytes());
+        }
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<EndpointRecord> {
+        let mut rec = EndpointRecord {
+            name: String::new(),
+            service_name: String::new(),
+            service_id: String::new(),
+            virtual_ip: None,
+            endpoint_ip: Ipv4Addr::UNSPECIFIED,
+            aliases: Vec::new(),
+            task_aliases: Vec::new(),
+        };
+        let mut rest = bytes;
+        while let [key, len, tail @ ..] = rest {
+            let len = usize::from(*len);
+            let text = std::str::from_utf8(tail.get(..len)?).ok()?.to_string();
+            rest = &tail[len..];
+            match key >> 3 {
+                1 => rec.name = text,
+                2 => rec.service_name = text,
+                3 => rec.service_id = text,
+                4 => rec.virtual_ip = Some(text.parse().ok()?),
+                5 => rec.endpoint_ip = text.parse().ok()?,
+                7 => rec.aliases.push(text),
+                8 => rec.task_aliases.push(text),
+                _ => return None,
+            }
+        }
+        (!rec.name.is_empty() && !rec.endpoint_ip.is_unspecified()).then_some(rec)
+    }
+}
+
+/// The service a task container belongs to, as the task told the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskService {
+    pub id: String,
+    pub name: String,
+    /// The service's VIP per network ID (none in dnsrr mode).
+    pub vips: Vec<(String, Ipv4Addr)>,
+}
+
+/// A service's load balancer on one network of this node (`loadBalancer`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancer {
+    pub service_name: String,
+    pub vip: Ipv4Addr,
+    pub fwmark: u32,
+    /// Backends by endpoint ID.
+    pub backends: IndexMap<String, Ipv4Addr>,
+}
+
+/// Everything bound on this node.
+#[derive(Debug, Clone)]
+pub struct ServiceBindings {
+    /// Per network ID: lower-case DNS name → the (endpoint ID, address) records, in the
+    /// order bound (`svcRecords`).
+    names: IndexMap<String, IndexMap<String, Vec<(String, Ipv4Addr)>>>,
+    /// Per (service ID, network ID).
+    lbs: IndexMap<(String, String), LoadBalancer>,
+    next_fwmark: u32,
+}
+
+impl Default for ServiceBindings {
+    fn default() -> Self {
+        ServiceBindings { names: IndexMap::new(), lbs: IndexMap::new(), next_fwmark: FIRST_FWMARK }
+    }
+}
+
+impl ServiceBindings {
+    /// The addresses `name` has on network `net`, in the order bound.
+    pub fn lookup(&self, net: &str, name: &str) -> Vec<Ipv4Addr> {
+        let records = self.names.get(net).and_then(|n| n.get(&name.to_ascii_lowercase()));
+        records.map(|r| r.iter().map(|(_, ip)| *ip).collect()).unwrap_or_default()
+    }
+
+    /// The load balancers on network `net`.
+    pub fn load_balancers<'a>(&'a self, net: &'a str) -> impl Iterator<Item = &'a LoadBalancer> {
+        self.lbs.iter().filter(move |((_, n), _)| n == net).map(|(_, lb)| lb)
+    }
+
+    /// `addServiceBinding` / `addContainerNameResolution` for one endpoint record.
+    fn bind(&mut self, net: &str, eid: &str, rec: &EndpointRecord) {
+        let ip = rec.endpoint_ip;
+        self.add_name(net, &rec.name, eid, ip);
+        for alias in &rec.task_aliases {
+            self.add_name(net, alias, eid, ip);
+        }
+        if rec.service_id.is_empty() {
+            return;
+        }
+        for svc in std::iter::once(&rec.service_name).chain(&rec.aliases) {
+            self.add_name(net, &format!("tasks.{svc}"), eid, ip);
+            self.add_name(net, svc, eid, rec.virtual_ip.unwrap_or(ip));
+        }
+        if let Some(vip) = rec.virtual_ip {
+            let key = (rec.service_id.clone(), net.to_string());
+            let next = &mut self.next_fwmark;
+            let lb = self.lbs.entry(key).or_insert_with(|| {
+                *next += 1;
+                LoadBalancer {
+                    service_name: rec.service_name.clone(),
+                    vip,
+                    fwmark: *next - 1,
+                    backends: IndexMap::new(),
+                }
+            });
+            lb.backends.insert(eid.to_string(), ip);
+        }
+    }
+
+    /// `rmServiceBinding` / `delContainerNameResolution`: every record of the endpoint goes;
+    /// a load balancer goes with its last backend.
+    fn unbind(&mut self, net: &str, eid: &str, service_id: &str) {
+        if let Some(names) = self.names.get_mut(net) {
+            for records in names.values_mut() {
+                records.retain(|(e, _)| e != eid);
+            }
+            names.retain(|_, records| !records.is_empty());
+        }
+        let key = (service_id.to_string(), net.to_string());
+        if let Some(lb) = self.lbs.get_mut(&key) {
+            lb.backends.shift_remove(eid);
+            if lb.backends.is_empty() {
+                self.lbs.shift_remove(&key);
+            }
+        }
+    }
+
+    /// One record per (name, endpoint): a VIP is shared by the service's endpoints, so
+    /// `<service>` keeps one entry per endpoint but answers the VIP once (see `lookup`).
+    fn add_name(&mut self, net: &str, name: &str, eid: &str, ip: Ipv4Addr) {
+        let records = self.names.entry(net.to_string()).or_default();
+        let list = records.entry(name.to_ascii_lowercase()).or_default();
+        if !list.iter().any(|(e, _)| e == eid) {
+            list.push((eid.to_string(), ip));
+        }
+    }
+
+    /// Forgets a network this node no longer has.
+    fn drop_network(&mut self, net: &str) {
+        self.names.shift_remove(net);
+        self.lbs.retain(|(_, n), _| n != net);
+    }
+}
+
+impl Daemon {
+    /// The record this node publishes for a container's endpoint on overlay `net_id`.
+    fn endpoint_record(&self, net_id: &str, ep: &Endpoint) -> EndpointRecord {
+        let service = self.task_service(&ep.container_id);
+        let vip = service.and_then(|s| s.vips.iter().find(|(n, _)| n == net_id).map(|v| v.1));
+        EndpointRecord {
+            name: ep.name.clone(),
+            service_name: service.map(|s| s.name.clone()).unwrap_or_default(),
+            service_id: service.map(|s| s.id.clone()).unwrap_or_default(),
+            virtual_ip: vip,
+            endpoint_ip: ep.addr.addr(),
+            aliases: Vec::new(),
+            task_aliases: ep.aliases.clone(),
+        }
+    }
+
+    /// `addServiceInfoToCluster` for one endpoint: bound here, then published.
+    pub(crate) fn publish_service_info(&mut self, net_id: &str, ep: &Endpoint) {
+        let rec = self.endpoint_record(net_id, ep);
+        self.swarm.services.bind(net_id, &ep.id, &rec);
+        self.gossip_create_entry(ENDPOINT_TABLE, net_id, &ep.id, rec.encode());
+    }
+
+    /// `deleteServiceInfoFromCluster`: withdrawn, then unbound here.
+    pub(crate) fn withdraw_service_info(&mut self, net_id: &str, ep: &Endpoint) {
+        let service_id = self.task_service(&ep.container_id).map(|s| s.id.clone());
+        self.gossip_delete_entry(ENDPOINT_TABLE, net_id, &ep.id);
+        self.swarm.services.unbind(net_id, &ep.id, &service_id.unwrap_or_default());
+    }
+
+    /// `handleEpTableEvent`: a remote endpoint on a network this node has.
+    pub(crate) fn on_endpoint_event(&mut self, w: &WatchEvent) {
+        if !self.networks.contains_key(&w.network) {
+            return;
+        }
+        let Some(rec) = EndpointRecord::decode(&w.value) else { return };
+        match w.op {
+            WatchOp::Create | WatchOp::Update => self.swarm.services.bind(&w.network, &w.key, &rec),
+            WatchOp::Delete => self.swarm.services.unbind(&w.network, &w.key, &rec.service_id),
+        }
+    }
+
+    /// The node leaves the network: its bindings there go.
+    pub(crate) fn drop_service_bindings(&mut self, net_id: &str) {
+        self.swarm.services.drop_network(net_id);
+    }
+
+    /// The addresses the embedded DNS gives `name` on overlay `net_id`: a service's VIP
+    /// once, or every task in dnsrr mode.
+    pub(crate) fn resolve_on_overlay(&self, net_id: &str, name: &str) -> Vec<Ipv4Addr> {
+        let mut ips = self.swarm.services.lookup(net_id, name);
+        let mut seen = Vec::new();
+        ips.retain(|ip| {
+            let first = !seen.contains(ip);
+            seen.push(*ip);
+            first
+        });
+        ips
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(name: &str, ip: [u8; 4], vip: Option<[u8; 4]>) -> EndpointRecord {
+        EndpointRecord {
+            name: name.into(),
+            service_name: "web".into(),
+            service_id: "svc1".into(),
+            virtual_ip: vip.map(Ipv4Addr::from),
+            endpoint_ip: Ipv4Addr::from(ip),
+            aliases: vec![],
+            task_aliases: vec![],
+        }
+    }
+
+    #[test]
+    fn records_round_trip_as_protobuf_and_leave_empty_strings_out() {
+        let rec = task("web.1.abc", [10, 0, 1, 3], Some([10, 0, 1, 2]));
+        let bytes = rec.encode();
+        assert_eq!(&bytes[..11], b"\x0a\x09web.1.abc");
+        assert_eq!(EndpointRecord::decode(&bytes), Some(rec));
+        let dnsrr = task("web.1.abc", [10, 0, 1, 3], None);
+        assert!(!dnsrr.encode().contains(&0x22), "no field 4 without a VIP");
+        assert_eq!(EndpointRecord::decode(&dnsrr.encode()), Some(dnsrr));
+    }
+
+    #[test]
+    fn a_vip_service_answers_its_vip_and_tasks_answers_every_task() {
+        let mut b = ServiceBindings::default();
+        b.bind("n", "e1", &task("web.1.a", [10, 0, 1, 3], Some([10, 0, 1, 2])));
+        b.bind("n", "e2", &task("web.2.b", [10, 0, 1, 4], Some([10, 0, 1, 2])));
+        assert_eq!(b.lookup("n", "web"), [Ipv4Addr::new(10, 0, 1, 2); 2]);
+        let tasks = b.lookup("n", "TASKS.web");
+        assert_eq!(tasks, [Ipv4Addr::new(10, 0, 1, 3), Ipv4Addr::new(10, 0, 1, 4)]);
+        assert_eq!(b.lookup("n", "web.2.b"), [Ipv4Addr::new(10, 0, 1, 4)]);
+        assert!(b.lookup("other", "web").is_empty(), "names are per network");
+        let lb: Vec<_> = b.load_balancers("n").collect();
+        assert_eq!((lb.len(), lb[0].fwmark, lb[0].backends.len()), (1, 256, 2));
+    }
+
+    #[test]
+    fn dnsrr_answers_the_tasks_and_has_no_load_balancer() {
+        let mut b = ServiceBindings::default();
+        b.bind("n", "e1", &task("web.1.a", [10, 0, 1, 3], None));
+        b.bind("n", "e2", &task("web.2.b", [10, 0, 1, 4], None));
+        assert_eq!(b.lookup("n", "web"), [Ipv4Addr::new(10, 0, 1, 3), Ipv4Addr::new(10, 0, 1, 4)]);
+        assert_eq!(b.load_balancers("n").count(), 0);
+    }
+
+    #[test]
+    fn unbinding_removes_what_binding_added_and_fwmarks_are_never_reused() {
+        let mut b = ServiceBindings::default();
+        b.bind("n", "e1", &task("web.1.a", [10, 0, 1, 3], Some([10, 0, 1, 2])));
+        b.unbind("n", "e1", "svc1");
+        assert!(b.lookup("n", "web").is_empty() && b.lookup("n", "tasks.web").is_empty());
+        assert_eq!(b.load_balancers("n").count(), 0);
+        b.bind("n", "e2", &task("web.2.b", [10, 0, 1, 4], Some([10, 0, 1, 2])));
+        assert_eq!(b.load_balancers("n").next().map(|lb| lb.fwmark), Some(257));
+    }
+}
