@@ -409,3 +409,38 @@ impl Process for DnsClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn command_lines_and_refusals() {
+        let dig = DnsTool::parse_dig(&args("@10.0.0.9 tasks.web. AAAA +short")).unwrap();
+        assert_eq!(dig.kind, DnsToolKind::Dig { short: true });
+        assert_eq!(
+            (dig.name.as_str(), dig.qtype, dig.server),
+            ("tasks.web", DnsType::Aaaa, Some([10, 0, 0, 9].into()))
+        );
+        let err = |r: Result<DnsTool, ToolUsageError>| r.err().map(|e| e.0);
+        assert_eq!(
+            err(DnsTool::parse_dig(&args("+trace web"))).as_deref(),
+            Some("dig: option +trace is not simulated")
+        );
+        assert_eq!(
+            err(DnsTool::parse_drill(&args("-T web"))).as_deref(),
+            Some("drill: option -T is not simulated")
+        );
+        assert_eq!(
+            err(DnsTool::parse_getent(&args("passwd root"))).as_deref(),
+            Some("Unknown database: passwd\nTry `getent --help' or `getent --usage' for more information.")
+        );
+        let ns = DnsTool::parse_nslookup(PingFlavor::Busybox, &args("web")).unwrap();
+        assert_eq!(ns.kind, DnsToolKind::Nslookup(PingFlavor::Busybox));
+        assert!(err(DnsTool::parse_nslookup(PingFlavor::Iputils, &args("web a..b"))).is_some());
+    }
+}
