@@ -7,7 +7,7 @@
 //! `nsenter --net=FILE CMD…` (see `netns`). iproute2 abbreviates as `matches()` does:
 //! `ip netns l` is `list`, `ip netns e` is `exec`.
 
-use crate::kernel::tools::{Curl, Nc, Ping, PingFlavor};
+use crate::kernel::tools::{Curl, DnsTool, Nc, Ping, PingFlavor};
 use crate::kernel::views::FdbFilter;
 use crate::scenario::suggest::did_you_mean;
 use crate::scenario::{CommandError, CommandSite, RunsOn};
@@ -20,6 +20,8 @@ pub enum Command {
     Ping(Ping),
     Curl(Curl),
     Nc(Nc),
+    /// `drill`, `dig`, `nslookup`, `getent hosts`.
+    Dns(DnsTool),
     IpAddr {
         with_addrs: bool,
         dev: Option<String>,
@@ -75,6 +77,10 @@ const PROGRAMS: &[&str] = &[
     "ping",
     "curl",
     "nc",
+    "drill",
+    "dig",
+    "nslookup",
+    "getent",
     "ip",
     "route",
     "brctl",
@@ -130,6 +136,12 @@ fn parse_words(
         "ping" => Ping::parse(flavor, &args).map(Command::Ping).map_err(|e| err(e.0, None)),
         "curl" => Curl::parse(&args).map(Command::Curl).map_err(|e| err(e.0, None)),
         "nc" => Nc::parse(flavor, &args).map(Command::Nc).map_err(|e| err(e.0, None)),
+        "drill" => DnsTool::parse_drill(&args).map(Command::Dns).map_err(|e| err(e.0, None)),
+        "dig" => DnsTool::parse_dig(&args).map(Command::Dns).map_err(|e| err(e.0, None)),
+        "nslookup" => DnsTool::parse_nslookup(flavor, &args)
+            .map(Command::Dns)
+            .map_err(|e| err(e.0, None)),
+        "getent" => DnsTool::parse_getent(&args).map(Command::Dns).map_err(|e| err(e.0, None)),
         "ip" => parse_ip(&args),
         "route" if args == ["-n"] => Ok(Command::RouteN),
         "route" => Err(err(

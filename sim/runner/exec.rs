@@ -3,7 +3,7 @@
 use crate::docker::{DockerOutcome, Effect};
 use crate::engine::LimitExceeded;
 use crate::kernel::process::{Process, ResolvConf};
-use crate::kernel::tools::{PingFlavor, Resolving};
+use crate::kernel::tools::{DnsClient, PingFlavor, Resolving};
 use crate::kernel::{views, KernelOp, NsRef};
 use crate::scenario::{Endpoint, RunsOn};
 
@@ -132,6 +132,7 @@ impl Runner<'_> {
             Command::Ping(p) => self.foreground(site, Box::new(Resolving::new(p)))?,
             Command::Curl(c) => self.foreground(site, Box::new(Resolving::new(c)))?,
             Command::Nc(n) => self.foreground(site, Box::new(Resolving::new(n)))?,
+            Command::Dns(t) => self.foreground(site, Box::new(DnsClient::new(t)))?,
             Command::IpAddr { with_addrs, dev } => {
                 view(views::ip_addr(kernel, &site.ns, with_addrs, dev.as_deref()))
             }

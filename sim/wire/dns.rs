@@ -1,13 +1,18 @@
 //! DNS messages (RFC 1035): the subset the embedded resolver and the stub resolvers use
 //! (A, AAAA, PTR, CNAME; one question).
 //!
-//! Contract: `emit` writes the header, the questions and the answer section (class IN),
-//! compressing every name against the names already written (RFC 1035 §4.1.4), so an
-//! answer for the question's name is a 2-byte pointer to offset 12, as real servers send
-//! it. `parse` follows pointers (only backwards, so it always terminates) and rejects what
-//! the repr cannot hold: opcodes other than QUERY, truncated (TC) messages, authority or
-//! additional records, answer classes other than IN, record types other than A, CNAME and
-//! PTR, and rcodes above 5. Names are held without the trailing dot; the root is `""`.
+//! Contract: `emit` writes the header, the questions, the answer section (class IN) and,
+//! when the message carries EDNS, one OPT record (RFC 6891) in the additional section. With
+//! `compress` it replaces every name's longest already-written suffix by a pointer (RFC
+//! 1035 §4.1.4), so an answer for the question's name is a 2-byte pointer to offset 12, as
+//! most servers send it; without, names are written in full, as Docker's embedded server
+//! sends the answers it builds itself (miekg/dns leaves `Msg.Compress` false). `parse`
+//! follows pointers (only backwards, so it always terminates) and rejects what the repr
+//! cannot hold: opcodes other than QUERY, truncated (TC) messages, authority records,
+//! additional records other than one OPT (holding at most a client cookie), answer classes
+//! other than IN, record types other than A, CNAME and PTR, and rcodes above 5. It sets
+//! `compress` unless a name could have been compressed and was not. Names are held without
+//! the trailing dot; the root is `""`.
 
 use std::net::Ipv4Addr;
 
@@ -142,7 +147,24 @@ pub struct DnsMessage {
     pub rcode: Rcode,
     pub questions: Vec<DnsQuestion>,
     pub answers: Vec<DnsRecord>,
+    /// The OPT pseudo-record, when the sender speaks EDNS.
+    pub edns: Option<Edns>,
+    /// Whether names are compressed on the wire.
+    pub compress: bool,
 }
+
+/// What an OPT record says (version 0, no DNSSEC OK bit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edns {
+    /// The largest UDP reply the sender accepts.
+    pub udp_size: u16,
+    /// A client cookie (RFC 7873), as dig sends by default.
+    pub cookie: Option<[u8; 8]>,
+}
+
+/// The OPT record's type, and the COOKIE option's code.
+const TYPE_OPT: u16 = 41;
+const OPTION_COOKIE: u16 = 10;
 
 const FLAG_QR: u16 = 0x8000;
 const FLAG_AA: u16 = 0x0400;
@@ -187,10 +209,11 @@ impl DnsMessage {
     /// # Panics
     /// If a name fails [`validate_name`] or a section holds more than 65535 entries.
     pub fn emit(&self, out: &mut Vec<u8>) {
-        let mut w = NameWriter { base: out.len(), seen: Vec::new() };
+        let mut w = NameWriter { base: out.len(), seen: Vec::new(), compress: self.compress };
         out.extend_from_slice(&self.id.to_be_bytes());
         out.extend_from_slice(&self.flags().to_be_bytes());
-        for count in [self.questions.len(), self.answers.len(), 0, 0] {
+        let additional = usize::from(self.edns.is_some());
+        for count in [self.questions.len(), self.answers.len(), 0, additional] {
             let count = u16::try_from(count).expect("more than 65535 DNS entries");
             out.extend_from_slice(&count.to_be_bytes());
         }
@@ -201,6 +224,9 @@ impl DnsMessage {
         }
         for r in &self.answers {
             emit_record(&mut w, out, r);
+        }
+        if let Some(edns) = self.edns {
+            emit_opt(out, edns);
         }
     }
 
@@ -224,18 +250,19 @@ impl DnsMessage {
         if flags & FLAG_TC != 0 {
             return Err(WireError::Malformed("DNS truncated message"));
         }
-        if be16(bytes, 8) != 0 || be16(bytes, 10) != 0 {
+        if be16(bytes, 8) != 0 || be16(bytes, 10) > 1 {
             return Err(WireError::Malformed("DNS authority or additional records"));
         }
         let rcode =
             Rcode::from_number((flags & 0xf) as u8).ok_or(WireError::Malformed("DNS rcode"))?;
-        let mut r = Reader { msg: bytes, pos: Self::HEADER_LEN };
+        let mut r = Reader { msg: bytes, pos: Self::HEADER_LEN, pointers: false };
         let questions = (0..be16(bytes, 4)).map(|_| r.question()).collect::<Result<_, _>>()?;
         let answers = (0..be16(bytes, 6)).map(|_| r.record()).collect::<Result<_, _>>()?;
+        let edns = if be16(bytes, 10) == 1 { Some(r.opt()?) } else { None };
         if r.pos != bytes.len() {
             return Err(WireError::Malformed("DNS trailing bytes"));
         }
-        Ok(DnsMessage {
+        let mut msg = DnsMessage {
             id: be16(bytes, 0),
             response: flags & FLAG_QR != 0,
             recursion_desired: flags & FLAG_RD != 0,
@@ -244,7 +271,28 @@ impl DnsMessage {
             rcode,
             questions,
             answers,
-        })
+            edns,
+            compress: true,
+        };
+        // Without pointers, the sender compressed only if compressing changes nothing.
+        msg.compress = r.pointers || msg.buffer_len() == bytes.len();
+        Ok(msg)
+    }
+}
+
+fn emit_opt(out: &mut Vec<u8>, edns: Edns) {
+    out.push(0);
+    out.extend_from_slice(&TYPE_OPT.to_be_bytes());
+    out.extend_from_slice(&edns.udp_size.to_be_bytes());
+    out.extend_from_slice(&0u32.to_be_bytes());
+    match edns.cookie {
+        Some(cookie) => {
+            out.extend_from_slice(&12u16.to_be_bytes());
+            out.extend_from_slice(&OPTION_COOKIE.to_be_bytes());
+            out.extend_from_slice(&8u16.to_be_bytes());
+            out.extend_from_slice(&cookie);
+        }
+        None => out.extend_from_slice(&0u16.to_be_bytes()),
     }
 }
 
@@ -269,6 +317,7 @@ struct NameWriter {
     base: usize,
     /// Every suffix written so far, with its offset in the message.
     seen: Vec<(String, usize)>,
+    compress: bool,
 }
 
 impl NameWriter {
@@ -280,7 +329,8 @@ impl NameWriter {
             if name.is_empty() { Vec::new() } else { name.split('.').collect() };
         for i in 0..labels.len() {
             let suffix = labels[i..].join(".");
-            if let Some(&(_, offset)) = self.seen.iter().find(|(s, _)| *s == suffix) {
+            let earlier = self.seen.iter().find(|(s, _)| *s == suffix).filter(|_| self.compress);
+            if let Some(&(_, offset)) = earlier {
                 out.extend_from_slice(&(0xc000 | offset as u16).to_be_bytes());
                 return;
             }
@@ -299,6 +349,8 @@ impl NameWriter {
 struct Reader<'a> {
     msg: &'a [u8],
     pos: usize,
+    /// Whether any name so far used a pointer.
+    pointers: bool,
 }
 
 impl Reader<'_> {
@@ -346,15 +398,36 @@ impl Reader<'_> {
 
     /// Reads a possibly compressed name at the cursor and moves past it.
     fn name(&mut self) -> Result<String, WireError> {
-        let (name, next) = read_name(self.msg, self.pos)?;
+        let (name, next, pointer) = read_name(self.msg, self.pos)?;
+        self.pointers |= pointer;
         self.pos = next;
         Ok(name)
     }
+
+    /// The OPT record: root owner, version 0, no flags, at most a client cookie.
+    fn opt(&mut self) -> Result<Edns, WireError> {
+        if self.take(1)? != [0] || self.u16()? != TYPE_OPT {
+            return Err(WireError::Malformed("DNS additional record"));
+        }
+        let udp_size = self.u16()?;
+        if self.take(4)? != [0, 0, 0, 0] {
+            return Err(WireError::Malformed("DNS EDNS version or flags"));
+        }
+        let cookie = match self.u16()? {
+            0 => None,
+            12 if self.u16()? == OPTION_COOKIE && self.u16()? == 8 => {
+                Some(<[u8; 8]>::try_from(self.take(8)?).expect("8 bytes"))
+            }
+            _ => return Err(WireError::Malformed("DNS EDNS option")),
+        };
+        Ok(Edns { udp_size, cookie })
+    }
 }
 
-/// Reads the name at `pos`; returns it and the offset just past it (past the first pointer
-/// if there is one). Each pointer must point before itself, which rules out loops.
-fn read_name(msg: &[u8], mut pos: usize) -> Result<(String, usize), WireError> {
+/// Reads the name at `pos`; returns it, the offset just past it (past the first pointer
+/// if there is one) and whether it used a pointer. Each pointer must point before itself,
+/// which rules out loops.
+fn read_name(msg: &[u8], mut pos: usize) -> Result<(String, usize, bool), WireError> {
     let mut labels: Vec<&str> = Vec::new();
     let mut wire_len = 1;
     let mut resume = None;
@@ -392,7 +465,7 @@ fn read_name(msg: &[u8], mut pos: usize) -> Result<(String, usize), WireError> {
             _ => return Err(WireError::Malformed("DNS label type")),
         }
     }
-    Ok((labels.join("."), resume.unwrap_or(pos + 1)))
+    Ok((labels.join("."), resume.unwrap_or(pos + 1), resume.is_some()))
 }
 
 #[cfg(test)]
@@ -413,6 +486,8 @@ mod tests {
                 qclass: DnsClass::In,
             }],
             answers: vec![],
+            edns: None,
+            compress: true,
         }
     }
 
@@ -492,10 +567,10 @@ mod tests {
     fn unsupported_sections_are_rejected() {
         let mut out = Vec::new();
         query().emit(&mut out);
-        let mut edns = out.clone();
-        edns[11] = 1;
+        let mut authority = out.clone();
+        authority[9] = 1;
         assert_eq!(
-            DnsMessage::parse(&edns),
+            DnsMessage::parse(&authority),
             Err(WireError::Malformed("DNS authority or additional records"))
         );
         let mut tc = out.clone();
@@ -504,5 +579,62 @@ mod tests {
         let mut rcode9 = out;
         rcode9[3] = 9;
         assert_eq!(DnsMessage::parse(&rcode9), Err(WireError::Malformed("DNS rcode")));
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    /// `dig web` (BIND 9.18) as captured: RD and AD, OPT with bufsize 1232 and a cookie.
+    #[test]
+    fn dig_query_with_a_cookie() {
+        let bytes = hex(concat!(
+            "7494012000010000000000010377656200000100010000",
+            "2904d000000000000c000a000893a2073a27681def"
+        ));
+        let msg = DnsMessage::parse(&bytes).unwrap();
+        let cookie = [0x93, 0xa2, 0x07, 0x3a, 0x27, 0x68, 0x1d, 0xef];
+        assert_eq!(msg.edns, Some(Edns { udp_size: 1232, cookie: Some(cookie) }));
+        let mut out = Vec::new();
+        msg.emit(&mut out);
+        // The repr holds no AD bit; everything else is the captured query.
+        assert_eq!(out[3], 0x00);
+        assert_eq!((&out[..3], &out[4..]), (&bytes[..3], &bytes[4..]));
+        let plain = DnsMessage { edns: Some(Edns { udp_size: 512, cookie: None }), ..query() };
+        assert_eq!(plain.buffer_len(), 35 + 11);
+        assert_eq!(
+            DnsMessage::parse(&{
+                let mut o = Vec::new();
+                plain.emit(&mut o);
+                o
+            }),
+            Ok(plain)
+        );
+    }
+
+    /// Docker's own answers repeat the owner name: `drill web` reads 40 bytes, not 37.
+    #[test]
+    fn uncompressed_answers_spell_names_out() {
+        let web = DnsMessage {
+            id: 1,
+            questions: vec![DnsQuestion {
+                name: "web".into(),
+                qtype: DnsType::A,
+                qclass: DnsClass::In,
+            }],
+            answers: vec![DnsRecord {
+                name: "web".into(),
+                ttl: 600,
+                data: DnsRecordData::A(Ipv4Addr::new(10, 0, 0, 2)),
+            }],
+            compress: false,
+            ..response()
+        };
+        let mut out = Vec::new();
+        web.emit(&mut out);
+        assert_eq!(out.len(), 40);
+        assert_eq!(&out[21..26], b"\x03web\x00");
+        assert_eq!(DnsMessage::parse(&out), Ok(web.clone()));
+        assert_eq!(DnsMessage { compress: true, ..web }.buffer_len(), 37);
     }
 }

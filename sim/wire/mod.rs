@@ -30,7 +30,8 @@ mod vxlan;
 
 pub use arp::{ArpOp, ArpRepr};
 pub use dns::{
-    validate_name, DnsClass, DnsMessage, DnsQuestion, DnsRecord, DnsRecordData, DnsType, Rcode,
+    validate_name, DnsClass, DnsMessage, DnsQuestion, DnsRecord, DnsRecordData, DnsType, Edns,
+    Rcode,
 };
 pub use esp::{EspKey, EspPacket, EspPayload};
 pub use ethernet::{EtherPayload, EthernetFrame, MacAddr};

@@ -68,6 +68,8 @@ fn dns() -> impl Strategy<Value = DnsMessage> {
             rcode,
             questions,
             answers,
+            edns: None,
+            compress: true,
         },
     )
 }

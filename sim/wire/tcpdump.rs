@@ -715,6 +715,8 @@ mod tests {
             rcode: Rcode::NoError,
             questions: vec![DnsQuestion { name: name.into(), qtype, qclass: DnsClass::In }],
             answers: vec![],
+            edns: None,
+            compress: true,
         }
     }
 

@@ -80,6 +80,8 @@ impl StubResolver {
                 qclass: DnsClass::In,
             }],
             answers: vec![],
+            edns: None,
+            compress: true,
         };
         if cx.udp_send(sock, (server, 53), UdpPayload::Dns(query)).is_err() {
             return self.send_query(cx);
