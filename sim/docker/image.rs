@@ -4,7 +4,7 @@
 //!
 //! Pulls print what a terminal shows once the progress bars settle: one `Pull complete` per
 //! layer. Layer IDs and digests are fake but deterministic (drawn from the daemon's stream).
-//! Only the `latest` tag exists.
+//! Only the `latest` tag exists, and `nginxdemos/hello:plain-text`.
 
 use crate::engine::RngStream;
 
@@ -70,6 +70,15 @@ const IMAGES: &[ImageSpec] = &[
         repo: "chrch/web",
         entrypoint: &[],
         cmd: &["python", "app.py"],
+        exposed: &["5000/tcp"],
+        env: &[PATH_ENV],
+        layers: 8,
+    },
+    // mark-church/pets admin/Dockerfile: ubuntu:14.04, EXPOSE 5000, CMD python /code/app.py.
+    ImageSpec {
+        repo: "chrch/admin",
+        entrypoint: &[],
+        cmd: &["python", "/code/app.py"],
         exposed: &["5000/tcp"],
         env: &[PATH_ENV],
         layers: 8,
@@ -145,7 +154,8 @@ pub fn lookup(r: &ImageRef) -> Result<&'static ImageSpec, PullError> {
     let spec = IMAGES.iter().find(|i| i.repo == r.repo).ok_or_else(|| {
         PullError::Denied(r.repo.strip_prefix("library/").unwrap_or(&r.repo).to_string())
     })?;
-    if r.tag != "latest" {
+    let plain_text = r.repo == "nginxdemos/hello" && r.tag == "plain-text";
+    if r.tag != "latest" && !plain_text {
         return Err(PullError::NoManifest(r.familiar()));
     }
     Ok(spec)

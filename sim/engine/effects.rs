@@ -7,7 +7,10 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use crate::docker::apps::{DnsServer, DockerProxy, HttpServer, Idle, Redis, Upstream};
+use crate::docker::apps::{
+    Crashed, DnsServer, DockerProxy, HelloFlavor, HttpServer, Idle, NginxHello, PetsApp, Redis,
+    Upstream,
+};
 use crate::docker::swarm::msg::Envelope;
 use crate::docker::Effect;
 use crate::kernel::process::{Process, ResolvConf};
@@ -162,6 +165,16 @@ impl World {
         let process: Box<dyn Process> = match image {
             "nginx" => Box::new(HttpServer::nginx()),
             "redis" => Box::new(Redis::default()),
+            "nginxdemos/hello" if c.image.tag == "plain-text" => {
+                Box::new(NginxHello::new(HelloFlavor::PlainText, &c.hostname))
+            }
+            "nginxdemos/hello" => Box::new(NginxHello::new(HelloFlavor::Html, &c.hostname)),
+            "chrch/web" | "chrch/admin" => {
+                match PetsApp::from_env(image == "chrch/admin", &c.process_env(), &c.hostname) {
+                    Ok(app) => Box::new(app),
+                    Err(e) => Box::new(Crashed::new("python", &e.to_string(), 1)),
+                }
+            }
             _ => Box::new(Idle::new(cmd.first().map_or(image, |c| c.as_str()))),
         };
         let (resolv, dns) = (daemon.resolv_conf(c), c.embedded_dns());

@@ -77,6 +77,11 @@ impl ProcCtx<'_> {
         self.kernel.tcp_close(self.now, &self.ns, sock, self.actions);
     }
 
+    /// `getsockname()` on a TCP connection: the address and port it arrived on.
+    pub fn tcp_local(&self, sock: SockId) -> Option<(Ipv4Addr, u16)> {
+        Some(self.kernel.ns(&self.ns)?.sockets.tcp_addrs(sock)?.0)
+    }
+
     pub fn udp_bind(&mut self, addr: Ipv4Addr, port: u16) -> Result<SockId, SocketError> {
         self.kernel.udp_bind(&self.ns, self.pid, addr, port)
     }

@@ -172,6 +172,14 @@ impl Sockets {
             .collect()
     }
 
+    /// A TCP connection's local and remote address (`getsockname`, `getpeername`).
+    pub fn tcp_addrs(&self, sock: SockId) -> Option<((Ipv4Addr, u16), (Ipv4Addr, u16))> {
+        match &self.socks.get(&sock)?.kind {
+            SocketKind::Tcp(c) => Some((c.local, c.remote)),
+            _ => None,
+        }
+    }
+
     /// Closes every socket of a process that exited.
     pub fn close_owner(&mut self, owner: Pid) {
         self.socks.retain(|_, s| s.owner != owner);

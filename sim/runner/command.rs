@@ -161,7 +161,8 @@ fn parse_words(
 
 /// Validation hook for the scenario loader.
 pub fn check(site: &CommandSite) -> Result<(), CommandError> {
-    parse(site.command, site.runs_on, PingFlavor::Iputils).map(|_| ())
+    let (command, _grep) = shell::split_pipe(site.command).map_err(|e| err(e.0, None))?;
+    parse(&command, site.runs_on, PingFlavor::Iputils).map(|_| ())
 }
 
 fn parse_ip(args: &[String]) -> Result<Command, CommandError> {

@@ -57,7 +57,15 @@ impl Runner<'_> {
             ops: Vec::new(),
             checks: Vec::new(),
         };
-        let cmd = match command::parse(text, site.runs_on, site.flavor) {
+        let (text, grep) = match super::shell::split_pipe(text) {
+            Ok(split) => split,
+            Err(e) => {
+                entry.output = format!("{e}\n");
+                entry.exit_code = 2;
+                return Ok(entry);
+            }
+        };
+        let cmd = match command::parse(&text, site.runs_on, site.flavor) {
             Ok(c) => c,
             Err(e) => {
                 entry.output = format!("{}\n", e.message);
@@ -66,8 +74,10 @@ impl Runner<'_> {
             }
         };
         let (out, code) = self.execute(&site, cmd, &mut entry.ops)?;
-        entry.output = out;
-        entry.exit_code = code;
+        (entry.output, entry.exit_code) = match grep {
+            Some(grep) => grep.filter(&out),
+            None => (out, code),
+        };
         Ok(entry)
     }
 

@@ -1,4 +1,5 @@
-//! redis-server on 6379, speaking enough RESP for the labs' apps: PING, INCR, GET, SET.
+//! redis-server on 6379, speaking enough RESP for the labs' apps: PING, INCR, GET, SET, and the
+//! list commands the Pets app counts hits with (LPUSH, LLEN).
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -12,6 +13,7 @@ pub const REDIS_PORT: u16 = 6379;
 #[derive(Default)]
 pub struct Redis {
     data: BTreeMap<String, String>,
+    lists: BTreeMap<String, Vec<String>>,
 }
 
 impl Redis {
@@ -32,6 +34,12 @@ impl Redis {
                 Some(v) => format!("${}\r\n{v}\r\n", v.len()),
                 None => "$-1\r\n".to_string(),
             },
+            Some("LPUSH") => {
+                let list = self.lists.entry(arg(1)).or_default();
+                list.splice(0..0, words.iter().skip(2).rev().cloned());
+                format!(":{}\r\n", list.len())
+            }
+            Some("LLEN") => format!(":{}\r\n", self.lists.get(&arg(1)).map_or(0, Vec::len)),
             Some(other) => format!("-ERR unknown command `{}`\r\n", other.to_ascii_lowercase()),
             None => "-ERR empty command\r\n".to_string(),
         }
@@ -86,5 +94,16 @@ mod tests {
         assert_eq!(r.execute(&cmd), ":1\r\n");
         assert_eq!(r.execute(&cmd), ":2\r\n");
         assert_eq!(r.execute(&["PING".into()]), "+PONG\r\n");
+    }
+
+    #[test]
+    fn lists_grow_at_the_head() {
+        let mut r = Redis::default();
+        assert_eq!(r.execute(&parse_resp(b"*2\r\n$4\r\nLLEN\r\n$1\r\nk\r\n")), ":0\r\n");
+        let push = parse_resp(b"*3\r\n$5\r\nLPUSH\r\n$1\r\nk\r\n$12\r\n('a', 'b c')\r\n");
+        assert_eq!(push[2], "('a', 'b c')");
+        assert_eq!(r.execute(&push), ":1\r\n");
+        assert_eq!(r.execute(&push), ":2\r\n");
+        assert_eq!(r.execute(&["llen".into(), "k".into()]), ":2\r\n");
     }
 }

@@ -1,5 +1,7 @@
 //! `curl URL`: one HTTP/1.1 GET, the body to stdout, curl's own error lines and exit codes
-//! (6 could not resolve, 7 failed to connect, 28 timeout).
+//! (6 could not resolve, 7 failed to connect, 28 timeout). The body ends by Content-Length,
+//! by the last chunk of a chunked body (nginx's `sub_filter` pages), or when the server
+//! closes (HTTP/1.0 servers such as Werkzeug's).
 
 use std::net::Ipv4Addr;
 
@@ -86,9 +88,13 @@ impl Curl {
             }
             return;
         };
-        let complete = content_length(head).map_or(closed, |n| body.len() >= n);
-        if complete {
-            cx.print(&String::from_utf8_lossy(body));
+        let body = match (header(head, "transfer-encoding").as_deref(), content_length(head)) {
+            (Some("chunked"), _) => dechunk(body),
+            (_, Some(n)) => (body.len() >= n).then(|| body[..n].to_vec()),
+            (_, None) => closed.then(|| body.to_vec()),
+        };
+        if let Some(body) = body {
+            cx.print(&String::from_utf8_lossy(&body));
             if let Some(sock) = self.sock.take() {
                 cx.tcp_close(sock);
             }
@@ -208,11 +214,31 @@ fn split_response(resp: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&resp[..end], &resp[end + 4..]))
 }
 
-fn content_length(head: &[u8]) -> Option<usize> {
+fn header(head: &[u8], name: &str) -> Option<String> {
     String::from_utf8_lossy(head).lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
-        k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok()).flatten()
+        k.eq_ignore_ascii_case(name).then(|| v.trim().to_ascii_lowercase())
     })
+}
+
+fn content_length(head: &[u8]) -> Option<usize> {
+    header(head, "content-length")?.parse().ok()
+}
+
+/// A chunked body decoded, once its last (zero-size) chunk is in.
+fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let eol = rest.windows(2).position(|w| w == b"\r\n")?;
+        let line = String::from_utf8_lossy(&rest[..eol]);
+        let size = usize::from_str_radix(line.split(';').next()?.trim(), 16).ok()?;
+        rest = &rest[eol + 2..];
+        if size == 0 {
+            return Some(body);
+        }
+        body.extend_from_slice(rest.get(..size)?);
+        rest = rest.get(size + 2..)?;
+    }
 }
 
 #[cfg(test)]
@@ -223,5 +249,15 @@ mod tests {
     fn urls_split_like_curl() {
         assert_eq!(split_url("127.0.0.1:8080").unwrap(), ("127.0.0.1".into(), 8080, "/".into()));
         assert_eq!(split_url("http://web/x").unwrap(), ("web".into(), 80, "/x".into()));
+    }
+
+    #[test]
+    fn chunked_bodies_decode_once_the_last_chunk_is_in() {
+        assert_eq!(dechunk(b"5\r\nhello\r\n1\r\n!\r\n0\r\n\r\n").unwrap(), b"hello!");
+        assert_eq!(dechunk(b"5\r\nhello\r\n"), None);
+        assert_eq!(dechunk(b"5\r\nhel"), None);
+        let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked";
+        assert_eq!(header(head, "transfer-encoding").as_deref(), Some("chunked"));
+        assert_eq!(content_length(head), None);
     }
 }

@@ -14,7 +14,7 @@ pub use curl::Curl;
 pub use dns_client::{DnsClient, DnsTool, DnsToolKind};
 pub use nc::Nc;
 pub use ping::{Ping, PingFlavor};
-pub use resolver::{LookupTool, Resolution, Resolving};
+pub use resolver::{LookupTool, Resolution, Resolving, StubResolver};
 
 /// A command line the tool refused, with its usage text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
