@@ -159,8 +159,8 @@ fn wrr_schedule(m: &mut WrrMark, dests: &[Candidate]) -> Option<usize> {
     let (mut last_pass, mut restarted) = (false, false);
     loop {
         // list_for_each_entry_continue: from after `pos` to the end of the list.
-        for p in pos.map_or(0, |x| x + 1)..dests.len() {
-            if i64::from(dests[p].weight) >= m.cw {
+        for (p, d) in dests.iter().enumerate().skip(pos.map_or(0, |x| x + 1)) {
+            if i64::from(d.weight) >= m.cw {
                 m.cl = Some(p);
                 return Some(p);
             }

@@ -56,12 +56,12 @@ impl Stats {
                 break; // nothing moves any more
             }
             self.tick += 1;
-            for i in 0..5 {
+            for (i, avg) in self.avg.iter_mut().enumerate() {
                 let shift = if i < 3 { 9 } else { 4 };
                 let rate = ((current[i] - self.last[i]) << shift) as i64;
-                self.last[i] = current[i];
-                self.avg[i] += (rate - self.avg[i]) >> 2;
+                *avg += (rate - *avg) >> 2;
             }
+            self.last = current;
         }
         self.tick = target;
     }
