@@ -7,7 +7,10 @@
 //!     ▼ (for us)
 //!   ARP ─► answer for any local address; learn the sender
 //!   IPv4 ─► PREROUTING ─► route ─► local? INPUT ─► socket / ICMP echo
-//!                               └► ip_forward? FORWARD ─► POSTROUTING ─► neighbour ─► tx
+//!                               │      (mangle, filter ─► IPVS? DNAT to a real server ─►
+//!                               │       OUTPUT ─► POSTROUTING; else nat, confirm, deliver)
+//!                               └► ip_forward? FORWARD ─► IPVS reply? source := VIP ─►
+//!                                  POSTROUTING ─► neighbour ─► tx
 //! socket ─► route ─► OUTPUT ─► (re-route after DNAT) ─► POSTROUTING ─► neighbour ─► tx
 //! tx on a vxlan device ─► proxy ARP / VXLAN FDB ─► encap ─► socket namespace's output
 //! UDP to a VXLAN socket ─► decap ─► rx on the vxlan device
