@@ -34,6 +34,7 @@ impl PacketMeta {
             out_iface,
             mark: 0,
             conntrack_id: None,
+            ipvs_property: false,
         }
     }
 

@@ -9,6 +9,7 @@
 
 pub mod export;
 mod frag;
+pub mod ipvs;
 mod link;
 mod meta;
 mod neigh;
@@ -39,7 +40,7 @@ use std::net::Ipv4Addr;
 use indexmap::IndexMap;
 use ipnet::Ipv4Net;
 
-use crate::engine::{RngStream, SimDuration};
+use crate::engine::{RngStream, SimDuration, SimTime};
 use crate::wire::MacAddr;
 
 /// One-way delay of a veth crossing. Calibrated so a ping between a host and a container
@@ -65,6 +66,9 @@ pub struct Kernel {
     /// The flow-hash secret (Linux's boot-random `hashrnd`), here derived from the
     /// hostname so that it differs between hosts without drawing from the random stream.
     pub flow_hash_seed: u32,
+    /// The latest time handed in (frames, timers, `apply_at`): what `apply` runs `ipvsadm`
+    /// ops at, since they expire connections and start rate estimators.
+    clock: SimTime,
 }
 
 impl Kernel {
@@ -82,6 +86,7 @@ impl Kernel {
             rng,
             next_packet_id: 0,
             flow_hash_seed,
+            clock: SimTime::ZERO,
         }
     }
 
@@ -127,6 +132,17 @@ impl Kernel {
         }
     }
 
+    /// Remembers `now` as the kernel's latest time (it never goes back).
+    pub(crate) fn saw(&mut self, now: SimTime) {
+        self.clock = self.clock.max(now);
+    }
+
+    /// [`Kernel::apply`] at time `now`.
+    pub fn apply_at(&mut self, now: SimTime, op: &KernelOp) -> Result<String, OpError> {
+        self.saw(now);
+        self.apply(op)
+    }
+
     /// Applies one configuration op, as the real command would.
     pub fn apply(&mut self, op: &KernelOp) -> Result<String, OpError> {
         match op {
@@ -154,6 +170,10 @@ impl Kernel {
             }
             KernelOp::Iptables { ns, args } => {
                 self.existing_ns(ns)?.netfilter.run_command(args).map_err(|e| OpError(e.message))
+            }
+            KernelOp::Ipvsadm { ns, args } => {
+                let now = self.clock;
+                self.existing_ns(ns)?.ipvs.run_command(now, args).map_err(|e| OpError(e.message))
             }
             _ => self.existing_ns(op.ns())?.apply_link_op(op).map(|()| String::new()),
         }

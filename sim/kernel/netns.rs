@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 use ipnet::Ipv4Net;
 
 use super::frag::FragState;
+use super::ipvs::Ipvs;
 use super::link::{Bridge, Link, LinkKind};
 use super::neigh::{NeighState, Neighbours};
 use super::netfilter::Netfilter;
@@ -36,6 +37,8 @@ pub struct Netns {
     pub xfrm: Xfrm,
     /// Reassembly queues and learnt path MTUs.
     pub frag: FragState,
+    /// IPVS services and connections (`ipvsadm`).
+    pub ipvs: Ipvs,
     next_ifindex: u32,
 }
 
@@ -53,6 +56,7 @@ impl Netns {
             sockets: Sockets::default(),
             xfrm: Xfrm::default(),
             frag: FragState::default(),
+            ipvs: Ipvs::default(),
             next_ifindex: 1,
         };
         let lo = ns.add_link("lo", LinkKind::Loopback, MacAddr::ZERO);

@@ -1,6 +1,6 @@
 //! KernelOps: the only way the docker model changes a host's kernel.
 //!
-//! Each op is data in the vocabulary of `ip`, `bridge`, `iptables` and `sysctl`, so the same
+//! Each op is data in the vocabulary of `ip`, `bridge`, `iptables`, `ipvsadm` and `sysctl`, so the same
 //! list that the kernel model applies also renders as the shell commands a person would type
 //! (`--explain`) and as a script that builds the same data plane in real Linux namespaces
 //! (the differential tests). A namespace is named as `ip netns` would name it; `Root` is the
@@ -131,6 +131,9 @@ pub enum KernelOp {
     Iptables { ns: NsRef, args: Vec<String> },
     /// `sysctl -w KEY=VALUE`
     Sysctl { ns: NsRef, key: String, value: String },
+    /// `ipvsadm ARGS…` exactly as typed, e.g. `["-A", "-f", "256", "-s", "rr"]` or
+    /// `["-a", "-f", "256", "-r", "10.0.1.3:0", "-m", "-w", "1"]`.
+    Ipvsadm { ns: NsRef, args: Vec<String> },
     /// `ip xfrm state add src S dst D proto esp spi SPI reqid R mode transport [mark M mask
     /// K] aead 'rfc4106(gcm(aes))' KEYSALT 64`
     XfrmStateAdd { ns: NsRef, sa: XfrmSa },
@@ -168,6 +171,7 @@ impl KernelOp {
             | KernelOp::NeighAdd { ns, .. }
             | KernelOp::Iptables { ns, .. }
             | KernelOp::Sysctl { ns, .. }
+            | KernelOp::Ipvsadm { ns, .. }
             | KernelOp::XfrmStateAdd { ns, .. }
             | KernelOp::XfrmStateDel { ns, .. }
             | KernelOp::XfrmPolicyAdd { ns, .. }
@@ -206,6 +210,7 @@ impl KernelOp {
             | KernelOp::NeighAdd { ns, .. }
             | KernelOp::Iptables { ns, .. }
             | KernelOp::Sysctl { ns, .. }
+            | KernelOp::Ipvsadm { ns, .. }
             | KernelOp::XfrmStateAdd { ns, .. }
             | KernelOp::XfrmStateDel { ns, .. }
             | KernelOp::XfrmPolicyAdd { ns, .. }
@@ -266,6 +271,10 @@ impl KernelOp {
                 format!("iptables {}", quoted.join(" "))
             }
             KernelOp::Sysctl { key, value, .. } => format!("sysctl -w {key}={value}"),
+            KernelOp::Ipvsadm { args, .. } => {
+                let quoted: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
+                format!("ipvsadm {}", quoted.join(" "))
+            }
             KernelOp::XfrmStateAdd { sa, .. } => {
                 format!("ip xfrm state add {}", xfrm::state_add_args(sa))
             }
@@ -377,5 +386,19 @@ mod tests {
         let del =
             KernelOp::NeighDel { ns: ov, dev: "vxlan0".into(), ip: Ipv4Addr::new(10, 0, 1, 4) };
         assert_eq!(del.to_string(), "ip netns exec 1-3d6ddd35f0 ip neigh del 10.0.1.4 dev vxlan0");
+    }
+
+    #[test]
+    fn ipvsadm_ops_render_as_typed() {
+        let args = ["-a", "-f", "256", "-r", "10.0.1.3:0", "-m", "-w", "1"];
+        let op = KernelOp::Ipvsadm {
+            ns: NsRef::named("lb_y5rtwtq7b"),
+            args: args.map(String::from).to_vec(),
+        };
+        assert_eq!(
+            op.to_string(),
+            "ip netns exec lb_y5rtwtq7b ipvsadm -a -f 256 -r 10.0.1.3:0 -m -w 1"
+        );
+        assert_eq!(op.ns(), &NsRef::named("lb_y5rtwtq7b"));
     }
 }

@@ -7,7 +7,10 @@
 //!     ▼ (for us)
 //!   ARP ─► answer for any local address; learn the sender
 //!   IPv4 ─► PREROUTING ─► route ─► local? INPUT ─► socket / ICMP echo
-//!                               └► ip_forward? FORWARD ─► POSTROUTING ─► neighbour ─► tx
+//!                               │      (mangle, filter ─► IPVS? DNAT to a real server ─►
+//!                               │       OUTPUT ─► POSTROUTING; else nat, confirm, deliver)
+//!                               └► ip_forward? FORWARD ─► IPVS reply? source := VIP ─►
+//!                                  POSTROUTING ─► neighbour ─► tx
 //! socket ─► route ─► OUTPUT ─► (re-route after DNAT) ─► POSTROUTING ─► neighbour ─► tx
 //! tx on a vxlan device ─► proxy ARP / VXLAN FDB ─► encap ─► socket namespace's output
 //! UDP to a VXLAN socket ─► decap ─► rx on the vxlan device
@@ -37,7 +40,7 @@ use crate::wire::{
 
 use super::link::{FdbDecision, LinkKind};
 use super::neigh::ARP_RETRANS;
-use super::netfilter::{Hook, HookCtx, HookOutcome, PacketMeta};
+use super::netfilter::{Hook, HookCtx, HookOutcome, HookPart, PacketMeta};
 use super::socket::SocketEvent;
 use super::{Kernel, NsRef};
 
@@ -135,11 +138,21 @@ pub(super) struct Walk<'a> {
     pub conntrack_id: Option<u64>,
     /// For a reassembled packet, its largest fragment (`IPCB(skb)->frag_max_size`).
     pub frag_max_size: Option<usize>,
+    /// IPVS handled the packet (`skb->ipvs_property`, for `-m ipvs`).
+    pub ipvs_property: bool,
 }
 
 impl<'a> Walk<'a> {
     pub fn new(now: SimTime, packet: u64, out: &'a mut Vec<Action>) -> Self {
-        Walk { now, packet, out, mark: 0, conntrack_id: None, frag_max_size: None }
+        Walk {
+            now,
+            packet,
+            out,
+            mark: 0,
+            conntrack_id: None,
+            frag_max_size: None,
+            ipvs_property: false,
+        }
     }
 }
 
@@ -148,6 +161,7 @@ impl Walk<'_> {
     /// decapsulation): no mark, no conntrack entry, no fragment history.
     pub fn scrub(&mut self) {
         (self.mark, self.conntrack_id, self.frag_max_size) = (0, None, None);
+        self.ipvs_property = false;
     }
 
     pub fn hop(&mut self, ns: &NsRef, dev: &str, stage: Stage, detail: impl Into<String>) {
@@ -173,6 +187,7 @@ impl Kernel {
         frame: EthernetFrame,
         out: &mut Vec<Action>,
     ) {
+        self.saw(now);
         let mut w = Walk::new(now, packet, out);
         self.device_input(&mut w, ns, ifindex, frame);
     }
@@ -204,6 +219,7 @@ impl Kernel {
 
     /// A kernel timer fired.
     pub fn handle_timer(&mut self, now: SimTime, timer: KernelTimer, out: &mut Vec<Action>) {
+        self.saw(now);
         match timer {
             KernelTimer::ArpRetry { ns, dev, ip } => self.arp_retry(now, &ns, dev, ip, out),
             KernelTimer::SynRetry { ns, sock } => self.syn_retry(now, &ns, sock, out),
@@ -370,10 +386,7 @@ impl Kernel {
                 let Some(whole) = self.defrag(w, ns, &name, pkt) else { return };
                 pkt = whole;
             }
-            if self.run_hook(w, ns, Hook::Input, &mut pkt, Some(dev), None, &name) {
-                self.local_deliver(w, ns, pkt);
-            }
-            return;
+            return self.local_in(w, ns, dev, pkt, &name);
         }
         if !n.ip_forward() {
             w.hop(ns, &name, Stage::Drop, format!("not local and ip_forward=0: {}", pkt.dst));
@@ -403,7 +416,25 @@ impl Kernel {
         if !self.run_hook(w, ns, Hook::Forward, &mut pkt, Some(in_dev), Some(route.dev), &in_name) {
             return;
         }
+        // ip_vs_reply4 runs after the filter table at FORWARD.
+        self.ipvs_reply(w, ns, &mut pkt, &in_name);
         self.finish_output(w, ns, pkt, route.dev, route.via, false);
+    }
+
+    /// LOCAL_IN: mangle and filter, then IPVS (which may take the packet to a real server),
+    /// then source NAT and the conntrack confirmation, then the socket or ICMP.
+    fn local_in(&mut self, w: &mut Walk, ns: &NsRef, dev: u32, mut pkt: Ipv4Packet, name: &str) {
+        let before = HookPart::BeforeIpvs;
+        if !self.run_hook_part(w, ns, Hook::Input, before, &mut pkt, Some(dev), None, name) {
+            return;
+        }
+        if self.ipvs_local_in(w, ns, &mut pkt, name) {
+            return;
+        }
+        let after = HookPart::AfterIpvs;
+        if self.run_hook_part(w, ns, Hook::Input, after, &mut pkt, Some(dev), None, name) {
+            self.local_deliver(w, ns, pkt);
+        }
     }
 
     /// Sends a packet this namespace originates (sockets, ICMP replies).
@@ -439,7 +470,7 @@ impl Kernel {
 
     /// POSTROUTING, IPsec, then `ip_finish_output`: fragment what exceeds the MTU (the
     /// path MTU for `local` output, the device's for forwarded packets), or refuse it.
-    fn finish_output(
+    pub(super) fn finish_output(
         &mut self,
         w: &mut Walk,
         ns: &NsRef,
@@ -584,11 +615,27 @@ impl Kernel {
 
     /// Runs one netfilter hook; false when the packet was dropped. Records rule hits.
     #[allow(clippy::too_many_arguments)]
-    fn run_hook(
+    pub(super) fn run_hook(
         &mut self,
         w: &mut Walk,
         ns: &NsRef,
         hook: Hook,
+        pkt: &mut Ipv4Packet,
+        in_dev: Option<u32>,
+        out_dev: Option<u32>,
+        dev_name: &str,
+    ) -> bool {
+        self.run_hook_part(w, ns, hook, HookPart::Whole, pkt, in_dev, out_dev, dev_name)
+    }
+
+    /// [`Kernel::run_hook`] for the steps on one side of IPVS.
+    #[allow(clippy::too_many_arguments)]
+    fn run_hook_part(
+        &mut self,
+        w: &mut Walk,
+        ns: &NsRef,
+        hook: Hook,
+        part: HookPart,
         pkt: &mut Ipv4Packet,
         in_dev: Option<u32>,
         out_dev: Option<u32>,
@@ -599,13 +646,14 @@ impl Kernel {
         let mut meta = PacketMeta::of(pkt, name_of(in_dev), name_of(out_dev));
         meta.mark = w.mark;
         meta.conntrack_id = w.conntrack_id;
+        meta.ipvs_property = w.ipvs_property;
         let ctx = HookCtx {
             local_addrs: n.local_addrs(),
             out_iface_addr: out_dev.and_then(|d| n.primary_addr(d)),
             in_iface_addr: in_dev.and_then(|d| n.primary_addr(d)),
             packet: Some(pkt),
         };
-        let outcome: HookOutcome = n.netfilter.hook(w.now, hook, &mut meta, &ctx);
+        let outcome: HookOutcome = n.netfilter.hook_part(w.now, hook, part, &mut meta, &ctx);
         meta.write_back(pkt);
         (w.mark, w.conntrack_id) = (meta.mark, meta.conntrack_id);
         for hit in &outcome.hits {
@@ -616,7 +664,7 @@ impl Kernel {
         }
         if !outcome.accepted {
             w.hop(ns, dev_name, Stage::Drop, format!("netfilter {}", hook_name(hook)));
-        } else if matches!(hook, Hook::Input | Hook::Postrouting) {
+        } else if matches!(hook, Hook::Input | Hook::Postrouting) && part != HookPart::BeforeIpvs {
             self.conntrack_hop(w, ns, dev_name);
         }
         outcome.accepted
@@ -632,7 +680,7 @@ impl Kernel {
     }
 
     /// Hands a packet addressed to this namespace to ICMP or a socket.
-    fn local_deliver(&mut self, w: &mut Walk, ns: &NsRef, pkt: Ipv4Packet) {
+    pub(super) fn local_deliver(&mut self, w: &mut Walk, ns: &NsRef, pkt: Ipv4Packet) {
         w.hop(ns, "-", Stage::Deliver, format!("local {}", pkt.dst));
         if let IpPayload::Udp(udp) = &pkt.payload {
             if self.vxlan_listens(ns, udp.dst_port) {

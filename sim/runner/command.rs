@@ -1,5 +1,6 @@
 //! The commands a scenario step may run, parsed before anything runs: `docker …`, the
-//! tools (`ping`, `curl`) and the views (`ip`, `brctl`, `iptables`, `iptables-save`). A
+//! tools (`ping`, `curl`) and the views (`ip`, `brctl`, `iptables`, `iptables-save`,
+//! `ipvsadm`). A
 //! command the simulator does not know is an error with a hint, never silently skipped.
 //!
 //! On hosts and externals also: `sudo CMD`, `cd DIR`, `ln -s TARGET LINK` and the namespace
@@ -37,6 +38,8 @@ pub enum Command {
     BridgeFdb(FdbFilter),
     Iptables(Vec<String>),
     IptablesSave,
+    /// `ipvsadm ARGS…`, run on the namespace's IPVS table.
+    Ipvsadm(Vec<String>),
     /// A command on the machine's `/var/run/netns` or working directory, or one that runs
     /// another command in a namespace.
     Ns(NsCommand),
@@ -87,6 +90,7 @@ const PROGRAMS: &[&str] = &[
     "bridge",
     "iptables",
     "iptables-save",
+    "ipvsadm",
     "nsenter",
     "ln",
     "cd",
@@ -152,6 +156,7 @@ fn parse_words(
         "bridge" => parse_bridge(&args),
         "iptables" => Ok(Command::Iptables(args)),
         "iptables-save" => Ok(Command::IptablesSave),
+        "ipvsadm" => Ok(Command::Ipvsadm(args)),
         other => Err(err(
             format!("{other}: command not found"),
             did_you_mean(other, PROGRAMS.iter().copied()),
@@ -402,6 +407,12 @@ mod tests {
         };
         assert_eq!(open, NsOpen::Nsenter("/run/docker/netns/acd51a308dfe".into()));
         assert!(matches!(*cmd, Command::Iptables(ref a) if a == &["-t", "nat", "-S"]));
+        let Ok(Command::Ns(NsCommand::InNetns { cmd, .. })) =
+            host("sudo ip netns exec lb_y5rtwtq7b ipvsadm -Ln --stats")
+        else {
+            panic!("ipvsadm runs in a namespace");
+        };
+        assert!(matches!(*cmd, Command::Ipvsadm(ref a) if a == &["-Ln", "--stats"]));
         assert_eq!(message("ip netns exec x bogus", RunsOn::Host), "bogus: command not found");
     }
 

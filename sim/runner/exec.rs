@@ -159,6 +159,10 @@ impl Runner<'_> {
                 Err(e) => (format!("{}\n", e.message), e.exit_code),
             },
             Command::IptablesSave => (kernel.ns_mut(&site.ns).netfilter.save(), 0),
+            Command::Ipvsadm(args) => match kernel.ns_mut(&site.ns).ipvs.run_command(now, &args) {
+                Ok(out) => (out, 0),
+                Err(e) => (format!("{}\n", e.message), e.exit_code),
+            },
             Command::Ns(ns_cmd) => self.namespace_command(site, ns_cmd, ops)?,
         })
     }

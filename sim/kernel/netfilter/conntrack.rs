@@ -180,16 +180,22 @@ pub struct ConntrackEntry {
     /// The nat table was consulted for this manip type (Linux's `nf_nat_initialized`).
     pub(crate) nat_done_dst: bool,
     pub(crate) nat_done_src: bool,
+    /// A NAT binding was made (Linux's `IPS_DST_NAT`/`IPS_SRC_NAT`): only then are packets
+    /// rewritten from the tuples. IPVS changes the reply tuple without setting them
+    /// (`nf_conntrack_alter_reply`), so its connections are not DNATed by conntrack.
+    pub(crate) dst_nat: bool,
+    pub(crate) src_nat: bool,
     fin_dir: Option<Dir>,
 }
 
 impl ConntrackEntry {
-    /// The reply will arrive for another address or port than the first packet used.
+    /// A DNAT binding was made (`--ctstate DNAT`); IPVS's rewrite of the reply is not one.
     pub fn is_dnat(&self) -> bool {
-        (self.reply.src, self.reply.sport) != (self.original.dst, self.original.dport)
+        self.dst_nat
     }
+    /// A SNAT binding was made (`--ctstate SNAT`).
     pub fn is_snat(&self) -> bool {
-        (self.reply.dst, self.reply.dport) != (self.original.src, self.original.sport)
+        self.src_nat
     }
 }
 
@@ -282,6 +288,8 @@ impl Conntrack {
             mark: pkt.mark,
             nat_done_dst: false,
             nat_done_src: false,
+            dst_nat: false,
+            src_nat: false,
             fin_dir: None,
         };
         self.entries.insert(id, entry);
@@ -340,8 +348,19 @@ impl Conntrack {
     pub fn bind_dst(&mut self, id: u64, to: Ipv4Addr, ports: Option<PortRange>) {
         let e = self.get_mut(id);
         e.reply.src = to;
+        e.dst_nat = true;
         if e.original.proto != IpProtocol::Icmp {
             e.reply.sport = pick_in_range(e.original.dport, ports);
+        }
+    }
+
+    /// IPVS forwarded the connection's first packet to a real server
+    /// (`ip_vs_update_conntrack` → `nf_conntrack_alter_reply`): the reply will come from it.
+    /// Confirmed entries are never altered, as in Linux.
+    pub fn alter_reply_src(&mut self, id: u64, to: Ipv4Addr, port: u16) {
+        let e = self.get_mut(id);
+        if !e.confirmed {
+            (e.reply.src, e.reply.sport) = (to, port);
         }
     }
 
@@ -357,7 +376,9 @@ impl Conntrack {
             let first = pick_in_range(e.original.sport, Some(range));
             reply.dport = self.free_port(reply, first, range, id);
         }
-        self.get_mut(id).reply = reply;
+        let e = self.get_mut(id);
+        e.reply = reply;
+        e.src_nat = true;
     }
 
     fn free_port(&self, mut reply: Tuple, first: u16, range: PortRange, id: u64) -> u16 {
@@ -432,6 +453,13 @@ pub(crate) fn translate(
     pkt: &mut PacketMeta,
     label: Option<&str>,
 ) -> Option<String> {
+    let bound = match (dir, manip) {
+        (Dir::Original, Manip::Dst) | (Dir::Reply, Manip::Src) => e.dst_nat,
+        (Dir::Original, Manip::Src) | (Dir::Reply, Manip::Dst) => e.src_nat,
+    };
+    if !bound {
+        return None;
+    }
     // After NAT a packet looks like the other direction's tuple turned around.
     let want = match dir {
         Dir::Original => e.reply.inverted(),
@@ -524,6 +552,7 @@ mod tests {
             out_iface: None,
             mark: 0,
             conntrack_id: None,
+            ipvs_property: false,
         }
     }
 

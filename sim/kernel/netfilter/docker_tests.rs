@@ -153,6 +153,7 @@ fn tcp(src: ([u8; 4], u16), dst: ([u8; 4], u16), flags: TcpFlags, in_if: &str) -
         out_iface: None,
         mark: 0,
         conntrack_id: None,
+        ipvs_property: false,
     }
 }
 

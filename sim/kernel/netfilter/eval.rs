@@ -117,9 +117,31 @@ impl Netfilter {
         pkt: &mut PacketMeta,
         ctx: &HookCtx,
     ) -> HookOutcome {
+        self.hook_part(now, hook, HookPart::Whole, pkt, ctx)
+    }
+
+    /// Like [`Netfilter::hook`], for the steps on one side of IPVS only.
+    pub fn hook_part(
+        &mut self,
+        now: SimTime,
+        hook: Hook,
+        part: HookPart,
+        pkt: &mut PacketMeta,
+        ctx: &HookCtx,
+    ) -> HookOutcome {
         let mut out =
             HookOutcome { accepted: true, ct_state: CtState::New, hits: vec![], nat: None };
-        for step in hook_steps(hook) {
+        let steps = hook_steps(hook);
+        let split = steps
+            .iter()
+            .rposition(|s| matches!(s, Step::Table(super::Table::Filter)))
+            .map_or(steps.len(), |i| i + 1);
+        let steps = match part {
+            HookPart::Whole => steps,
+            HookPart::BeforeIpvs => &steps[..split],
+            HookPart::AfterIpvs => &steps[split..],
+        };
+        for step in steps {
             let accepted = match *step {
                 Step::Conntrack => {
                     self.conntrack_step(now, pkt);
@@ -154,6 +176,9 @@ impl Netfilter {
             pkt.conntrack_id = None;
             return;
         }
+        if pkt.ipvs_property && pkt.conntrack_id.is_none() {
+            return; // ip_vs_notrack: IPVS sends it untracked
+        }
         let attached = pkt.conntrack_id.map(conntrack::decode);
         if attached.is_some_and(|(id, _)| self.conntrack.get(id).is_some()) {
             return;
@@ -164,7 +189,7 @@ impl Netfilter {
     }
 
     fn ct_view(&self, pkt: &PacketMeta) -> Option<CtView> {
-        if !self.tracking {
+        if !self.tracking || (pkt.ipvs_property && pkt.conntrack_id.is_none()) {
             return None;
         }
         let Some((id, info)) = pkt.conntrack_id.map(conntrack::decode) else {
@@ -396,6 +421,7 @@ fn match_matches(m: &Match, pkt: &PacketMeta, env: &Env) -> bool {
         Match::U32(e) => {
             e.as_ref().is_none_or(|e| neg(e.inverted, e.value.matches(env.packet_bytes(pkt))))
         }
+        Match::Ipvs(n) => n.as_ref().is_none_or(|n| neg(n.inverted, pkt.ipvs_property)),
     }
 }
 

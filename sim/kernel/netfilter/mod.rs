@@ -80,6 +80,9 @@ pub struct PacketMeta {
     /// The conntrack entry this packet belongs to: set by the first hook it meets in this
     /// namespace, carried unchanged by the kernel to the later hooks.
     pub conntrack_id: Option<u64>,
+    /// IPVS handled this packet (`skb->ipvs_property`, what `-m ipvs --ipvs` tests). An IPVS
+    /// packet without a conntrack entry is untracked (`net.ipv4.vs.conntrack=0`).
+    pub ipvs_property: bool,
 }
 
 /// What a hook needs to know about the namespace it runs in, and the packet itself.
@@ -122,6 +125,18 @@ impl fmt::Display for RuleHit {
     }
 }
 
+/// Which of a hook's steps to run: IPVS sits between the filter table and source NAT
+/// (`ip_vs_ops4`: LOCAL_IN priorities 98 and 99, FORWARD 99 and 100), so the kernel runs the
+/// LOCAL_IN hook in two parts around it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookPart {
+    Whole,
+    /// conntrack, mangle, nat (dst) and filter.
+    BeforeIpvs,
+    /// nat (src) and the conntrack confirmation.
+    AfterIpvs,
+}
+
 /// The outcome of one hook for one packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookOutcome {
@@ -145,6 +160,7 @@ pub struct IptablesError {
 
 mod conntrack;
 mod eval;
+mod ipvs_match;
 mod parse;
 mod render;
 mod rule;

@@ -13,7 +13,8 @@
 //!   (`tables.rs`), with the kernel's "Invalid argument" text.
 //!
 //! Not understood (rejected as unknown): `-f`, `-g`, `-c`, IPv6, and extensions other than
-//! tcp, udp, icmp, addrtype, conntrack, state, mark, comment, u32 and the targets in `rule.rs`.
+//! tcp, udp, icmp, addrtype, conntrack, state, mark, comment, u32, ipvs (only `--ipvs`; its
+//! `--vaddr`, `--vport`, … are unknown options here) and the targets in `rule.rs`.
 
 use std::net::Ipv4Addr;
 
@@ -354,7 +355,8 @@ impl<'a> Parser<'a> {
         if let Some(m) =
             self.rule.matches.iter().rposition(|m| match_options(m.name()).contains(&opt))
         {
-            let value = self.arg(raw)?;
+            // `--ipvs` is a flag (XTTYPE_NONE); every other match option takes a value.
+            let value = if opt == "--ipvs" { String::new() } else { self.arg(raw)? };
             return set_match_option(&mut self.rule.matches[m], opt, inverted, &value);
         }
         if let Some(p) = self.rule.proto.as_ref().filter(|_| !self.rule.proto_used) {
@@ -521,6 +523,7 @@ fn new_match(name: &str) -> Result<Match, IptablesError> {
         "mark" => Match::Mark(None),
         "comment" => Match::Comment(None),
         "u32" => Match::U32(None),
+        "ipvs" => Match::Ipvs(None),
         _ => {
             return Err(param_error(&format!(
                 "Couldn't load match `{name}':No such file or directory\n"
@@ -539,6 +542,7 @@ fn match_options(name: &str) -> &'static [&'static str] {
         "mark" => &["--mark"],
         "comment" => &["--comment"],
         "u32" => &["--u32"],
+        "ipvs" => &["--ipvs"],
         _ => &[],
     }
 }
@@ -567,6 +571,10 @@ fn set_match_option(m: &mut Match, opt: &str, inv: bool, v: &str) -> Result<(), 
             return Err(param_error("u32: option \"--u32\" can only be used once.\n"))
         }
         Match::U32(e) => *e = Some(Neg { inverted: inv, value: super::u32_match::parse(v)? }),
+        Match::Ipvs(Some(_)) => {
+            return Err(param_error("ipvs: option \"--ipvs\" can only be used once.\n"))
+        }
+        Match::Ipvs(e) => *e = Some(Neg { inverted: inv, value: () }),
     }
     Ok(())
 }
@@ -764,6 +772,8 @@ fn parse_nat_range(s: &str) -> Result<NatRange, IptablesError> {
 fn check_match_complete(m: &Match) -> Result<(), IptablesError> {
     match m {
         Match::U32(None) => Err(param_error("u32: option \"--u32\" must be specified\n")),
+        // libxt_ipvs's ipvs_mt_check.
+        Match::Ipvs(None) => Err(param_error("IPVS: At least one option is required")),
         _ => Ok(()),
     }
 }

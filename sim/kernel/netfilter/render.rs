@@ -172,6 +172,8 @@ fn match_save(m: &Match) -> String {
         Match::U32(Some(e)) => {
             write!(s, "{} \"{}\"", neg_opt(e.inverted, "--u32"), e.value).unwrap()
         }
+        // libxt_ipvs's ipvs_mt_dump with the "--" prefix.
+        Match::Ipvs(Some(n)) => s.push_str(&neg_opt(n.inverted, "--ipvs")),
         _ => {}
     }
     s
@@ -299,6 +301,8 @@ fn match_print(m: &Match) -> String {
             let inv = if e.inverted { " !" } else { "" };
             write!(s, " u32{inv} \"{}\"", e.value).unwrap();
         }
+        // ipvs_mt_dump with no prefix: ` ipvs`, ` ! ipvs` when inverted.
+        Match::Ipvs(Some(n)) => s.push_str(if n.inverted { " ! ipvs" } else { " ipvs" }),
         _ => {}
     }
     s

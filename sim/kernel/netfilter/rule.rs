@@ -137,12 +137,18 @@ pub(crate) enum Match {
     Tcp(PortMatch),
     Udp(PortMatch),
     Icmp(Option<Neg<IcmpType>>),
-    AddrType { src: Option<Neg<NameSet>>, dst: Option<Neg<NameSet>> },
+    AddrType {
+        src: Option<Neg<NameSet>>,
+        dst: Option<Neg<NameSet>>,
+    },
     Conntrack(Option<Neg<NameSet>>),
     State(Option<Neg<NameSet>>),
     Mark(Option<Neg<(u32, u32)>>),
     Comment(Option<String>),
     U32(Option<Neg<U32Expr>>),
+    /// `-m ipvs [!] --ipvs`: the packet belongs to an IPVS connection (`skb->ipvs_property`).
+    /// xt_ipvs's other options (`--vaddr`, `--vport`, …) are not modelled.
+    Ipvs(Option<Neg<()>>),
 }
 
 impl Match {
@@ -158,6 +164,7 @@ impl Match {
             Match::Mark(_) => "mark",
             Match::Comment(_) => "comment",
             Match::U32(_) => "u32",
+            Match::Ipvs(_) => "ipvs",
         }
     }
 }
