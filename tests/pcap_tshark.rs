@@ -165,6 +165,8 @@ fn dns(
         rcode,
         questions: vec![DnsQuestion { name: name.into(), qtype, qclass: DnsClass::In }],
         answers,
+        edns: None,
+        compress: true,
     }
 }
 

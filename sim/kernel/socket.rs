@@ -21,8 +21,8 @@ pub const TCP_SYN_RETRIES: u32 = 6;
 pub const TCP_SYN_RTO: SimDuration = SimDuration::from_secs(1);
 /// `net.ipv4.ip_local_port_range`.
 pub const EPHEMERAL_PORTS: (u16, u16) = (32768, 60999);
-/// The MSS Linux announces on a 1500-byte Ethernet MTU.
-pub const TCP_MSS: u16 = 1460;
+/// The MSS Linux assumes when a SYN carries none (RFC 1122's 536, `TCP_MSS_DEFAULT`).
+const TCP_DEFAULT_MSS: u16 = 536;
 /// Linux's initial receive window on such a link.
 pub const TCP_WINDOW: u16 = 64240;
 
@@ -53,6 +53,10 @@ pub struct TcpConn {
     syn_tries: u32,
     /// The listening socket a passive connection came from.
     listener: Option<SockId>,
+    /// The MSS this side announces: its route's MTU less 40 (`tcp_advertise_mss`).
+    adv_mss: u16,
+    /// The largest segment it sends: `adv_mss`, lowered to the peer's announced MSS.
+    mss: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -369,6 +373,7 @@ impl Kernel {
             self.ns(ns).expect("live").source_for(dst.0).ok_or(SocketError::NetUnreachable)?;
         let port = self.ephemeral_port(ns, true);
         let iss = self.rng().next_u64() as u32;
+        let adv_mss = self.adv_mss(now, ns, dst.0);
         let conn = TcpConn {
             local: (src, port),
             remote: dst,
@@ -377,6 +382,8 @@ impl Kernel {
             rcv_nxt: 0,
             syn_tries: 0,
             listener: None,
+            adv_mss,
+            mss: adv_mss,
         };
         let sock = self.ns_mut(ns).sockets.insert(owner, SocketKind::Tcp(conn));
         self.send_syn(now, ns, sock, out);
@@ -412,6 +419,13 @@ impl Kernel {
         self.send_syn(now, ns, sock, out);
     }
 
+    /// The MSS a socket announces towards `dst`: the route's MTU less the IP and TCP
+    /// headers (1460 on Ethernet, 1410 on an overlay).
+    fn adv_mss(&self, now: SimTime, ns: &NsRef, dst: Ipv4Addr) -> u16 {
+        let mtu = self.route_mtu(now, ns, dst).unwrap_or(1500);
+        u16::try_from(mtu.saturating_sub(40)).unwrap_or(u16::MAX)
+    }
+
     /// `send()` on a connected socket: one segment per MSS.
     pub fn tcp_send(
         &mut self,
@@ -421,7 +435,8 @@ impl Kernel {
         data: &[u8],
         out: &mut Vec<Action>,
     ) {
-        for chunk in data.chunks(TCP_MSS as usize) {
+        let Some(mss) = self.conn_mut(ns, sock).map(|c| usize::from(c.mss)) else { return };
+        for chunk in data.chunks(mss) {
             self.send_segment(now, ns, sock, TcpFlags::PSH | TcpFlags::ACK, chunk.to_vec(), out);
         }
     }
@@ -462,7 +477,7 @@ impl Kernel {
             ack: if flags.contains(TcpFlags::ACK) { conn.rcv_nxt } else { 0 },
             flags,
             window: TCP_WINDOW,
-            mss: is_syn.then_some(TCP_MSS),
+            mss: is_syn.then_some(conn.adv_mss),
             payload,
         };
         let consumed =
@@ -582,6 +597,7 @@ impl Kernel {
     ) {
         let owner = self.ns(ns).expect("live").sockets.socks[&listener].owner;
         let iss = self.rng().next_u64() as u32;
+        let adv_mss = self.adv_mss(w.now, ns, remote.0);
         let conn = TcpConn {
             local,
             remote,
@@ -590,6 +606,8 @@ impl Kernel {
             rcv_nxt: seg.seq.wrapping_add(1),
             syn_tries: 0,
             listener: Some(listener),
+            adv_mss,
+            mss: adv_mss.min(seg.mss.unwrap_or(TCP_DEFAULT_MSS)),
         };
         let sock = self.ns_mut(ns).sockets.insert(owner, SocketKind::Tcp(conn));
         self.send_segment(w.now, ns, sock, TcpFlags::SYN | TcpFlags::ACK, Vec::new(), w.out);
@@ -640,6 +658,7 @@ impl Kernel {
             TcpState::SynSent if seg.flags.contains(TcpFlags::SYN | TcpFlags::ACK) => {
                 conn.rcv_nxt = seg.seq.wrapping_add(1);
                 conn.state = TcpState::Established;
+                conn.mss = conn.mss.min(seg.mss.unwrap_or(TCP_DEFAULT_MSS));
                 self.send_segment(w.now, ns, sock, TcpFlags::ACK, Vec::new(), w.out);
                 self.notify(ns, sock, SocketEventKind::Connected, w.out);
             }
