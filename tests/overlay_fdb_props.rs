@@ -10,8 +10,9 @@
 //!   each, and nothing else. The driver programs the kernel from NetworkDB events alone,
 //!   so this holds at every instant, not only once things settle.
 //! - (b) Once the faults heal and the underlay is loss-free for `SETTLE_S`, each of those
-//!   tables names exactly the endpoints that exist on the other running nodes: NetworkDB
-//!   converged, dropped the crashed nodes' entries, and so did the kernel.
+//!   tables names exactly the endpoints that exist on the other running nodes (tasks and
+//!   load-balancer endpoints): NetworkDB converged, dropped the crashed nodes' entries, and
+//!   so did the kernel.
 //!
 //! `PROPTEST_CASES` sets the number of cases (default 24).
 
@@ -258,7 +259,7 @@ fn kernel_matches_the_cluster(world: &World) -> Result<(), String> {
             let mut truth = Peers::new();
             for (_, other, other_vtep) in all.iter().filter(|(_, _, v)| v != vtep) {
                 let Some(remote) = other.networks().find(|n| n.id == net.id) else { continue };
-                for ep in remote.endpoints.values() {
+                for ep in remote.endpoints.values().chain(remote.lb_endpoint()) {
                     truth.insert(ep.addr.addr(), (ep.mac, *other_vtep));
                 }
             }

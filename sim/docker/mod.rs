@@ -34,6 +34,7 @@ mod info;
 mod inspect;
 pub mod ipam;
 mod iptables;
+mod lb_sandbox;
 mod names;
 mod network;
 mod overlay;

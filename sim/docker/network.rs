@@ -78,6 +78,8 @@ pub struct Network {
     pub default_bridge: bool,
     /// Endpoints by container ID, in join order.
     pub endpoints: IndexMap<String, Endpoint>,
+    /// A swarm overlay's load-balancer sandbox on this node; see `lb_sandbox`.
+    pub(crate) lb: Option<super::lb_sandbox::LbSandbox>,
 }
 
 /// A container's attachment to a network.
@@ -108,6 +110,11 @@ pub struct Binding {
 }
 
 impl Network {
+    /// The swarm overlay's load-balancer endpoint on this node (`lb-<name>`), if any.
+    pub fn lb_endpoint(&self) -> Option<&Endpoint> {
+        self.lb.as_ref().map(|sb| &sb.endpoint)
+    }
+
     pub(crate) fn builtin(id: String, name: &str, driver: Driver, created: SimTime) -> Network {
         Network {
             id,
@@ -126,6 +133,7 @@ impl Network {
             overlay: None,
             default_bridge: false,
             endpoints: IndexMap::new(),
+            lb: None,
         }
     }
 

@@ -168,7 +168,12 @@ fn sandbox_ops(cfg: &OverlayConfig, net_id: &str) -> Vec<KernelOp> {
 
 /// The driver's `Join`: a veth pair with the overlay's MTU, its outer end moved into the
 /// sandbox as `port` on `br0`.
-fn endpoint_ops(cfg: &OverlayConfig, outer: &str, inner: &str, port: &str) -> Vec<KernelOp> {
+pub(super) fn endpoint_ops(
+    cfg: &OverlayConfig,
+    outer: &str,
+    inner: &str,
+    port: &str,
+) -> Vec<KernelOp> {
     let ns = cfg.ns();
     vec![
         KernelOp::VethAdd { ns: NsRef::Root, name: outer.into(), peer: inner.into() },
@@ -231,6 +236,7 @@ impl Daemon {
         local.attachable = net.attachable;
         self.networks.insert(net.id.clone(), local);
         self.gossip_join_network(now, &net.id);
+        ops.extend(self.ensure_lb_sandboxes());
     }
 
     /// Joins a container to an overlay at the address the manager allocated.
@@ -271,9 +277,11 @@ impl Daemon {
     }
 
     /// The lowest `vethN` free in the overlay's sandbox.
-    fn free_port_name(&self, net_id: &str) -> String {
+    pub(super) fn free_port_name(&self, net_id: &str) -> String {
+        let net = &self.networks[net_id];
+        let lb = net.lb.iter().map(|sb| &sb.endpoint);
         let used: Vec<&str> =
-            self.networks[net_id].endpoints.values().map(|e| e.host_veth.as_str()).collect();
+            net.endpoints.values().chain(lb).map(|e| e.host_veth.as_str()).collect();
         (0..).map(|n| format!("veth{n}")).find(|p| !used.contains(&p.as_str())).expect("unbounded")
     }
 
@@ -294,12 +302,17 @@ impl Daemon {
         self.publish_service_info(net_id, ep);
     }
 
-    /// Withdraws both records, before the endpoints go.
+    /// Withdraws the container's endpoints, before they go.
     pub(crate) fn withdraw_endpoints(&mut self, cid: &str) {
         for (net_id, ep) in self.overlay_endpoints(cid) {
-            self.withdraw_service_info(&net_id, &ep);
-            self.gossip_delete_entry(PEER_TABLE, &net_id, &ep.id);
+            self.withdraw_endpoint(&net_id, &ep);
         }
+    }
+
+    /// Withdraws both records of one endpoint.
+    pub(crate) fn withdraw_endpoint(&mut self, net_id: &str, ep: &Endpoint) {
+        self.withdraw_service_info(net_id, ep);
+        self.gossip_delete_entry(PEER_TABLE, net_id, &ep.id);
     }
 
     fn overlay_endpoints(&self, cid: &str) -> Vec<(String, Endpoint)> {
@@ -321,6 +334,7 @@ impl Daemon {
             .collect();
         let mut ops = Vec::new();
         for (id, key) in unused {
+            ops.extend(self.drop_lb_sandbox(&id));
             self.networks.shift_remove(&id);
             self.drop_service_bindings(&id);
             self.gossip_leave_network(&id);

@@ -114,6 +114,15 @@ pub struct LoadBalancer {
     pub backends: IndexMap<String, Ipv4Addr>,
 }
 
+/// What a binding did to a network's load balancers, for its LB sandbox to follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LbChange {
+    /// A backend joined; `new_service` if it is the service's first on this network.
+    Added { vip: Ipv4Addr, fwmark: u32, backend: Ipv4Addr, new_service: bool },
+    /// A backend left; `service_gone` if it was the last.
+    Removed { vip: Ipv4Addr, fwmark: u32, backend: Ipv4Addr, service_gone: bool },
+}
+
 /// Everything bound on this node.
 #[derive(Debug, Clone)]
 pub struct ServiceBindings {
@@ -144,38 +153,43 @@ impl ServiceBindings {
     }
 
     /// `addServiceBinding` / `addContainerNameResolution` for one endpoint record.
-    fn bind(&mut self, net: &str, eid: &str, rec: &EndpointRecord) {
+    fn bind(&mut self, net: &str, eid: &str, rec: &EndpointRecord) -> Option<LbChange> {
         let ip = rec.endpoint_ip;
         self.add_name(net, &rec.name, eid, ip);
         for alias in &rec.task_aliases {
             self.add_name(net, alias, eid, ip);
         }
         if rec.service_id.is_empty() {
-            return;
+            return None;
         }
         for svc in std::iter::once(&rec.service_name).chain(&rec.aliases) {
             self.add_name(net, &format!("tasks.{svc}"), eid, ip);
             self.add_name(net, svc, eid, rec.virtual_ip.unwrap_or(ip));
         }
-        if let Some(vip) = rec.virtual_ip {
-            let key = (rec.service_id.clone(), net.to_string());
-            let next = &mut self.next_fwmark;
-            let lb = self.lbs.entry(key).or_insert_with(|| {
-                *next += 1;
-                LoadBalancer {
-                    service_name: rec.service_name.clone(),
-                    vip,
-                    fwmark: *next - 1,
-                    backends: IndexMap::new(),
-                }
-            });
-            lb.backends.insert(eid.to_string(), ip);
-        }
+        let vip = rec.virtual_ip?;
+        let key = (rec.service_id.clone(), net.to_string());
+        let next = &mut self.next_fwmark;
+        let lb = self.lbs.entry(key).or_insert_with(|| {
+            *next += 1;
+            LoadBalancer {
+                service_name: rec.service_name.clone(),
+                vip,
+                fwmark: *next - 1,
+                backends: IndexMap::new(),
+            }
+        });
+        let new_service = lb.backends.is_empty();
+        lb.backends.insert(eid.to_string(), ip).is_none().then_some(LbChange::Added {
+            vip,
+            fwmark: lb.fwmark,
+            backend: ip,
+            new_service,
+        })
     }
 
     /// `rmServiceBinding` / `delContainerNameResolution`: every record of the endpoint goes;
     /// a load balancer goes with its last backend.
-    fn unbind(&mut self, net: &str, eid: &str, service_id: &str) {
+    fn unbind(&mut self, net: &str, eid: &str, service_id: &str) -> Option<LbChange> {
         if let Some(names) = self.names.get_mut(net) {
             for records in names.values_mut() {
                 records.retain(|(e, _)| e != eid);
@@ -183,12 +197,13 @@ impl ServiceBindings {
             names.retain(|_, records| !records.is_empty());
         }
         let key = (service_id.to_string(), net.to_string());
-        if let Some(lb) = self.lbs.get_mut(&key) {
-            lb.backends.shift_remove(eid);
-            if lb.backends.is_empty() {
-                self.lbs.shift_remove(&key);
-            }
+        let lb = self.lbs.get_mut(&key)?;
+        let backend = lb.backends.shift_remove(eid)?;
+        let (vip, fwmark, service_gone) = (lb.vip, lb.fwmark, lb.backends.is_empty());
+        if service_gone {
+            self.lbs.shift_remove(&key);
         }
+        Some(LbChange::Removed { vip, fwmark, backend, service_gone })
     }
 
     /// One record per (name, endpoint): a VIP is shared by the service's endpoints, so
@@ -227,15 +242,25 @@ impl Daemon {
     /// `addServiceInfoToCluster` for one endpoint: bound here, then published.
     pub(crate) fn publish_service_info(&mut self, net_id: &str, ep: &Endpoint) {
         let rec = self.endpoint_record(net_id, ep);
-        self.swarm.services.bind(net_id, &ep.id, &rec);
+        let change = self.swarm.services.bind(net_id, &ep.id, &rec);
+        self.follow_lb(net_id, change);
         self.gossip_create_entry(ENDPOINT_TABLE, net_id, &ep.id, rec.encode());
+    }
+
+    /// Hands a binding's change to the network's LB sandbox.
+    fn follow_lb(&mut self, net_id: &str, change: Option<LbChange>) {
+        if let Some(change) = change {
+            let ops = self.program_lb(net_id, &change);
+            self.swarm.outbox.ops.extend(ops);
+        }
     }
 
     /// `deleteServiceInfoFromCluster`: withdrawn, then unbound here.
     pub(crate) fn withdraw_service_info(&mut self, net_id: &str, ep: &Endpoint) {
         let service_id = self.task_service(&ep.container_id).map(|s| s.id.clone());
         self.gossip_delete_entry(ENDPOINT_TABLE, net_id, &ep.id);
-        self.swarm.services.unbind(net_id, &ep.id, &service_id.unwrap_or_default());
+        let change = self.swarm.services.unbind(net_id, &ep.id, &service_id.unwrap_or_default());
+        self.follow_lb(net_id, change);
     }
 
     /// `handleEpTableEvent`: a remote endpoint on a network this node has.
@@ -244,10 +269,12 @@ impl Daemon {
             return;
         }
         let Some(rec) = EndpointRecord::decode(&w.value) else { return };
-        match w.op {
-            WatchOp::Create | WatchOp::Update => self.swarm.services.bind(&w.network, &w.key, &rec),
-            WatchOp::Delete => self.swarm.services.unbind(&w.network, &w.key, &rec.service_id),
-        }
+        let services = &mut self.swarm.services;
+        let change = match w.op {
+            WatchOp::Create | WatchOp::Update => services.bind(&w.network, &w.key, &rec),
+            WatchOp::Delete => services.unbind(&w.network, &w.key, &rec.service_id),
+        };
+        self.follow_lb(&w.network, change);
     }
 
     /// The node leaves the network: its bindings there go.

@@ -19,6 +19,8 @@
 //! `net.core.devconf_inherit_init_net` is set. The script therefore pins both to the model's
 //! 0 in every namespace it creates; an op that sets them later (Docker's `ip_forward=1`) is
 //! rendered like any other.
+//!
+//! IPVS is left out: its ops become `# needs IPVS: …` comments (see `needs_ipvs`).
 
 use std::net::Ipv4Addr;
 
@@ -27,6 +29,18 @@ use ipnet::Ipv4Net;
 
 use super::{KernelOp, NsRef};
 use crate::wire::MacAddr;
+
+/// Ops only a kernel with `ip_vs` runs: `ipvsadm`, its sysctls and `-m ipvs` rules. The
+/// kernels the differential tests run on may lack the module, so the script leaves them out
+/// (as comments), and the tests compare everything but the load balancers.
+fn needs_ipvs(op: &KernelOp) -> bool {
+    match op {
+        KernelOp::Ipvsadm { .. } => true,
+        KernelOp::Sysctl { key, .. } => key.starts_with("net.ipv4.vs."),
+        KernelOp::Iptables { args, .. } => args.windows(2).any(|w| w[0] == "-m" && w[1] == "ipvs"),
+        _ => false,
+    }
+}
 
 /// The sysctls pinned to the model's reading of "never set" in each new namespace.
 pub const PINNED_SYSCTLS: [&str; 2] = ["net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables"];
@@ -141,12 +155,13 @@ impl Export {
         }
     }
 
-    /// One machine's ops, in the order the model applied them.
+    /// One machine's ops, in the order the model applied them. IPVS's become comments.
     pub fn ops(&mut self, machine: &str, ops: &[KernelOp]) {
         for op in ops {
             let real = self.names.localize(machine, op);
             match &real {
                 KernelOp::NetnsAdd { name } => self.add_namespace(name),
+                _ if needs_ipvs(&real) => self.commands.push(format!("# needs IPVS: {real}")),
                 _ => self.commands.push(real.to_string()),
             }
         }
@@ -167,6 +182,36 @@ impl Export {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipvs_ops_become_comments() {
+        let mut ex = Export::new(NsNames::new("t"));
+        let lb = NsRef::named("lb_x");
+        let args = |a: &str| a.split_whitespace().map(String::from).collect::<Vec<_>>();
+        ex.ops(
+            "h",
+            &[
+                KernelOp::Ipvsadm { ns: lb.clone(), args: args("-A -f 256 -s rr") },
+                KernelOp::Sysctl {
+                    ns: lb.clone(),
+                    key: "net.ipv4.vs.conntrack".into(),
+                    value: "1".into(),
+                },
+                KernelOp::Iptables {
+                    ns: lb.clone(),
+                    args: args("-t nat -A POSTROUTING -m ipvs --ipvs -j ACCEPT"),
+                },
+                KernelOp::Sysctl { ns: lb, key: "net.ipv4.ip_forward".into(), value: "1".into() },
+            ],
+        );
+        assert_eq!(
+            ex.script(),
+            "# needs IPVS: ip netns exec t-h-lb_x ipvsadm -A -f 256 -s rr\n\
+             # needs IPVS: ip netns exec t-h-lb_x sysctl -w net.ipv4.vs.conntrack=1\n\
+             # needs IPVS: ip netns exec t-h-lb_x iptables -t nat -A POSTROUTING -m ipvs --ipvs -j ACCEPT\n\
+             ip netns exec t-h-lb_x sysctl -w net.ipv4.ip_forward=1\n"
+        );
+    }
 
     fn lines(e: &Export) -> Vec<String> {
         e.script().lines().map(String::from).collect()

@@ -140,6 +140,17 @@ impl Netns {
         }
     }
 
+    /// Removes an address and the subnet route it brought.
+    fn del_addr(&mut self, dev: u32, net: Ipv4Net) -> Result<(), OpError> {
+        let at = self.addrs.iter().position(|a| a.dev == dev && a.net == net);
+        let at =
+            at.ok_or_else(|| OpError("RTNETLINK answers: Cannot assign requested address".into()))?;
+        self.addrs.remove(at);
+        let subnet = |r: &Route| r.proto == RouteProto::Kernel && r.src == Some(net.addr());
+        self.routes.routes.retain(|r| !(subnet(r) && r.dst == net.trunc() && r.dev == dev));
+        Ok(())
+    }
+
     /// Every address of this namespace (what `-m addrtype --dst-type LOCAL` calls local).
     pub fn local_addrs(&self) -> Vec<Ipv4Addr> {
         self.addrs.iter().map(|a| a.net.addr()).collect()
@@ -208,6 +219,10 @@ impl Netns {
             KernelOp::AddrAdd { dev, addr, .. } => {
                 let idx = self.ifindex(dev).ok_or_else(|| OpError(no_device(dev)))?;
                 self.add_addr(idx, *addr);
+            }
+            KernelOp::AddrDel { dev, addr, .. } => {
+                let idx = self.ifindex(dev).ok_or_else(|| OpError(no_device(dev)))?;
+                self.del_addr(idx, *addr)?;
             }
             KernelOp::RouteAdd { dst, via, dev, .. } => {
                 let idx = self.ifindex(dev).ok_or_else(|| OpError(no_device(dev)))?;

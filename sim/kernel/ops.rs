@@ -121,6 +121,8 @@ pub enum KernelOp {
     LinkDel { ns: NsRef, name: String },
     /// `ip addr add CIDR dev NAME`
     AddrAdd { ns: NsRef, dev: String, addr: Ipv4Net },
+    /// `ip addr del CIDR dev NAME`
+    AddrDel { ns: NsRef, dev: String, addr: Ipv4Net },
     /// `ip route add DST [via GW] dev NAME`; `dst` 0.0.0.0/0 renders as `default`.
     RouteAdd { ns: NsRef, dst: Ipv4Net, via: Option<Ipv4Addr>, dev: String },
     /// `ip neigh add IP lladdr MAC dev NAME nud permanent`
@@ -167,6 +169,7 @@ impl KernelOp {
             | KernelOp::LinkUp { ns, .. }
             | KernelOp::LinkDel { ns, .. }
             | KernelOp::AddrAdd { ns, .. }
+            | KernelOp::AddrDel { ns, .. }
             | KernelOp::RouteAdd { ns, .. }
             | KernelOp::NeighAdd { ns, .. }
             | KernelOp::Iptables { ns, .. }
@@ -206,6 +209,7 @@ impl KernelOp {
             | KernelOp::LinkUp { ns, .. }
             | KernelOp::LinkDel { ns, .. }
             | KernelOp::AddrAdd { ns, .. }
+            | KernelOp::AddrDel { ns, .. }
             | KernelOp::RouteAdd { ns, .. }
             | KernelOp::NeighAdd { ns, .. }
             | KernelOp::Iptables { ns, .. }
@@ -255,6 +259,7 @@ impl KernelOp {
             KernelOp::LinkUp { name, .. } => format!("ip link set dev {name} up"),
             KernelOp::LinkDel { name, .. } => format!("ip link delete {name}"),
             KernelOp::AddrAdd { dev, addr, .. } => format!("ip addr add {addr} dev {dev}"),
+            KernelOp::AddrDel { dev, addr, .. } => format!("ip addr del {addr} dev {dev}"),
             KernelOp::RouteAdd { dst, via, dev, .. } => {
                 let dst =
                     if dst.prefix_len() == 0 { "default".to_string() } else { dst.to_string() };

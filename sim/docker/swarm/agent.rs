@@ -40,6 +40,8 @@ pub enum ExecAction {
     /// New network bootstrap keys for the daemon's network controller
     /// (`SetNetworkBootstrapKeys`).
     SetNetworkKeys(Vec<EncryptionKey>),
+    /// The node's load-balancer attachments changed (the executor's `Configure`).
+    AttachmentsChanged,
 }
 
 #[derive(Debug, Clone)]
@@ -121,7 +123,10 @@ impl Agent {
                 self.backoff = BACKOFF_MIN;
                 self.next_heartbeat = now + period;
                 self.managers = managers;
-                self.attachments = attachments;
+                if attachments != self.attachments {
+                    self.attachments = attachments;
+                    io.actions.push(ExecAction::AttachmentsChanged);
+                }
                 if network_keys != self.network_keys {
                     self.network_keys = network_keys.clone();
                     io.actions.push(ExecAction::SetNetworkKeys(network_keys));

@@ -540,6 +540,10 @@ impl Daemon {
                 let ops = self.set_network_keys(&keys);
                 self.swarm.outbox.ops.extend(ops);
             }
+            ExecAction::AttachmentsChanged => {
+                let ops = self.ensure_lb_sandboxes();
+                self.swarm.outbox.ops.extend(ops);
+            }
             ExecAction::Remove { task_id } => {
                 if let Some(t) = self.swarm.task_containers.shift_remove(&task_id) {
                     self.stop_task_container(now, &t.container_id);
