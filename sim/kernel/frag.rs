@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use crate::engine::{SimDuration, SimTime};
-use crate::wire::{IcmpRepr, IpPayload, Ipv4Packet, WireError};
+use crate::wire::{Ipv4Packet, WireError};
 
 use super::walk::{Stage, Walk};
 use super::{Kernel, NsRef};
@@ -172,21 +172,8 @@ impl Kernel {
         let detail = format!("{}-byte packet exceeds MTU {mtu} with DF set", pkt.buffer_len());
         w.hop(ns, dev_name, Stage::Drop, detail);
         let Some(src) = self.ns(ns).expect("live").source_for(pkt.src) else { return };
-        let error = IcmpRepr::DestUnreachable {
-            code: 4,
-            next_hop_mtu: u16::try_from(mtu).unwrap_or(u16::MAX),
-            original: Box::new(pkt.clone()),
-        };
-        let reply = Ipv4Packet {
-            src,
-            dst: pkt.src,
-            ttl: self.default_ttl(ns),
-            ident: self.rng().range_u64(0, 65536) as u16,
-            dont_fragment: false,
-            payload: IpPayload::Icmp(error),
-        };
-        w.scrub();
-        self.ip_output(w, ns, reply);
+        let mtu = u16::try_from(mtu).unwrap_or(u16::MAX);
+        self.dest_unreachable(w, ns, src, pkt, 4, mtu);
     }
 
     /// An ICMP "fragmentation needed" addressed here: the path MTU towards the quoted
@@ -201,7 +188,7 @@ impl Kernel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::IcmpRepr;
+    use crate::wire::{IcmpRepr, IpPayload};
 
     const DST: Ipv4Addr = Ipv4Addr::new(10, 9, 2, 2);
 

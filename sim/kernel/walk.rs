@@ -709,6 +709,31 @@ impl Kernel {
     }
 
     /// `net.ipv4.ip_default_ttl` (64 unless set).
+    /// `icmp_send(ICMP_DEST_UNREACH, code)` from `src` about `pkt`, which is dropped:
+    /// a fresh packet through local output, the walk's per-packet state cleared first.
+    pub(super) fn dest_unreachable(
+        &mut self,
+        w: &mut Walk,
+        ns: &NsRef,
+        src: Ipv4Addr,
+        pkt: &Ipv4Packet,
+        code: u8,
+        next_hop_mtu: u16,
+    ) {
+        let error =
+            IcmpRepr::DestUnreachable { code, next_hop_mtu, original: Box::new(pkt.clone()) };
+        let reply = Ipv4Packet {
+            src,
+            dst: pkt.src,
+            ttl: self.default_ttl(ns),
+            ident: self.rng().range_u64(0, 65536) as u16,
+            dont_fragment: false,
+            payload: IpPayload::Icmp(error),
+        };
+        w.scrub();
+        self.ip_output(w, ns, reply);
+    }
+
     pub(super) fn default_ttl(&self, ns: &NsRef) -> u8 {
         self.ns(ns)
             .and_then(|n| n.sysctl("net.ipv4.ip_default_ttl"))

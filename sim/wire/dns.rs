@@ -197,6 +197,23 @@ pub fn validate_name(name: &str) -> Result<(), WireError> {
 impl DnsMessage {
     pub const HEADER_LEN: usize = 12;
 
+    /// A recursive query for one name, as stub resolvers and tools send it: RD set, no
+    /// EDNS, compressed names.
+    pub fn query(id: u16, name: &str, qtype: DnsType) -> DnsMessage {
+        DnsMessage {
+            id,
+            response: false,
+            recursion_desired: true,
+            recursion_available: false,
+            authoritative: false,
+            rcode: Rcode::NoError,
+            questions: vec![DnsQuestion { name: name.into(), qtype, qclass: DnsClass::In }],
+            answers: Vec::new(),
+            edns: None,
+            compress: true,
+        }
+    }
+
     /// The message's length with name compression applied.
     pub fn buffer_len(&self) -> usize {
         let mut out = Vec::new();
@@ -473,22 +490,7 @@ mod tests {
     use super::*;
 
     fn query() -> DnsMessage {
-        DnsMessage {
-            id: 1234,
-            response: false,
-            recursion_desired: true,
-            recursion_available: false,
-            authoritative: false,
-            rcode: Rcode::NoError,
-            questions: vec![DnsQuestion {
-                name: "www.dockercon.com".into(),
-                qtype: DnsType::A,
-                qclass: DnsClass::In,
-            }],
-            answers: vec![],
-            edns: None,
-            compress: true,
-        }
+        DnsMessage::query(1234, "www.dockercon.com", DnsType::A)
     }
 
     fn response() -> DnsMessage {

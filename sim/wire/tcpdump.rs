@@ -608,7 +608,7 @@ mod tests {
 
     use super::*;
     use crate::engine::SimDuration;
-    use crate::wire::{DnsQuestion, DnsRecord, MacAddr, Rcode};
+    use crate::wire::{DnsRecord, MacAddr, Rcode};
 
     const A: Ipv4Addr = Ipv4Addr::new(172, 17, 0, 2);
     const B: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 100);
@@ -706,18 +706,7 @@ mod tests {
     }
 
     fn query(name: &str, qtype: DnsType) -> DnsMessage {
-        DnsMessage {
-            id: 1234,
-            response: false,
-            recursion_desired: true,
-            recursion_available: false,
-            authoritative: false,
-            rcode: Rcode::NoError,
-            questions: vec![DnsQuestion { name: name.into(), qtype, qclass: DnsClass::In }],
-            answers: vec![],
-            edns: None,
-            compress: true,
-        }
+        DnsMessage::query(1234, name, qtype)
     }
 
     #[test]

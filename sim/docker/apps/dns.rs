@@ -244,7 +244,6 @@ impl NameService for crate::docker::Daemon {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{DnsClass, DnsQuestion};
 
     /// Records as the daemon would hold them for a service with three tasks.
     struct FakeNames;
@@ -261,18 +260,7 @@ mod tests {
     }
 
     fn query(name: &str, qtype: DnsType) -> DnsMessage {
-        DnsMessage {
-            id: 7,
-            response: false,
-            recursion_desired: true,
-            recursion_available: false,
-            authoritative: false,
-            rcode: Rcode::NoError,
-            questions: vec![DnsQuestion { name: name.into(), qtype, qclass: DnsClass::In }],
-            answers: vec![],
-            edns: None,
-            compress: true,
-        }
+        DnsMessage::query(7, name, qtype)
     }
 
     fn answer(name: &str, qtype: DnsType, draws: &[u64]) -> LocalAnswer {

@@ -18,7 +18,7 @@ use super::{Flow, InVerdict, IpvsSysctls};
 use crate::kernel::netfilter::{Hook, PacketMeta};
 use crate::kernel::walk::{Stage, Walk};
 use crate::kernel::{Kernel, NsRef};
-use crate::wire::{IcmpRepr, IpPayload, Ipv4Packet};
+use crate::wire::Ipv4Packet;
 
 fn flow_of(pkt: &Ipv4Packet, mark: u32) -> Flow {
     let m = PacketMeta::of(pkt, None, None);
@@ -154,17 +154,6 @@ impl Kernel {
 
     /// `icmp_send(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH)` from the address the client asked.
     fn ipvs_port_unreachable(&mut self, w: &mut Walk, ns: &NsRef, pkt: &Ipv4Packet) {
-        let error =
-            IcmpRepr::DestUnreachable { code: 3, next_hop_mtu: 0, original: Box::new(pkt.clone()) };
-        let reply = Ipv4Packet {
-            src: pkt.dst,
-            dst: pkt.src,
-            ttl: self.default_ttl(ns),
-            ident: self.rng().range_u64(0, 65536) as u16,
-            dont_fragment: false,
-            payload: IpPayload::Icmp(error),
-        };
-        w.scrub();
-        self.ip_output(w, ns, reply);
+        self.dest_unreachable(w, ns, pkt.dst, pkt, 3, 0);
     }
 }

@@ -22,9 +22,7 @@ use std::net::Ipv4Addr;
 use crate::engine::{SimDuration, SimTime};
 use crate::kernel::process::{ProcCtx, Process};
 use crate::kernel::{SockId, SocketEvent, SocketEventKind};
-use crate::wire::{
-    validate_name, DnsClass, DnsMessage, DnsQuestion, DnsType, Edns, Rcode, UdpPayload,
-};
+use crate::wire::{validate_name, DnsMessage, DnsType, Edns, Rcode, UdpPayload};
 
 use super::dns_text::{self, Received};
 use super::{PingFlavor, ToolUsageError};
@@ -194,22 +192,7 @@ impl DnsClient {
             }
             _ => None,
         };
-        DnsMessage {
-            id: p.id,
-            response: false,
-            recursion_desired: true,
-            recursion_available: false,
-            authoritative: false,
-            rcode: Rcode::NoError,
-            questions: vec![DnsQuestion {
-                name: self.tool.name.clone(),
-                qtype: p.qtype,
-                qclass: DnsClass::In,
-            }],
-            answers: Vec::new(),
-            edns,
-            compress: true,
-        }
+        DnsMessage { edns, ..DnsMessage::query(p.id, &self.tool.name, p.qtype) }
     }
 
     /// Starts query `qtype` as probe number `self.probes.len()`.

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use crate::engine::SimDuration;
 use crate::kernel::process::{ProcCtx, Process};
 use crate::kernel::{SockId, SocketEvent, SocketEventKind};
-use crate::wire::{DnsClass, DnsMessage, DnsQuestion, DnsRecordData, DnsType, Rcode, UdpPayload};
+use crate::wire::{DnsMessage, DnsRecordData, DnsType, UdpPayload};
 
 const TRY_TIMEOUT: SimDuration = SimDuration::from_secs(5);
 const ATTEMPTS: usize = 2;
@@ -67,22 +67,7 @@ impl StubResolver {
         };
         self.sock = Some(sock);
         self.query_id = cx.random(65536) as u16;
-        let query = DnsMessage {
-            id: self.query_id,
-            response: false,
-            recursion_desired: true,
-            recursion_available: false,
-            authoritative: false,
-            rcode: Rcode::NoError,
-            questions: vec![DnsQuestion {
-                name: self.name.clone(),
-                qtype: DnsType::A,
-                qclass: DnsClass::In,
-            }],
-            answers: vec![],
-            edns: None,
-            compress: true,
-        };
+        let query = DnsMessage::query(self.query_id, &self.name, DnsType::A);
         if cx.udp_send(sock, (server, 53), UdpPayload::Dns(query)).is_err() {
             return self.send_query(cx);
         }
