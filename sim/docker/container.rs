@@ -2,7 +2,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::cli::Parsed;
+use super::cli::{bad_flag_value, Parsed};
 use super::daemon::Daemon;
 use super::endpoint::{proto_of, Plumbing};
 use super::format::{human_duration, table};
@@ -529,9 +529,9 @@ impl Daemon {
     }
 
     pub(crate) fn cmd_ps(&self, now: SimTime, p: &Parsed) -> DockerOutcome {
-        let filters = match PsFilters::parse(&p.values("filter")) {
+        let filters = match PsFilters::parse(p) {
             Ok(f) => f,
-            Err(e) => return DockerOutcome::err(format!("Error response from daemon: {e}\n"), 1),
+            Err(refusal) => return refusal,
         };
         let shown: Vec<&Container> = self
             .containers
@@ -572,7 +572,8 @@ impl Daemon {
 
 /// `docker ps --filter KEY=VALUE…` (`daemon/list.go`): values of one key are alternatives,
 /// different keys must all match. `name` is a regular expression searched in `/NAME`;
-/// `label` is `KEY` (present) or `KEY=VALUE`; `id` a prefix of the ID.
+/// `label` is `KEY` (present) or `KEY=VALUE`; `id` a prefix of the ID. A value without `=`
+/// is the CLI's flag error (exit 125); an unknown key the daemon's (exit 1).
 struct PsFilters {
     names: Vec<regex_lite::Regex>,
     labels: Vec<(String, Option<String>)>,
@@ -580,20 +581,28 @@ struct PsFilters {
 }
 
 impl PsFilters {
-    fn parse(given: &[&str]) -> Result<PsFilters, String> {
+    fn parse(p: &Parsed) -> Result<PsFilters, DockerOutcome> {
         let mut f = PsFilters { names: Vec::new(), labels: Vec::new(), ids: Vec::new() };
-        for arg in given {
+        let daemon = |message: String| {
+            DockerOutcome::err(format!("Error response from daemon: {message}\n"), 1)
+        };
+        for arg in p.values("filter") {
             let Some((key, value)) = arg.split_once('=') else {
-                return Err("Bad format of filter (expected name=value)".to_string());
+                let err = "bad format of filter (expected name=value)";
+                let e = bad_flag_value(p, "filter", arg, err);
+                return Err(DockerOutcome::err(format!("{}\n", e.message), e.exit_code));
             };
             match key.to_ascii_lowercase().as_str() {
-                "name" => f.names.push(regex_lite::Regex::new(value).map_err(|e| e.to_string())?),
+                "name" => {
+                    let re = regex_lite::Regex::new(value).map_err(|e| daemon(e.to_string()))?;
+                    f.names.push(re);
+                }
                 "label" => f.labels.push(match value.split_once('=') {
                     Some((k, v)) => (k.to_string(), Some(v.to_string())),
                     None => (value.to_string(), None),
                 }),
                 "id" => f.ids.push(value.to_string()),
-                _ => return Err(format!("Invalid filter '{key}'")),
+                _ => return Err(daemon(format!("Invalid filter '{key}'"))),
             }
         }
         Ok(f)

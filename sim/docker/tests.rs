@@ -398,3 +398,27 @@ fn info_lists_20_10_network_plugins() {
     assert_eq!((help.exit_code, help.stdout.as_str()), (0, ""));
     assert!(help.stderr.starts_with("\nUsage:  docker network COMMAND\n"));
 }
+
+#[test]
+fn ps_filters_by_name_regex_and_refuses_bad_filters_like_docker() {
+    let (mut d, _) = daemon();
+    let web = run(&mut d, 1, "run -d --name web nginx").stdout;
+    run(&mut d, 2, "run -d --name db redis");
+    assert_eq!(run(&mut d, 3, "ps -q --filter name=^/we").stdout, format!("{}\n", &web[..12]));
+    assert_eq!(run(&mut d, 3, "ps -q -f name=zz").stdout, "");
+    assert_eq!(run(&mut d, 3, "ps -q -f label=com.docker.swarm.task").stdout, "");
+    let bad = run(&mut d, 3, "ps --filter foo");
+    assert_eq!(
+        (bad.stderr.as_str(), bad.exit_code),
+        (
+            "invalid argument \"foo\" for \"-f, --filter\" flag: bad format of filter (expected \
+             name=value)\nSee 'docker ps --help'.\n",
+            125
+        )
+    );
+    let unknown = run(&mut d, 3, "ps --filter foo=bar");
+    assert_eq!(
+        (unknown.stderr.as_str(), unknown.exit_code),
+        ("Error response from daemon: Invalid filter 'foo'\n", 1)
+    );
+}
