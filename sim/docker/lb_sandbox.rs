@@ -98,12 +98,13 @@ impl Daemon {
     }
 
     /// Builds the LB sandbox of every local overlay that has an LB address and none yet,
-    /// with the services already bound there.
+    /// with the services already bound there. Ingress is left out: its load balancer is
+    /// `ingress_sbox`, which this model does not build yet.
     pub(crate) fn ensure_lb_sandboxes(&mut self) -> Vec<KernelOp> {
         let wanted: Vec<(String, Ipv4Net)> = self
             .networks
             .values()
-            .filter(|n| n.overlay.is_some() && n.lb.is_none())
+            .filter(|n| n.overlay.as_ref().is_some_and(|o| !o.ingress) && n.lb.is_none())
             .filter_map(|n| self.lb_address(&n.id).map(|a| (n.id.clone(), a)))
             .collect();
         let mut ops = Vec::new();

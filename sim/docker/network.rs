@@ -486,7 +486,7 @@ impl Daemon {
         nets.into_iter().find_map(|net| {
             let bare = name.strip_suffix(&format!(".{}", net.name)).unwrap_or(&name);
             let ips = match net.driver {
-                Driver::Overlay => self.resolve_on_overlay(&net.id, bare),
+                Driver::Overlay => self.swarm.services.lookup(&net.id, bare),
                 _ if net.is_user_defined_bridge() => local_names(net, bare),
                 _ => Vec::new(),
             };

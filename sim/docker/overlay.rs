@@ -64,6 +64,8 @@ pub struct OverlayConfig {
     /// delete for an endpoint never programmed (its create was missed) is ignored, as
     /// `peerDelete` does.
     pub peers: IndexMap<String, PeerRecord>,
+    /// The swarm's ingress network, whose load balancer is `ingress_sbox`, not `lb_…`.
+    pub ingress: bool,
 }
 
 impl OverlayConfig {
@@ -80,6 +82,7 @@ impl OverlayConfig {
             ns_key: format!("1-{}", &net.id[..10]),
             encrypted,
             peers: IndexMap::new(),
+            ingress: net.ingress,
         }
     }
 
@@ -473,6 +476,7 @@ mod tests {
             ns_key: "1-e2wklxwawq".into(),
             encrypted: false,
             peers: IndexMap::new(),
+            ingress: false,
         };
         let text: Vec<String> =
             sandbox_ops(&cfg, "e2wklxwawqznawtlwyieynell").iter().map(|o| o.to_string()).collect();

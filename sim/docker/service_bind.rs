@@ -107,7 +107,6 @@ pub struct TaskService {
 /// A service's load balancer on one network of this node (`loadBalancer`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadBalancer {
-    pub service_name: String,
     pub vip: Ipv4Addr,
     pub fwmark: u32,
     /// Backends by endpoint ID.
@@ -141,10 +140,13 @@ impl Default for ServiceBindings {
 }
 
 impl ServiceBindings {
-    /// The addresses `name` has on network `net`, in the order bound.
+    /// The addresses `name` has on network `net`, each once, in the order bound: a VIP
+    /// once, or every task in dnsrr mode.
     pub fn lookup(&self, net: &str, name: &str) -> Vec<Ipv4Addr> {
         let records = self.names.get(net).and_then(|n| n.get(&name.to_ascii_lowercase()));
-        records.map(|r| r.iter().map(|(_, ip)| *ip).collect()).unwrap_or_default()
+        let ips: indexmap::IndexSet<Ipv4Addr> =
+            records.into_iter().flatten().map(|(_, ip)| *ip).collect();
+        ips.into_iter().collect()
     }
 
     /// The load balancers on network `net`.
@@ -171,12 +173,7 @@ impl ServiceBindings {
         let next = &mut self.next_fwmark;
         let lb = self.lbs.entry(key).or_insert_with(|| {
             *next += 1;
-            LoadBalancer {
-                service_name: rec.service_name.clone(),
-                vip,
-                fwmark: *next - 1,
-                backends: IndexMap::new(),
-            }
+            LoadBalancer { vip, fwmark: *next - 1, backends: IndexMap::new() }
         });
         let new_service = lb.backends.is_empty();
         lb.backends.insert(eid.to_string(), ip).is_none().then_some(LbChange::Added {
@@ -207,7 +204,8 @@ impl ServiceBindings {
     }
 
     /// One record per (name, endpoint): a VIP is shared by the service's endpoints, so
-    /// `<service>` keeps one entry per endpoint but answers the VIP once (see `lookup`).
+    /// `<service>` keeps one entry per endpoint (it goes with the last) but `lookup`
+    /// answers the VIP once.
     fn add_name(&mut self, net: &str, name: &str, eid: &str, ip: Ipv4Addr) {
         let records = self.names.entry(net.to_string()).or_default();
         let list = records.entry(name.to_ascii_lowercase()).or_default();
@@ -281,19 +279,6 @@ impl Daemon {
     pub(crate) fn drop_service_bindings(&mut self, net_id: &str) {
         self.swarm.services.drop_network(net_id);
     }
-
-    /// The addresses the embedded DNS gives `name` on overlay `net_id`: a service's VIP
-    /// once, or every task in dnsrr mode.
-    pub(crate) fn resolve_on_overlay(&self, net_id: &str, name: &str) -> Vec<Ipv4Addr> {
-        let mut ips = self.swarm.services.lookup(net_id, name);
-        let mut seen = Vec::new();
-        ips.retain(|ip| {
-            let first = !seen.contains(ip);
-            seen.push(*ip);
-            first
-        });
-        ips
-    }
 }
 
 #[cfg(test)]
@@ -328,7 +313,7 @@ mod tests {
         let mut b = ServiceBindings::default();
         b.bind("n", "e1", &task("web.1.a", [10, 0, 1, 3], Some([10, 0, 1, 2])));
         b.bind("n", "e2", &task("web.2.b", [10, 0, 1, 4], Some([10, 0, 1, 2])));
-        assert_eq!(b.lookup("n", "web"), [Ipv4Addr::new(10, 0, 1, 2); 2]);
+        assert_eq!(b.lookup("n", "web"), [Ipv4Addr::new(10, 0, 1, 2)]);
         let tasks = b.lookup("n", "TASKS.web");
         assert_eq!(tasks, [Ipv4Addr::new(10, 0, 1, 3), Ipv4Addr::new(10, 0, 1, 4)]);
         assert_eq!(b.lookup("n", "web.2.b"), [Ipv4Addr::new(10, 0, 1, 4)]);
