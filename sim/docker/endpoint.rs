@@ -9,6 +9,7 @@
 
 use std::net::Ipv4Addr;
 
+use indexmap::IndexMap;
 use ipnet::Ipv4Net;
 
 use super::bridge::{self, Forward};
@@ -25,6 +26,9 @@ use crate::kernel::KernelOp;
 pub(crate) struct Plumbing {
     pub ops: Vec<KernelOp>,
     pub effects: Vec<Effect>,
+    /// The names a starting container's endpoints get, by network ID (see
+    /// `plan_ifnames`); a later join takes the lowest free one.
+    pub ifnames: IndexMap<String, String>,
 }
 
 const NO_SUBNET_IP: &str =
@@ -108,29 +112,63 @@ impl Daemon {
     pub(crate) fn plumb_container(&mut self, cid: &str, ports: Vec<Binding>) -> Plumbing {
         let mut pl = Plumbing::default();
         let atts = self.containers[cid].networks.clone();
-        let first = &self.networks[&atts[0].network_id];
-        if first.driver == Driver::Host {
+        let first = self.networks[&atts[0].network_id].driver;
+        if first == Driver::Host {
             self.containers[cid].sandbox = Some(SandboxInfo::host());
             self.containers[cid].nameservers = self.host.nameservers.clone();
             return pl;
         }
-        if first.driver == Driver::Null {
+        if first == Driver::Null {
             self.new_sandbox(cid, &mut pl);
         }
+        pl.ifnames = self.plan_ifnames(&atts);
+        // Published ports go to the endpoint that gives the container its way out: the
+        // first network's, or the gateway leg behind an overlay (`setupDefaultGW`).
+        let via_gateway = first == Driver::Overlay;
+        let mut ports = Some(ports);
         for (i, att) in atts.iter().enumerate() {
-            let bindings = if i == 0 { ports.clone() } else { Vec::new() };
-            self.join(cid, att, bindings, &mut pl);
+            let bindings = if i == 0 && !via_gateway { ports.take() } else { None };
+            self.join(cid, att, bindings.unwrap_or_default(), &mut pl);
             if !self.has_gateway_endpoint(cid) && self.networks[&att.network_id].overlay.is_some() {
-                self.join_gateway_bridge(cid, &mut pl);
+                self.join_gateway_bridge(cid, ports.take().unwrap_or_default(), &mut pl);
             }
         }
         self.publish_endpoints(cid);
         pl
     }
 
+    /// The interface names of a starting container. Its endpoints are joined in the order
+    /// given, but the interfaces enter the namespace when the container starts (`SetKey`),
+    /// in the sandbox's endpoint order (`Endpoint.Less`): endpoints with a gateway first,
+    /// internal ones and then the `docker_gwbridge` leg last, otherwise by network name.
+    fn plan_ifnames(&self, atts: &[Attachment]) -> IndexMap<String, String> {
+        let nets = atts.iter().map(|a| &self.networks[&a.network_id]);
+        let joined: Vec<&super::network::Network> =
+            nets.filter(|n| !matches!(n.driver, Driver::Host | Driver::Null)).collect();
+        let mut order: Vec<(bool, bool, bool, String, String)> = joined
+            .iter()
+            .map(|n| (false, n.internal, n.overlay.is_some(), n.name.clone(), n.id.clone()))
+            .collect();
+        let needs_gateway = joined.iter().all(|n| n.bridge.as_ref().map_or(true, |b| b.internal));
+        if let (true, true, Some(gw)) = (
+            needs_gateway,
+            joined.iter().any(|n| n.overlay.is_some()),
+            self.network_id(super::network::GW_BRIDGE),
+        ) {
+            order.push((true, false, false, String::new(), gw));
+        }
+        order.sort();
+        order.into_iter().enumerate().map(|(i, o)| (o.4, format!("eth{i}"))).collect()
+    }
+
+    /// The name an endpoint on `net_id` gets in the container.
+    pub(crate) fn ifname_for(&self, cid: &str, net_id: &str, pl: &Plumbing) -> String {
+        pl.ifnames.get(net_id).cloned().unwrap_or_else(|| self.free_ifname(cid))
+    }
+
     /// `setupDefaultGW`: a container whose endpoints give it no way out (overlays have no
     /// gateway) gets an endpoint on `docker_gwbridge`, named `gateway_<sandbox ID[:12]>`.
-    fn join_gateway_bridge(&mut self, cid: &str, pl: &mut Plumbing) {
+    fn join_gateway_bridge(&mut self, cid: &str, ports: Vec<Binding>, pl: &mut Plumbing) {
         let Some(gw) = self.network_id(super::network::GW_BRIDGE) else { return };
         let att = Attachment {
             network_id: gw.clone(),
@@ -139,7 +177,7 @@ impl Daemon {
             aliases: Vec::new(),
             ptr: 0,
         };
-        self.join(cid, &att, Vec::new(), pl);
+        self.join(cid, &att, ports, pl);
         let key = self.containers[cid].sandbox.as_ref().expect("joined").id[..12].to_string();
         let ep = self.networks[&gw].endpoints.get_mut(cid).expect("just joined");
         ep.name = format!("gateway_{key}");
@@ -192,7 +230,7 @@ impl Daemon {
         }
         let c = &self.containers[cid];
         let sb = c.sandbox.clone().expect("sandbox exists before join");
-        let ifname = self.free_ifname(cid);
+        let ifname = self.ifname_for(cid, &att.network_id, pl);
         let mut aliases = att.aliases.clone();
         if user_defined && !aliases.contains(&c.short_id()) {
             aliases.push(c.short_id());

@@ -193,6 +193,12 @@ impl GossipAgent {
         d.db.create_entry(table, network, key, value).expect("own entries are created once");
     }
 
+    /// `UpdateEntry` of an own entry.
+    pub fn update_entry(&mut self, table: &str, network: &str, key: &str, value: Vec<u8>) {
+        let d = self.member.delegate_mut();
+        d.db.update_entry(table, network, key, value).expect("own entries exist until deleted");
+    }
+
     /// `DeleteEntry` of an own entry.
     pub fn delete_entry(&mut self, table: &str, network: &str, key: &str) {
         let d = self.member.delegate_mut();

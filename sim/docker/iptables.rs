@@ -144,7 +144,8 @@ impl Firewall {
     /// `NewChain`: `-N` unless the chain is already there.
     pub(crate) fn new_chain(&mut self, out: &mut Vec<KernelOp>, table: Table, name: &str) {
         if self.chains.insert((table.name().to_string(), name.to_string())) {
-            let argv = vec!["-t".into(), table.name().into(), "-N".into(), name.into()];
+            let mut argv = table.prefix();
+            argv.extend(["-N".into(), name.into()]);
             self.emit(out, argv);
         }
     }

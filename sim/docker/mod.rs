@@ -31,6 +31,7 @@ mod format;
 pub mod gossip;
 pub mod image;
 mod info;
+mod ingress;
 mod inspect;
 pub mod ipam;
 mod iptables;

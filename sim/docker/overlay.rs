@@ -23,6 +23,7 @@ use super::network::{Driver, Endpoint, Network};
 use super::overlay_crypto;
 use super::overlay_keys::Vtep;
 use super::sandbox::{self, mac_from_ip, Iface};
+use super::swarm::daemon_side::SwarmState;
 use super::swarm::store::{self, EncryptionKey};
 use crate::engine::SimTime;
 use crate::kernel::{KernelOp, NsRef, VxlanConfig};
@@ -257,12 +258,16 @@ impl Daemon {
         if sb.dns_ports.is_none() {
             self.start_resolver(cid, pl);
         }
-        let ifname = self.free_ifname(cid);
+        let ifname = self.ifname_for(cid, &att.network_id, pl);
         let mac = mac_from_ip(ip);
         pl.ops.extend(sandbox::add_interface(
             &sb.key,
             &Iface { src: &inner, dst: &ifname, mac, addr },
         ));
+        if cfg.ingress {
+            let ports = self.task_service(cid).map(|s| s.ingress_ports.clone()).unwrap_or_default();
+            pl.ops.extend(super::ingress::redirect_ops(&sb.key, ip, &ports));
+        }
         pl.ops.extend(self.encrypt_to_known_peers(&att.network_id));
         let c = &self.containers[cid];
         let ep = Endpoint {
@@ -298,11 +303,19 @@ impl Daemon {
     /// Publishes one endpoint: the driver's record in `overlay_peer_table`, then the
     /// controller's service info in `endpoint_table` (the order of `sbJoin`).
     pub(crate) fn publish_endpoint(&mut self, net_id: &str, ep: &Endpoint) {
-        let Some(vtep) = self.vtep() else { return };
+        if self.publish_peer(net_id, ep) {
+            self.publish_service_info(net_id, ep);
+        }
+    }
+
+    /// The driver's record alone (`addDriverInfoToCluster`), as for an anonymous endpoint;
+    /// false when the node has no VTEP to publish it with.
+    pub(crate) fn publish_peer(&mut self, net_id: &str, ep: &Endpoint) -> bool {
+        let Some(vtep) = self.vtep() else { return false };
         let rec =
             PeerRecord { endpoint_ip: ep.addr, endpoint_mac: ep.mac, tunnel_endpoint_ip: vtep };
         self.gossip_create_entry(PEER_TABLE, net_id, &ep.id, rec.encode());
-        self.publish_service_info(net_id, ep);
+        true
     }
 
     /// Withdraws the container's endpoints, before they go.
@@ -315,7 +328,19 @@ impl Daemon {
     /// Withdraws both records of one endpoint.
     pub(crate) fn withdraw_endpoint(&mut self, net_id: &str, ep: &Endpoint) {
         self.withdraw_service_info(net_id, ep);
+        self.withdraw_peer(net_id, ep);
+    }
+
+    /// The driver's record alone.
+    pub(crate) fn withdraw_peer(&mut self, net_id: &str, ep: &Endpoint) {
         self.gossip_delete_entry(PEER_TABLE, net_id, &ep.id);
+    }
+
+    /// A task is stopping: its endpoints drain before they go (`DisableService`).
+    pub(crate) fn disable_endpoints(&mut self, cid: &str) {
+        for (net_id, ep) in self.overlay_endpoints(cid) {
+            self.disable_service_info(&net_id, &ep);
+        }
     }
 
     fn overlay_endpoints(&self, cid: &str) -> Vec<(String, Endpoint)> {
@@ -327,12 +352,15 @@ impl Daemon {
     }
 
     /// Deletes the local instance of every overlay no endpoint uses any more: its namespace
-    /// (and the devices in it) and its gossip. Returns the ops.
+    /// (and the devices in it) and its gossip. Ingress stays while the node is in the swarm
+    /// (`ingress-sbox` uses it). Returns the ops.
     pub(crate) fn drop_unused_overlays(&mut self) -> Vec<KernelOp> {
+        let in_swarm = matches!(self.swarm.state, SwarmState::Active(_));
         let unused: Vec<(String, String)> = self
             .networks
             .values()
             .filter(|n| n.endpoints.is_empty())
+            .filter(|n| !(in_swarm && n.overlay.as_ref().is_some_and(|o| o.ingress)))
             .filter_map(|n| n.overlay.as_ref().map(|cfg| (n.id.clone(), cfg.ns_key.clone())))
             .collect();
         let mut ops = Vec::new();

@@ -8,9 +8,15 @@
 //! on the endpoint's network (`addEndpointNameResolution`): the container (task) name;
 //! `tasks.<service>`; and `<service>` itself, which names the service's VIP, or in dnsrr
 //! mode (no VIP) every task. A container on an attachable overlay with no service gets
-//! only its name. Unbinding removes exactly what binding added. Each (service, network)
+//! only its name. The ingress network is for routing only: its bindings add no names
+//! (`addSvcRecords`), only load balancing. Unbinding removes exactly what binding added. Each (service, network)
 //! pair a node sees gets the next fwmark of the node's counter, which starts at 256 and is
 //! never reused (fact 29): the LB sandbox's IPVS service is keyed by it.
+//!
+//! A task that stops is first disabled (`disableServiceInNetworkDB`): its record is
+//! re-published with `service_disabled`, which takes its names away and sets its weight in
+//! every load balancer to 0, so that established connections drain; the record's deletion
+//! then removes the backend.
 
 use std::net::Ipv4Addr;
 
@@ -18,6 +24,7 @@ use indexmap::IndexMap;
 
 use super::daemon::Daemon;
 use super::network::Endpoint;
+use super::swarm::store::{PortConfig, Protocol, PublishMode};
 use crate::proto::networkdb::{WatchEvent, WatchOp};
 
 /// NetworkDB's table of service endpoints (`libnetworkEPTable`).
@@ -26,8 +33,9 @@ pub const ENDPOINT_TABLE: &str = "endpoint_table";
 /// The first fwmark a node hands out (`fwMarkCtr`).
 const FIRST_FWMARK: u32 = 256;
 
-/// `EndpointRecord` (libnetwork `agent.proto`) as protobuf: strings 1–5, repeated strings
-/// 7 (service aliases) and 8 (task aliases). Ingress ports (6) are not carried yet.
+/// `EndpointRecord` (libnetwork `agent.proto`) as protobuf: strings 1–5, repeated
+/// `PortConfig` messages 6 (on the ingress network only), repeated strings 7 (service
+/// aliases) and 8 (task aliases), and the bool 9.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointRecord {
     /// The container's name: `<service>.<slot>.<task ID>` for a task.
@@ -38,29 +46,106 @@ pub struct EndpointRecord {
     /// The service's VIP on this network; `None` in dnsrr mode.
     pub virtual_ip: Option<Ipv4Addr>,
     pub endpoint_ip: Ipv4Addr,
+    pub ingress_ports: Vec<PortConfig>,
     pub aliases: Vec<String>,
     pub task_aliases: Vec<String>,
+    /// The task is stopping: keep its connections, send it no new ones.
+    pub service_disabled: bool,
+}
+
+/// A protobuf varint.
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A protobuf varint at the start of `bytes`, and the rest.
+fn get_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let mut v = 0u64;
+    for (i, b) in bytes.iter().enumerate().take(10) {
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((v, &bytes[i + 1..]));
+        }
+    }
+    None
+}
+
+/// `PortConfig` (libnetwork `agent.proto`): protocol 2, target port 3, published port 4,
+/// publish mode 5 (the name, 1, is never set by swarm); proto3 leaves zeros out.
+fn encode_port(p: &PortConfig) -> Vec<u8> {
+    let protocol = match p.protocol {
+        Protocol::Tcp => 0,
+        Protocol::Udp => 1,
+        Protocol::Sctp => 2,
+    };
+    let mode = u64::from(p.mode == PublishMode::Host);
+    let fields =
+        [(2u8, protocol), (3, u64::from(p.target)), (4, u64::from(p.published)), (5, mode)];
+    let mut out = Vec::new();
+    for (tag, v) in fields.into_iter().filter(|(_, v)| *v != 0) {
+        out.push(tag << 3);
+        put_varint(&mut out, v);
+    }
+    out
+}
+
+fn decode_port(mut rest: &[u8]) -> Option<PortConfig> {
+    let mut p =
+        PortConfig { protocol: Protocol::Tcp, target: 0, published: 0, mode: PublishMode::Ingress };
+    while let [key, tail @ ..] = rest {
+        let (v, tail) = get_varint(tail)?;
+        rest = tail;
+        match key >> 3 {
+            2 => {
+                p.protocol =
+                    [Protocol::Tcp, Protocol::Udp, Protocol::Sctp].get(v as usize).copied()?
+            }
+            3 => p.target = u16::try_from(v).ok()?,
+            4 => p.published = u16::try_from(v).ok()?,
+            5 => p.mode = if v == 1 { PublishMode::Host } else { PublishMode::Ingress },
+            _ => return None,
+        }
+    }
+    Some(p)
+}
+
+/// One length-delimited field.
+fn put_bytes(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+    out.push((tag << 3) | 2);
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
 }
 
 impl EndpointRecord {
     pub fn encode(&self) -> Vec<u8> {
         let vip = self.virtual_ip.map(|v| v.to_string()).unwrap_or_default();
         let ip = self.endpoint_ip.to_string();
-        let mut fields: Vec<(u8, &str)> = vec![
+        let fields: Vec<(u8, &str)> = vec![
             (1, &self.name),
             (2, &self.service_name),
             (3, &self.service_id),
             (4, &vip),
             (5, &ip),
         ];
-        fields.extend(self.aliases.iter().map(|a| (7, a.as_str())));
-        fields.extend(self.task_aliases.iter().map(|a| (8, a.as_str())));
         let mut out = Vec::new();
         // proto3 leaves empty strings out.
         for (tag, text) in fields.into_iter().filter(|(_, t)| !t.is_empty()) {
-            out.push((tag << 3) | 2);
-            out.push(u8::try_from(text.len()).expect("names are shorter than 128 bytes"));
-            out.extend_from_slice(text.as_bytes());
+            put_bytes(&mut out, tag, text.as_bytes());
+        }
+        for port in &self.ingress_ports {
+            put_bytes(&mut out, 6, &encode_port(port));
+        }
+        for (tag, list) in [(7, &self.aliases), (8, &self.task_aliases)] {
+            for alias in list {
+                put_bytes(&mut out, tag, alias.as_bytes());
+            }
+        }
+        if self.service_disabled {
+            out.extend([9 << 3, 1]);
         }
         out
     }
@@ -72,14 +157,27 @@ impl EndpointRecord {
             service_id: String::new(),
             virtual_ip: None,
             endpoint_ip: Ipv4Addr::UNSPECIFIED,
+            ingress_ports: Vec::new(),
             aliases: Vec::new(),
             task_aliases: Vec::new(),
+            service_disabled: false,
         };
         let mut rest = bytes;
-        while let [key, len, tail @ ..] = rest {
-            let len = usize::from(*len);
-            let text = std::str::from_utf8(tail.get(..len)?).ok()?.to_string();
+        while let [key, tail @ ..] = rest {
+            let (v, tail) = get_varint(tail)?;
+            if key >> 3 == 9 {
+                rec.service_disabled = v != 0;
+                rest = tail;
+                continue;
+            }
+            let len = usize::try_from(v).ok()?;
+            let field = tail.get(..len)?;
             rest = &tail[len..];
+            if key >> 3 == 6 {
+                rec.ingress_ports.push(decode_port(field)?);
+                continue;
+            }
+            let text = std::str::from_utf8(field).ok()?.to_string();
             match key >> 3 {
                 1 => rec.name = text,
                 2 => rec.service_name = text,
@@ -102,6 +200,8 @@ pub struct TaskService {
     pub name: String,
     /// The service's VIP per network ID (none in dnsrr mode).
     pub vips: Vec<(String, Ipv4Addr)>,
+    /// The service's ingress-mode published ports.
+    pub ingress_ports: Vec<PortConfig>,
 }
 
 /// A service's load balancer on one network of this node (`loadBalancer`).
@@ -109,17 +209,45 @@ pub struct TaskService {
 pub struct LoadBalancer {
     pub vip: Ipv4Addr,
     pub fwmark: u32,
-    /// Backends by endpoint ID.
-    pub backends: IndexMap<String, Ipv4Addr>,
+    /// The published ports, as the service's first record on ingress carried them.
+    pub ingress_ports: Vec<PortConfig>,
+    /// Backends by endpoint ID: the address, and whether the task is draining.
+    pub backends: IndexMap<String, (Ipv4Addr, bool)>,
 }
 
-/// What a binding did to a network's load balancers, for its LB sandbox to follow.
+/// What happened to one backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LbChange {
-    /// A backend joined; `new_service` if it is the service's first on this network.
-    Added { vip: Ipv4Addr, fwmark: u32, backend: Ipv4Addr, new_service: bool },
-    /// A backend left; `service_gone` if it was the last.
-    Removed { vip: Ipv4Addr, fwmark: u32, backend: Ipv4Addr, service_gone: bool },
+pub enum BackendChange {
+    /// It joined; `new_service` if it is the service's first on this network.
+    Added { new_service: bool },
+    /// Its task is stopping: weight 0.
+    Disabled,
+    /// It left; `service_gone` if it was the last.
+    Removed { service_gone: bool },
+}
+
+/// What a binding did to a network's load balancer, for its LB sandbox to follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LbChange {
+    pub vip: Ipv4Addr,
+    pub fwmark: u32,
+    pub ingress_ports: Vec<PortConfig>,
+    pub backend: Ipv4Addr,
+    pub what: BackendChange,
+}
+
+impl LbChange {
+    fn of(lb: &LoadBalancer, backend: Ipv4Addr, what: BackendChange) -> LbChange {
+        let (vip, fwmark, ingress_ports) = (lb.vip, lb.fwmark, lb.ingress_ports.clone());
+        LbChange { vip, fwmark, ingress_ports, backend, what }
+    }
+}
+
+/// The network a binding is on: its ID, and whether it is the routing-only ingress.
+#[derive(Debug, Clone, Copy)]
+struct Net<'a> {
+    id: &'a str,
+    ingress: bool,
 }
 
 /// Everything bound on this node.
@@ -154,53 +282,84 @@ impl ServiceBindings {
         self.lbs.iter().filter(move |((_, n), _)| n == net).map(|(_, lb)| lb)
     }
 
+    /// What a record says, bound: `addServiceBinding`, or for a disabled record
+    /// `rmServiceBinding` without the full removal.
+    fn apply(&mut self, net: &Net, eid: &str, rec: &EndpointRecord) -> Option<LbChange> {
+        if rec.service_disabled {
+            return self.disable(net.id, eid, &rec.service_id);
+        }
+        self.bind(net, eid, rec)
+    }
+
     /// `addServiceBinding` / `addContainerNameResolution` for one endpoint record.
-    fn bind(&mut self, net: &str, eid: &str, rec: &EndpointRecord) -> Option<LbChange> {
+    fn bind(&mut self, net: &Net, eid: &str, rec: &EndpointRecord) -> Option<LbChange> {
+        if !net.ingress {
+            self.add_names(net.id, eid, rec);
+        }
+        if rec.service_id.is_empty() {
+            return None;
+        }
+        let (net, ip) = (net.id, rec.endpoint_ip);
+        let vip = rec.virtual_ip?;
+        let key = (rec.service_id.clone(), net.to_string());
+        let next = &mut self.next_fwmark;
+        let lb = self.lbs.entry(key).or_insert_with(|| {
+            *next += 1;
+            let ingress_ports = rec.ingress_ports.clone();
+            LoadBalancer { vip, fwmark: *next - 1, ingress_ports, backends: IndexMap::new() }
+        });
+        let new_service = lb.backends.is_empty();
+        let fresh = lb.backends.insert(eid.to_string(), (ip, false)).is_none();
+        fresh.then(|| LbChange::of(lb, ip, BackendChange::Added { new_service }))
+    }
+
+    /// The container's (task's) names, and for a task its service's.
+    fn add_names(&mut self, net: &str, eid: &str, rec: &EndpointRecord) {
         let ip = rec.endpoint_ip;
         self.add_name(net, &rec.name, eid, ip);
         for alias in &rec.task_aliases {
             self.add_name(net, alias, eid, ip);
         }
         if rec.service_id.is_empty() {
-            return None;
+            return;
         }
         for svc in std::iter::once(&rec.service_name).chain(&rec.aliases) {
             self.add_name(net, &format!("tasks.{svc}"), eid, ip);
             self.add_name(net, svc, eid, rec.virtual_ip.unwrap_or(ip));
         }
-        let vip = rec.virtual_ip?;
-        let key = (rec.service_id.clone(), net.to_string());
-        let next = &mut self.next_fwmark;
-        let lb = self.lbs.entry(key).or_insert_with(|| {
-            *next += 1;
-            LoadBalancer { vip, fwmark: *next - 1, backends: IndexMap::new() }
-        });
-        let new_service = lb.backends.is_empty();
-        lb.backends.insert(eid.to_string(), ip).is_none().then_some(LbChange::Added {
-            vip,
-            fwmark: lb.fwmark,
-            backend: ip,
-            new_service,
-        })
+    }
+
+    /// The endpoint's names go and its backend drains (weight 0), but stays until removed.
+    fn disable(&mut self, net: &str, eid: &str, service_id: &str) -> Option<LbChange> {
+        self.remove_names(net, eid);
+        let lb = self.lbs.get_mut(&(service_id.to_string(), net.to_string()))?;
+        let (ip, disabled) = lb.backends.get_mut(eid)?;
+        let ip = *ip;
+        (!std::mem::replace(disabled, true)).then(|| LbChange::of(lb, ip, BackendChange::Disabled))
     }
 
     /// `rmServiceBinding` / `delContainerNameResolution`: every record of the endpoint goes;
     /// a load balancer goes with its last backend.
     fn unbind(&mut self, net: &str, eid: &str, service_id: &str) -> Option<LbChange> {
+        self.remove_names(net, eid);
+        let key = (service_id.to_string(), net.to_string());
+        let lb = self.lbs.get_mut(&key)?;
+        let (backend, _) = lb.backends.shift_remove(eid)?;
+        let service_gone = lb.backends.is_empty();
+        let change = LbChange::of(lb, backend, BackendChange::Removed { service_gone });
+        if service_gone {
+            self.lbs.shift_remove(&key);
+        }
+        Some(change)
+    }
+
+    fn remove_names(&mut self, net: &str, eid: &str) {
         if let Some(names) = self.names.get_mut(net) {
             for records in names.values_mut() {
                 records.retain(|(e, _)| e != eid);
             }
             names.retain(|_, records| !records.is_empty());
         }
-        let key = (service_id.to_string(), net.to_string());
-        let lb = self.lbs.get_mut(&key)?;
-        let backend = lb.backends.shift_remove(eid)?;
-        let (vip, fwmark, service_gone) = (lb.vip, lb.fwmark, lb.backends.is_empty());
-        if service_gone {
-            self.lbs.shift_remove(&key);
-        }
-        Some(LbChange::Removed { vip, fwmark, backend, service_gone })
     }
 
     /// One record per (name, endpoint): a VIP is shared by the service's endpoints, so
@@ -222,27 +381,49 @@ impl ServiceBindings {
 }
 
 impl Daemon {
-    /// The record this node publishes for a container's endpoint on overlay `net_id`.
+    /// The record this node publishes for a container's endpoint on overlay `net_id`;
+    /// ingress ports only on the ingress network (`addServiceInfoToCluster`).
     fn endpoint_record(&self, net_id: &str, ep: &Endpoint) -> EndpointRecord {
         let service = self.task_service(&ep.container_id);
         let vip = service.and_then(|s| s.vips.iter().find(|(n, _)| n == net_id).map(|v| v.1));
+        let ingress_ports = match service {
+            Some(s) if self.binding_net(net_id).ingress => s.ingress_ports.clone(),
+            _ => Vec::new(),
+        };
         EndpointRecord {
             name: ep.name.clone(),
             service_name: service.map(|s| s.name.clone()).unwrap_or_default(),
             service_id: service.map(|s| s.id.clone()).unwrap_or_default(),
             virtual_ip: vip,
             endpoint_ip: ep.addr.addr(),
+            ingress_ports,
             aliases: Vec::new(),
             task_aliases: ep.aliases.clone(),
+            service_disabled: false,
         }
+    }
+
+    fn binding_net<'a>(&self, net_id: &'a str) -> Net<'a> {
+        let ingress = self.networks[net_id].overlay.as_ref().is_some_and(|o| o.ingress);
+        Net { id: net_id, ingress }
     }
 
     /// `addServiceInfoToCluster` for one endpoint: bound here, then published.
     pub(crate) fn publish_service_info(&mut self, net_id: &str, ep: &Endpoint) {
         let rec = self.endpoint_record(net_id, ep);
-        let change = self.swarm.services.bind(net_id, &ep.id, &rec);
+        let net = self.binding_net(net_id);
+        let change = self.swarm.services.bind(&net, &ep.id, &rec);
         self.follow_lb(net_id, change);
         self.gossip_create_entry(ENDPOINT_TABLE, net_id, &ep.id, rec.encode());
+    }
+
+    /// `disableServiceInNetworkDB` for one endpoint of a stopping task: re-published as
+    /// disabled, and drained here.
+    pub(crate) fn disable_service_info(&mut self, net_id: &str, ep: &Endpoint) {
+        let rec = EndpointRecord { service_disabled: true, ..self.endpoint_record(net_id, ep) };
+        let change = self.swarm.services.disable(net_id, &ep.id, &rec.service_id);
+        self.follow_lb(net_id, change);
+        self.gossip_update_entry(ENDPOINT_TABLE, net_id, &ep.id, rec.encode());
     }
 
     /// Hands a binding's change to the network's LB sandbox.
@@ -267,9 +448,10 @@ impl Daemon {
             return;
         }
         let Some(rec) = EndpointRecord::decode(&w.value) else { return };
+        let net = self.binding_net(&w.network);
         let services = &mut self.swarm.services;
         let change = match w.op {
-            WatchOp::Create | WatchOp::Update => services.bind(&w.network, &w.key, &rec),
+            WatchOp::Create | WatchOp::Update => services.apply(&net, &w.key, &rec),
             WatchOp::Delete => services.unbind(&w.network, &w.key, &rec.service_id),
         };
         self.follow_lb(&w.network, change);
@@ -285,6 +467,8 @@ impl Daemon {
 mod tests {
     use super::*;
 
+    const N: Net = Net { id: "n", ingress: false };
+
     fn task(name: &str, ip: [u8; 4], vip: Option<[u8; 4]>) -> EndpointRecord {
         EndpointRecord {
             name: name.into(),
@@ -292,8 +476,10 @@ mod tests {
             service_id: "svc1".into(),
             virtual_ip: vip.map(Ipv4Addr::from),
             endpoint_ip: Ipv4Addr::from(ip),
+            ingress_ports: vec![],
             aliases: vec![],
             task_aliases: vec![],
+            service_disabled: false,
         }
     }
 
@@ -311,8 +497,8 @@ mod tests {
     #[test]
     fn a_vip_service_answers_its_vip_and_tasks_answers_every_task() {
         let mut b = ServiceBindings::default();
-        b.bind("n", "e1", &task("web.1.a", [10, 0, 1, 3], Some([10, 0, 1, 2])));
-        b.bind("n", "e2", &task("web.2.b", [10, 0, 1, 4], Some([10, 0, 1, 2])));
+        b.bind(&N, "e1", &task("web.1.a", [10, 0, 1, 3], Some([10, 0, 1, 2])));
+        b.bind(&N, "e2", &task("web.2.b", [10, 0, 1, 4], Some([10, 0, 1, 2])));
         assert_eq!(b.lookup("n", "web"), [Ipv4Addr::new(10, 0, 1, 2)]);
         let tasks = b.lookup("n", "TASKS.web");
         assert_eq!(tasks, [Ipv4Addr::new(10, 0, 1, 3), Ipv4Addr::new(10, 0, 1, 4)]);
@@ -325,8 +511,8 @@ mod tests {
     #[test]
     fn dnsrr_answers_the_tasks_and_has_no_load_balancer() {
         let mut b = ServiceBindings::default();
-        b.bind("n", "e1", &task("web.1.a", [10, 0, 1, 3], None));
-        b.bind("n", "e2", &task("web.2.b", [10, 0, 1, 4], None));
+        b.bind(&N, "e1", &task("web.1.a", [10, 0, 1, 3], None));
+        b.bind(&N, "e2", &task("web.2.b", [10, 0, 1, 4], None));
         assert_eq!(b.lookup("n", "web"), [Ipv4Addr::new(10, 0, 1, 3), Ipv4Addr::new(10, 0, 1, 4)]);
         assert_eq!(b.load_balancers("n").count(), 0);
     }
@@ -334,11 +520,11 @@ mod tests {
     #[test]
     fn unbinding_removes_what_binding_added_and_fwmarks_are_never_reused() {
         let mut b = ServiceBindings::default();
-        b.bind("n", "e1", &task("web.1.a", [10, 0, 1, 3], Some([10, 0, 1, 2])));
+        b.bind(&N, "e1", &task("web.1.a", [10, 0, 1, 3], Some([10, 0, 1, 2])));
         b.unbind("n", "e1", "svc1");
         assert!(b.lookup("n", "web").is_empty() && b.lookup("n", "tasks.web").is_empty());
         assert_eq!(b.load_balancers("n").count(), 0);
-        b.bind("n", "e2", &task("web.2.b", [10, 0, 1, 4], Some([10, 0, 1, 2])));
+        b.bind(&N, "e2", &task("web.2.b", [10, 0, 1, 4], Some([10, 0, 1, 2])));
         assert_eq!(b.load_balancers("n").next().map(|lb| lb.fwmark), Some(257));
     }
 }

@@ -25,17 +25,17 @@ use super::node::{NodeIo, SwarmNode, REQUEST_TIMEOUT};
 use super::render;
 use super::request::{AddrSpec, SwarmRequest};
 use super::store::{
-    Availability, Cluster, ManagerStatus, Meta, Network, Node, NodeDescription, NodeState, Role,
-    StoreOp,
+    Availability, Cluster, ManagerStatus, Meta, Network, Node, NodeDescription, NodeState,
+    PublishMode, Role, StoreOp,
 };
 use super::token;
-use crate::docker::container::{Attachment, Container, ContainerState};
+use crate::docker::container::{Attachment, Container, ContainerState, PortSpec};
 use crate::docker::daemon::Daemon;
 use crate::docker::gossip::GossipAgent;
 use crate::docker::image::{self, ImageRef};
 use crate::docker::overlay_keys::OverlayEncryption;
 use crate::docker::service_bind::{ServiceBindings, TaskService};
-use crate::docker::{DockerOutcome, Effect};
+use crate::docker::{DockerOutcome, Effect, Proto};
 use crate::engine::SimTime;
 use crate::kernel::KernelOp;
 use crate::proto::raft::{Config, RaftNode};
@@ -91,6 +91,8 @@ pub struct SwarmSide {
     pub(crate) attach: super::attach::Attachments,
     /// The services bound on this node's overlays, and their DNS names.
     pub(crate) services: ServiceBindings,
+    /// The published port configs the host's ingress rules serve, with their users.
+    pub(crate) ingress_refs: crate::docker::ingress::PortRefs,
 }
 
 /// A task's container, and the swarm networks the task is attached to (a worker knows a
@@ -126,6 +128,7 @@ impl Default for SwarmSide {
             encryption: OverlayEncryption::default(),
             attach: Default::default(),
             services: ServiceBindings::default(),
+            ingress_refs: Default::default(),
         }
     }
 }
@@ -427,6 +430,8 @@ impl Daemon {
         self.swarm.outbox.ops.extend(ops);
         self.stop_gossip(now);
         self.swarm.state = SwarmState::Inactive;
+        let ops = self.drop_unused_overlays();
+        self.swarm.outbox.ops.extend(ops);
         DockerOutcome::out(render::LEFT)
     }
 
@@ -533,6 +538,9 @@ impl Daemon {
             ExecAction::Stop { task_id } => {
                 if let Some(t) = self.swarm.task_containers.get(&task_id) {
                     let cid = t.container_id.clone();
+                    if self.is_running(&cid) {
+                        self.disable_endpoints(&cid);
+                    }
                     self.stop_task_container(now, &cid);
                 }
             }
@@ -541,7 +549,9 @@ impl Daemon {
                 self.swarm.outbox.ops.extend(ops);
             }
             ExecAction::AttachmentsChanged => {
-                let ops = self.ensure_lb_sandboxes();
+                let mut ops = Vec::new();
+                self.ensure_ingress(now, &mut ops);
+                ops.extend(self.ensure_lb_sandboxes());
                 self.swarm.outbox.ops.extend(ops);
             }
             ExecAction::Remove { task_id } => {
@@ -589,7 +599,9 @@ impl Daemon {
         let c = Container {
             id: id.clone(),
             name: name.clone(),
-            image: r,
+            // The executor pins the image by digest (`nginx:latest@sha256:…`); `docker ps`
+            // shows it as name and tag.
+            image: ImageRef { given: r.familiar(), ..r },
             image_id,
             entrypoint: spec.entrypoint.iter().map(|s| s.to_string()).collect(),
             cmd: if task.spec.args.is_empty() {
@@ -606,7 +618,7 @@ impl Daemon {
             auto_remove: false,
             network_mode: networks[0].network_name.clone(),
             networks,
-            publish: Vec::new(),
+            publish: host_mode_ports(task),
             exposed: spec.exposed.iter().map(|s| s.to_string()).collect(),
             sandbox: None,
             nameservers: Vec::new(),
@@ -679,11 +691,31 @@ fn task_service(task: &super::store::Task) -> Option<TaskService> {
         return None;
     }
     let vips = task.endpoint.iter().flat_map(|e| &e.virtual_ips);
+    let ports = task.endpoint.iter().flat_map(|e| &e.ports);
     Some(TaskService {
         id: task.service_id.clone(),
         name: task.spec.name.clone(),
         vips: vips.map(|v| (v.network_id.clone(), v.addr.addr())).collect(),
+        ingress_ports: ports.filter(|p| p.mode == PublishMode::Ingress).copied().collect(),
     })
+}
+
+/// `--publish mode=host` ports: bound on the host through the task's gateway leg (a
+/// published port of 0 takes an ephemeral one).
+fn host_mode_ports(task: &super::store::Task) -> Vec<PortSpec> {
+    let ports = task.endpoint.iter().flat_map(|e| &e.ports);
+    ports
+        .filter(|p| p.mode == PublishMode::Host)
+        .map(|p| PortSpec {
+            host_ip: None,
+            host_port: (p.published != 0).then_some(p.published),
+            container_port: p.target,
+            proto: match p.protocol {
+                super::store::Protocol::Udp => Proto::Udp,
+                _ => Proto::Tcp,
+            },
+        })
+        .collect()
 }
 
 /// The ingress network `swarm init` creates (allocated like any other; docker-facts 16).

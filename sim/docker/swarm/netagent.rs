@@ -81,6 +81,18 @@ impl Daemon {
         }
     }
 
+    pub(crate) fn gossip_update_entry(
+        &mut self,
+        table: &str,
+        network: &str,
+        key: &str,
+        value: Vec<u8>,
+    ) {
+        if let Some(agent) = self.swarm.gossip.as_mut() {
+            agent.update_entry(table, network, key, value);
+        }
+    }
+
     pub(crate) fn gossip_delete_entry(&mut self, table: &str, network: &str, key: &str) {
         if let Some(agent) = self.swarm.gossip.as_mut() {
             agent.delete_entry(table, network, key);
