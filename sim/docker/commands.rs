@@ -590,8 +590,8 @@ const SERVICE_INSPECT: CommandSpec = sw(
     &["service inspect [OPTIONS] SERVICE [SERVICE...]"],
     "Display detailed information on one or more services",
     ArgRule::AtLeast(1),
-    &[b("pretty", None)],
-    &["format", "f"],
+    &[b("pretty", None), v("format", Some('f'))],
+    &[],
 );
 
 const SERVICE_SCALE: CommandSpec = sw(

@@ -9,9 +9,11 @@ use super::cli::Parsed;
 use super::container::{Container, ContainerState};
 use super::daemon::Daemon;
 use super::format::rfc3339_nano;
-use super::network::{Driver, Network};
+use super::network::{Driver, Endpoint, Network};
 use super::render::{execute, to_json_indent, Value};
+use super::swarm::render::LocalInstance;
 use super::DockerOutcome;
+use crate::proto::networkdb::NodeState;
 
 impl Daemon {
     pub(crate) fn network_value(&self, n: &Network) -> Value {
@@ -33,20 +35,6 @@ impl Daemon {
             (None, _) => Vec::new(),
         };
         let ipam_opts = n.ipam_options.as_deref().map_or(Value::Null, Value::str_map);
-        let containers: BTreeMap<String, Value> = n
-            .endpoints
-            .values()
-            .map(|e| {
-                let v = Value::obj(vec![
-                    ("Name", Value::s(e.name.clone())),
-                    ("EndpointID", Value::s(e.id.clone())),
-                    ("MacAddress", Value::s(e.mac.to_string())),
-                    ("IPv4Address", Value::s(e.addr.to_string())),
-                    ("IPv6Address", Value::s("")),
-                ]);
-                (e.container_id.clone(), v)
-            })
-            .collect();
         Value::obj(vec![
             ("Name", Value::s(n.name.clone())),
             ("Id", Value::s(n.id.clone())),
@@ -67,10 +55,28 @@ impl Daemon {
             ("Ingress", Value::Bool(false)),
             ("ConfigFrom", Value::obj(vec![("Network", Value::s(""))])),
             ("ConfigOnly", Value::Bool(false)),
-            ("Containers", Value::Map(containers)),
+            ("Containers", endpoint_resources(n.endpoints.values())),
             ("Options", Value::str_map(&n.options)),
             ("Labels", Value::str_map(&n.labels)),
         ])
+    }
+
+    /// This node's instance of a swarm network, for `docker network inspect`: the task
+    /// endpoints and the node's load-balancer endpoint, and the peers NetworkDB lists for
+    /// the network (`NetworkDB.Peers`: `networkNodes` order, live nodes only).
+    pub(crate) fn local_instance(&self, n: &Network) -> LocalInstance {
+        let peers = self.network_db().map_or(Vec::new(), |db| {
+            let live = |name: &String| {
+                let info = db.node(name).filter(|i| i.state == NodeState::Active)?;
+                Some((name.clone(), info.addr))
+            };
+            db.network_nodes(&n.id).iter().filter_map(live).collect()
+        });
+        LocalInstance {
+            created: n.created,
+            containers: endpoint_resources(n.endpoints.values().chain(n.lb_endpoint())),
+            peers,
+        }
     }
 
     pub(crate) fn cmd_network_inspect(&self, p: &Parsed) -> DockerOutcome {
@@ -209,7 +215,7 @@ impl Daemon {
     }
 
     fn network_settings_value(&self, c: &Container) -> Value {
-        let eps: Vec<(&Network, Option<&super::network::Endpoint>)> = c
+        let eps: Vec<(&Network, Option<&Endpoint>)> = c
             .networks
             .iter()
             .filter_map(|a| self.networks.get(&a.network_id))
@@ -224,9 +230,7 @@ impl Daemon {
         }
         // The top-level fields describe the default bridge endpoint only.
         let bridge_ep = eps.iter().find(|(n, _)| n.default_bridge).and_then(|(_, e)| *e);
-        let s = |f: &dyn Fn(&super::network::Endpoint) -> String| {
-            Value::s(bridge_ep.map(f).unwrap_or_default())
-        };
+        let s = |f: &dyn Fn(&Endpoint) -> String| Value::s(bridge_ep.map(f).unwrap_or_default());
         let sb = c.sandbox.as_ref();
         Value::obj(vec![
             ("Bridge", Value::s("")),
@@ -287,13 +291,29 @@ impl Daemon {
     }
 }
 
+/// `Containers` of a network: each endpoint (`buildEndpointResource`) under its sandbox's
+/// container ID, which for the daemon's own sandboxes is `lb-<net>` or `ingress-sbox`; the
+/// name is the endpoint's (a container's own name, `gateway_…`, `<net>-endpoint`).
+fn endpoint_resources<'a>(eps: impl Iterator<Item = &'a Endpoint>) -> Value {
+    let resources = eps.map(|e| {
+        let v = Value::obj(vec![
+            ("Name", Value::s(e.name.clone())),
+            ("EndpointID", Value::s(e.id.clone())),
+            ("MacAddress", Value::s(e.mac.to_string())),
+            ("IPv4Address", Value::s(e.addr.to_string())),
+            ("IPv6Address", Value::s("")),
+        ]);
+        (e.container_id.clone(), v)
+    });
+    Value::Map(resources.collect())
+}
+
 fn endpoint_settings(
     att: &super::container::Attachment,
     n: &Network,
-    ep: Option<&super::network::Endpoint>,
+    ep: Option<&Endpoint>,
 ) -> Value {
-    let s =
-        |f: &dyn Fn(&super::network::Endpoint) -> String| Value::s(ep.map(f).unwrap_or_default());
+    let s = |f: &dyn Fn(&Endpoint) -> String| Value::s(ep.map(f).unwrap_or_default());
     let aliases = match ep {
         Some(e) if n.is_user_defined_bridge() => Value::strs(&e.aliases),
         _ if !att.aliases.is_empty() => Value::strs(&att.aliases),
@@ -321,23 +341,31 @@ fn endpoint_settings(
     ])
 }
 
+/// `Config` (`container.Config`), the fields modelled, in declaration order: `ExposedPorts`
+/// is `omitempty`; `Labels` are always a map, `{}` for a container without any (the CLI
+/// sends an empty one), the swarm's `com.docker.swarm.*` labels on a task's container.
 fn config_value(c: &Container) -> Value {
-    let exposed: BTreeMap<String, Value> =
-        c.exposed.iter().map(|e| (e.clone(), Value::Map(BTreeMap::new()))).collect();
     let entry = if c.entrypoint.is_empty() { Value::Null } else { Value::strs(&c.entrypoint) };
-    Value::obj(vec![
+    let mut f = vec![
         ("Hostname", Value::s(c.hostname.clone())),
         ("Domainname", Value::s("")),
         ("User", Value::s("")),
         ("AttachStdin", Value::Bool(c.open_stdin)),
+    ];
+    if !c.exposed.is_empty() {
+        let ports = c.exposed.iter().map(|e| (e.clone(), Value::Map(BTreeMap::new())));
+        f.push(("ExposedPorts", Value::Map(ports.collect())));
+    }
+    f.extend([
         ("Tty", Value::Bool(c.tty)),
         ("OpenStdin", Value::Bool(c.open_stdin)),
-        ("ExposedPorts", if exposed.is_empty() { Value::Null } else { Value::Map(exposed) }),
         ("Env", Value::strs(&c.env)),
         ("Cmd", Value::strs(&c.cmd)),
         ("Image", Value::s(c.image.given.clone())),
         ("Entrypoint", entry),
-    ])
+        ("Labels", Value::str_map(&c.labels)),
+    ]);
+    Value::obj(f)
 }
 
 /// `[…]` JSON, or one template result per object; errors after what was found.
@@ -354,4 +382,94 @@ fn render_found(found: Vec<Value>, format: Option<&str>, mut out: DockerOutcome)
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::docker::swarm::store::Os;
+    use crate::docker::HostInfo;
+    use crate::engine::{SimDuration, SimTime, Streams};
+    use crate::wire::MacAddr;
+
+    fn daemon() -> Daemon {
+        let host = HostInfo {
+            hostname: "docker-host-1".into(),
+            interfaces: vec![("eth0".into(), "10.0.0.4/24".parse().unwrap())],
+            nameservers: vec![Ipv4Addr::new(168, 63, 129, 16)],
+            os: Os::Linux,
+            engine_version: "20.10.7".into(),
+        };
+        Daemon::start(host, Streams::new(7).stream("host/docker-host-1/docker")).0
+    }
+
+    fn run(d: &mut Daemon, argv: &[&str]) -> DockerOutcome {
+        let argv: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
+        d.handle(SimTime::ZERO + SimDuration::from_secs(1), &argv)
+    }
+
+    fn endpoint(container_id: &str, name: &str, addr: [u8; 4], prefix: u8) -> Endpoint {
+        Endpoint {
+            id: format!("{name}-id"),
+            container_id: container_id.into(),
+            name: name.into(),
+            addr: ipnet::Ipv4Net::new(addr.into(), prefix).unwrap(),
+            mac: MacAddr([2, 0x42, addr[0], addr[1], addr[2], addr[3]]),
+            host_veth: "veth0".into(),
+            ifname: "eth0".into(),
+            aliases: vec![],
+            ports: vec![],
+        }
+    }
+
+    #[test]
+    fn containers_are_keyed_by_sandbox_and_named_by_endpoint() {
+        let eps = [
+            endpoint("lb-red-overlay", "red-overlay-endpoint", [10, 0, 1, 6], 24),
+            endpoint("cee122d1469f", "web-service.2.l3c984s1ie6m", [10, 0, 1, 4], 24),
+            endpoint("ingress-sbox", "gateway_ingress-sbox", [172, 18, 0, 2], 16),
+        ];
+        assert_eq!(
+            crate::docker::render::to_json(&endpoint_resources(eps.iter())),
+            [
+                r#"{"cee122d1469f":{"Name":"web-service.2.l3c984s1ie6m","#,
+                r#""EndpointID":"web-service.2.l3c984s1ie6m-id","MacAddress":"02:42:0a:00:01:04","#,
+                r#""IPv4Address":"10.0.1.4/24","IPv6Address":""},"#,
+                r#""ingress-sbox":{"Name":"gateway_ingress-sbox","#,
+                r#""EndpointID":"gateway_ingress-sbox-id","MacAddress":"02:42:ac:12:00:02","#,
+                r#""IPv4Address":"172.18.0.2/16","IPv6Address":""},"#,
+                r#""lb-red-overlay":{"Name":"red-overlay-endpoint","#,
+                r#""EndpointID":"red-overlay-endpoint-id","MacAddress":"02:42:0a:00:01:06","#,
+                r#""IPv4Address":"10.0.1.6/24","IPv6Address":""}}"#,
+            ]
+            .concat()
+        );
+    }
+
+    #[test]
+    fn config_labels_are_a_map_even_empty() {
+        let mut d = daemon();
+        run(&mut d, &["run", "-d", "--name", "plain", "alpine", "sleep", "1000"]);
+        let labels = ["inspect", "-f", "{{json .Config.Labels}}", "plain"];
+        assert_eq!(run(&mut d, &labels).stdout, "{}\n");
+        let fields = ["inspect", "-f", "{{json .Config}}", "plain"];
+        let config = run(&mut d, &fields).stdout;
+        assert!(!config.contains("ExposedPorts"), "omitempty: {config}");
+        assert!(config.contains(r#""Entrypoint":null,"Labels":{}}"#), "{config}");
+        let id = d.container("plain").unwrap().id.clone();
+        d.containers[&id].labels = vec![
+            ("com.docker.swarm.task.name".into(), "web.1.x".into()),
+            ("com.docker.swarm.service.name".into(), "web".into()),
+        ];
+        assert_eq!(
+            run(&mut d, &labels).stdout,
+            "{\"com.docker.swarm.service.name\":\"web\",\"com.docker.swarm.task.name\":\"web.1.x\"}\n"
+        );
+        let json = run(&mut d, &["inspect", "plain"]).stdout;
+        assert!(json.contains(
+            "\"Labels\": {\n                \"com.docker.swarm.service.name\": \"web\",\n"
+        ));
+    }
 }

@@ -464,11 +464,16 @@ impl Daemon {
 
     /// What `docker network inspect KEY` shows: a local network (the API router looks
     /// locally first), else a swarm network this node sees, as the cluster describes it.
+    /// `docker network inspect`'s object: a local network, else a swarm network this node
+    /// sees, from its own instance of it when it has one (the router prefers the daemon's
+    /// view to the cluster's).
     pub(crate) fn network_inspect_value(&self, key: &str) -> Option<Value> {
-        match self.network(key) {
-            Some(n) => Some(self.network_value(n)),
-            None => self.swarm_network(key).map(swarm_render::swarm_network_value),
+        if let Some(n) = self.network(key) {
+            return Some(self.network_value(n));
         }
+        let net = self.swarm_network(key)?;
+        let local = self.networks.get(&net.id).map(|n| self.local_instance(n));
+        Some(swarm_render::swarm_network_value(net, local.as_ref()))
     }
 
     /// Embedded DNS (127.0.0.11) for a container: the addresses for `name` (or

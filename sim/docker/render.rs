@@ -176,6 +176,18 @@ pub fn execute(tmpl: &str, v: &Value) -> Result<String, TemplateError> {
     }
 }
 
+/// Parses `tmpl` only: the check the CLI makes before it fetches anything
+/// (`NewTemplateInspectorFromString`).
+pub fn check(tmpl: &str) -> Result<(), TemplateError> {
+    parse_template(tmpl).map(drop)
+}
+
+/// Executes `tmpl` on the typed face only, as the CLI does for an object it fetched without
+/// its raw JSON (`docker service inspect`'s `getRef`): no fallback to the raw face.
+pub fn execute_typed(tmpl: &str, v: &Value) -> Result<String, TemplateError> {
+    run(&parse_template(tmpl)?, v, true)
+}
+
 fn parse_template(tmpl: &str) -> Result<Vec<Node>, TemplateError> {
     let mut stack: Vec<(Vec<String>, Vec<Node>)> = Vec::new();
     let mut cur: Vec<Node> = Vec::new();

@@ -12,12 +12,13 @@ use super::manager::{Manager, ManagerIo, Write};
 use super::msg::{ApiBody, ApiCall, ApiResult, Joined, SWARM_PORT};
 use super::pretty;
 use super::render;
-use super::request::{ServiceChanges, ServiceRequest, SwarmRequest};
+use super::request::{InspectFormat, ServiceChanges, ServiceRequest, SwarmRequest};
 use super::store::{
     Availability, ManagerStatus, Meta, Network, Node, NodeDescription, NodeState, Role, Service,
     ServiceMode, ServiceSpec, Store, StoreOp,
 };
 use super::MembershipView;
+use crate::docker::render::{execute_typed, TemplateError};
 use crate::docker::DockerOutcome;
 use crate::engine::{RngStream, SimDuration, SimTime};
 use crate::proto::raft::ConfChange;
@@ -204,8 +205,8 @@ fn cli(
                 Err(key) => printed(render::no_such_service_ps(&key)),
             }
         }
-        SwarmRequest::ServiceInspect { services, pretty } => {
-            service_inspect(store, &services, pretty)
+        SwarmRequest::ServiceInspect { services, format } => {
+            service_inspect(store, &services, &format)
         }
         SwarmRequest::ServiceScale { pairs, detach } => {
             service_scale(store, now, call, &pairs, detach)
@@ -300,17 +301,57 @@ fn node_inspect(m: &Manager, self_id: &str, keys: &[String], pretty: bool) -> Se
     text(render::node_inspect_json(&nodes, &view))
 }
 
-/// `docker service inspect`: the JSON array, or with `--pretty` the CLI's template text.
-fn service_inspect(store: &Store, keys: &[String], pretty: bool) -> Served {
-    match resolve_services(store, keys) {
-        Ok(ids) => {
-            let list: Vec<&Service> = ids.iter().map(|id| &store.services[id]).collect();
-            if pretty {
-                return text(pretty::service_pretty(&list, store));
+/// `docker service inspect`. `--pretty` prints nothing unless every service is found
+/// (`InspectFormatWrite`). Otherwise (`inspect.Inspect`) every service found is printed, as
+/// the JSON array (`[]` when none is) or one template result per line, and the refs not
+/// found and the templates that fail are the errors after them, one per line, exit 1.
+fn service_inspect(store: &Store, keys: &[String], format: &InspectFormat) -> Served {
+    if *format == InspectFormat::Pretty {
+        return match resolve_services(store, keys) {
+            Ok(ids) => {
+                let list: Vec<&Service> = ids.iter().map(|id| &store.services[id]).collect();
+                text(pretty::service_pretty(&list, store))
             }
-            text(render::service_inspect_json(&list, &image_platforms))
+            Err(key) => printed(render::no_such_service_inspect(&key)),
+        };
+    }
+    let mut found: Vec<&Service> = Vec::new();
+    let mut errors = Vec::new();
+    for key in keys {
+        match store.service(key) {
+            Some(s) => found.push(s),
+            None => errors.push(render::no_such_service_inspect(key)),
         }
-        Err(key) => printed(render::no_such_service_inspect(&key)),
+    }
+    let mut outcome = DockerOutcome::default();
+    match format {
+        InspectFormat::Template(t) => {
+            for s in found {
+                match execute_typed(t, &render::service_value(s, &image_platforms)) {
+                    Ok(line) => outcome.stdout += &(line + "\n"),
+                    Err(e) => errors.push(typed_template_error(e)),
+                }
+            }
+        }
+        _ => outcome.stdout = render::service_inspect_json(&found, &image_platforms),
+    }
+    if !errors.is_empty() {
+        outcome.stderr = errors.join("\n") + "\n";
+        outcome.exit_code = 1;
+    }
+    Served::Now(ApiResult::Done { outcome, watch: None })
+}
+
+/// A template that fails on a service's typed object. The simulated object has only the
+/// fields its JSON shows, while Go's `swarm.Service` also has the empty `omitempty` ones
+/// (which print as empty), so a field it lacks is not necessarily an error for Docker.
+fn typed_template_error(e: TemplateError) -> String {
+    match e {
+        TemplateError::Parse(why) => TemplateError::NotSimulated(format!(
+            "{why} (a field of a service its JSON leaves out, or none at all)"
+        ))
+        .to_string(),
+        e => e.to_string(),
     }
 }
 
@@ -581,4 +622,66 @@ fn network_rm(store: &Store, call: &ApiCall, keys: &[String]) -> Served {
 fn image_platforms(image: &str) -> Vec<(Option<String>, String)> {
     let os = super::scheduler::image_os(image);
     vec![(Some("amd64".to_string()), os.to_string())]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::swarm::orchestrator::testkit;
+    use crate::docker::swarm::store::{ServiceEndpoint, VirtualIp};
+
+    fn inspect(store: &Store, keys: &[&str], format: InspectFormat) -> DockerOutcome {
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        match service_inspect(store, &keys, &format) {
+            Served::Now(ApiResult::Done { outcome, .. }) => outcome,
+            _ => panic!("service inspect answers at once"),
+        }
+    }
+
+    fn store() -> Store {
+        let mut store = testkit::cluster(1);
+        let spec = testkit::spec("web", ServiceMode::Replicated { replicas: 3 }, &["backendid"]);
+        let mut svc = testkit::service("websvcid", spec);
+        svc.endpoint = Some(ServiceEndpoint {
+            ports: vec![],
+            virtual_ips: vec![VirtualIp {
+                network_id: "backendid".into(),
+                addr: "10.0.1.2/24".parse().unwrap(),
+            }],
+        });
+        store.services.insert(svc.id.clone(), svc);
+        store
+    }
+
+    #[test]
+    fn templates_print_a_line_per_service_and_errors_follow() {
+        let store = store();
+        let vips = InspectFormat::Template("{{json .Endpoint.VirtualIPs}}".into());
+        let out = inspect(&store, &["web", "nope", "websvcid"], vips);
+        let line = r#"[{"NetworkID":"backendid","Addr":"10.0.1.2/24"}]"#;
+        assert_eq!(out.stdout, format!("{line}\n{line}\n"));
+        assert_eq!((out.stderr.as_str(), out.exit_code), ("Error: no such service: nope\n", 1));
+        let addr = InspectFormat::Template("{{range .Endpoint.VirtualIPs}}{{.Addr}}{{end}}".into());
+        assert_eq!(inspect(&store, &["web"], addr).stdout, "10.0.1.2/24\n");
+    }
+
+    #[test]
+    fn json_prints_what_was_found_even_nothing() {
+        let store = store();
+        let out = inspect(&store, &["nope"], InspectFormat::Json);
+        assert_eq!((out.stdout.as_str(), out.exit_code), ("[]\n", 1));
+        assert_eq!(out.stderr, "Error: no such service: nope\n");
+        let out = inspect(&store, &["web"], InspectFormat::Json);
+        assert!(out.stdout.starts_with("[\n    {\n        \"ID\": \"websvcid\",\n"));
+        assert_eq!((out.stderr.as_str(), out.exit_code), ("", 0));
+        let out = inspect(&store, &["web", "nope"], InspectFormat::Pretty);
+        assert_eq!((out.stdout.as_str(), out.exit_code), ("", 1));
+    }
+
+    #[test]
+    fn a_field_the_tree_lacks_is_not_guessed() {
+        let out = inspect(&store(), &["web"], InspectFormat::Template("{{.Spec.Nope}}".into()));
+        assert_eq!(out.exit_code, 1);
+        assert!(out.stderr.starts_with("swarmsim: Go template feature not simulated: "));
+    }
 }

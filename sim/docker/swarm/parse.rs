@@ -11,11 +11,12 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use super::request::{AddrSpec, ServiceChanges, ServiceRequest, SwarmRequest};
+use super::request::{AddrSpec, InspectFormat, ServiceChanges, ServiceRequest, SwarmRequest};
 use super::store::{
     Availability, Constraint, EndpointMode, PortConfig, Protocol, PublishMode, Role, ServiceMode,
 };
 use crate::docker::cli::{bad_flag_value, not_simulated, CliError, CliErrorKind, Parsed};
+use crate::docker::render::TemplateError;
 use crate::docker::{PortSpec, Proto};
 
 /// The swarm management port (`defaultListenAddr`).
@@ -51,7 +52,7 @@ pub fn request(p: &Parsed) -> Result<SwarmRequest, CliError> {
             quiet: p.flag("quiet"),
         },
         "service inspect" => {
-            SwarmRequest::ServiceInspect { services: args(), pretty: p.flag("pretty") }
+            SwarmRequest::ServiceInspect { services: args(), format: inspect_format(p)? }
         }
         "service scale" => service_scale(p)?,
         "service update" => service_update(p)?,
@@ -90,6 +91,37 @@ pub fn overlay_network(p: &Parsed) -> Result<SwarmRequest, CliError> {
         internal: p.flag("internal"),
         subnet,
     })
+}
+
+/// `service inspect`'s `--pretty`/`--format`, checked as `RunE` and `runInspect` do before
+/// any request: both flags together, a `pretty` with more after it, a template that does
+/// not parse (exit 64, `inspect.Inspect`). `raw` is a prefix `NewFormat` strips.
+fn inspect_format(p: &Parsed) -> Result<InspectFormat, CliError> {
+    let format = p.value("format").unwrap_or_default();
+    if p.flag("pretty") && !format.is_empty() {
+        return Err(plain_error("--format is incompatible with human friendly format".into()));
+    }
+    let f = if p.flag("pretty") { "pretty" } else { format };
+    if f.starts_with("pretty") && f != "pretty" {
+        let msg = "Cannot supply extra formatting options to the pretty template";
+        return Err(plain_error(msg.into()));
+    }
+    if f == "pretty" {
+        return Ok(InspectFormat::Pretty);
+    }
+    let tmpl = f.strip_prefix("raw").unwrap_or(f);
+    if tmpl.is_empty() {
+        return Ok(InspectFormat::Json);
+    }
+    match crate::docker::render::check(tmpl) {
+        Ok(()) => Ok(InspectFormat::Template(tmpl.to_string())),
+        Err(e @ TemplateError::Parse(_)) => {
+            Err(CliError { exit_code: 64, ..plain_error(e.to_string()) })
+        }
+        Err(TemplateError::NotSimulated(what)) => {
+            Err(not_simulated(p.path, &format!("the Go template feature {what}")))
+        }
+    }
 }
 
 /// An error the CLI's `RunE` returns: printed as is, exit status 1.
@@ -637,5 +669,49 @@ mod tests {
                 detach: true
             }
         );
+    }
+
+    #[test]
+    fn service_inspect_formats_are_checked_like_the_cli() {
+        let inspect = |flags: &[&str]| {
+            let mut argv = vec!["service".to_string(), "inspect".to_string()];
+            argv.extend(flags.iter().map(|f| f.to_string()));
+            argv.push("web".into());
+            match parse(&argv).map(|i| match i {
+                Invocation::Command(p) => request(&p),
+                Invocation::Help(_) => panic!("help"),
+            }) {
+                Ok(Ok(SwarmRequest::ServiceInspect { format, .. })) => Ok(format),
+                Ok(Ok(other)) => panic!("{other:?}"),
+                Ok(Err(e)) | Err(e) => Err((e.message, e.exit_code)),
+            }
+        };
+        assert_eq!(inspect(&[]), Ok(InspectFormat::Json));
+        assert_eq!(inspect(&["--format", "raw"]), Ok(InspectFormat::Json));
+        assert_eq!(inspect(&["--pretty"]), Ok(InspectFormat::Pretty));
+        assert_eq!(inspect(&["-f", "pretty"]), Ok(InspectFormat::Pretty));
+        assert_eq!(
+            inspect(&["-f", "{{json .Endpoint.VirtualIPs}}"]),
+            Ok(InspectFormat::Template("{{json .Endpoint.VirtualIPs}}".into()))
+        );
+        assert_eq!(
+            inspect(&["--format=raw{{.ID}}"]),
+            Ok(InspectFormat::Template("{{.ID}}".into()))
+        );
+        assert_eq!(
+            inspect(&["--pretty", "-f", "{{.ID}}"]),
+            Err(("--format is incompatible with human friendly format".into(), 1))
+        );
+        assert_eq!(
+            inspect(&["-f", "pretty{{.ID}}"]),
+            Err(("Cannot supply extra formatting options to the pretty template".into(), 1))
+        );
+        assert_eq!(
+            inspect(&["-f", "{{foo .ID}}"]),
+            Err(("Template parsing error: template: :1: function \"foo\" not defined".into(), 64))
+        );
+        let (msg, code) = inspect(&["-f", "{{if .ID}}x{{end}}"]).unwrap_err();
+        assert_eq!(code, 125);
+        assert!(msg.starts_with("swarmsim: the Go template feature the if action"), "{msg}");
     }
 }

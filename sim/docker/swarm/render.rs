@@ -451,9 +451,26 @@ pub fn swarm_network_ls_row(net: &Network, no_trunc: bool) -> Vec<String> {
     vec![id, net.name.clone(), net.driver.clone(), "swarm".into()]
 }
 
-/// A swarm network as `docker network inspect` shows it from the cluster (the network is
-/// not instantiated on this node): `Containers` and, without labels, `Labels` are null.
-pub fn swarm_network_value(net: &Network) -> Value {
+/// What a node's own instance of a swarm network adds to `docker network inspect`: the API
+/// router prefers the daemon's libnetwork view (`buildNetworkResource`,
+/// `buildDetailedNetworkResources`) to the cluster's whenever the network is instantiated
+/// on the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalInstance {
+    /// When this node instantiated the network (libnetwork `NewNetwork`).
+    pub created: SimTime,
+    /// `Containers`: the local endpoints by sandbox container ID (tasks, the load balancer).
+    pub containers: Value,
+    /// `Peers`: NetworkDB's nodes of the network (`Peers(nid)`), name and address.
+    pub peers: Vec<(String, Ipv4Addr)>,
+}
+
+/// A swarm network as `docker network inspect` shows it, in `types.NetworkResource` order.
+/// From the cluster (`local` is `None`: the network is not instantiated here, as
+/// `BasicNetworkFromGRPC` converts it): `Containers` is null, `Labels` null when empty, no
+/// `Peers`. From this node's instance: its creation time, its endpoints, labels as a map
+/// (`{}` when empty), and `Peers` unless NetworkDB knows none (`omitempty`).
+pub fn swarm_network_value(net: &Network, local: Option<&LocalInstance>) -> Value {
     let config = match &net.allocation {
         Some(a) => vec![Value::obj(vec![
             ("Subnet", Value::s(a.subnet.to_string())),
@@ -465,11 +482,15 @@ pub fn swarm_network_value(net: &Network) -> Value {
     if let Some(a) = &net.allocation {
         options.push(("com.docker.network.driver.overlay.vxlanid_list".into(), a.vni.to_string()));
     }
-    let labels = if net.labels.is_empty() { Value::Null } else { Value::str_map(&net.labels) };
-    Value::obj(vec![
+    let labels = match local {
+        None if net.labels.is_empty() => Value::Null,
+        _ => Value::str_map(&net.labels),
+    };
+    let created = local.map_or(net.meta.created_at, |l| l.created);
+    let mut fields = vec![
         ("Name", Value::s(net.name.clone())),
         ("Id", Value::s(net.id.clone())),
-        ("Created", Value::s(rfc3339_nano(net.meta.created_at))),
+        ("Created", Value::s(rfc3339_nano(created))),
         ("Scope", Value::s("swarm")),
         ("Driver", Value::s(net.driver.clone())),
         ("EnableIPv6", Value::Bool(false)),
@@ -486,10 +507,17 @@ pub fn swarm_network_value(net: &Network) -> Value {
         ("Ingress", Value::Bool(net.ingress)),
         ("ConfigFrom", Value::obj(vec![("Network", Value::s(""))])),
         ("ConfigOnly", Value::Bool(false)),
-        ("Containers", Value::Null),
+        ("Containers", local.map_or(Value::Null, |l| l.containers.clone())),
         ("Options", Value::str_map(&options)),
         ("Labels", labels),
-    ])
+    ];
+    if let Some(l) = local.filter(|l| !l.peers.is_empty()) {
+        let peers = l.peers.iter().map(|(name, ip)| {
+            Value::obj(vec![("Name", Value::s(name.clone())), ("IP", Value::s(ip.to_string()))])
+        });
+        fields.push(("Peers", Value::List(peers.collect())));
+    }
+    Value::obj(fields)
 }
 
 /// An image's manifest platforms, `(architecture, os)`, for `Placement.Platforms`.
@@ -502,7 +530,9 @@ pub fn service_inspect_json(services: &[&Service], platforms: Platforms) -> Stri
     to_json_indent(&Value::List(list)) + "\n"
 }
 
-fn service_value(s: &Service, platforms: Platforms) -> Value {
+/// One service as `docker service inspect` sees it (`swarm.Service` with the defaults
+/// inserted): the tree its JSON prints and its `--format` templates run on.
+pub fn service_value(s: &Service, platforms: Platforms) -> Value {
     let mut f = vec![
         ("ID", Value::s(s.id.clone())),
         ("Version", Value::obj(vec![("Index", Value::Int(s.meta.version as i64))])),
@@ -959,7 +989,7 @@ xy2qpwzu7nqc   web-service.2   nginxdemos/hello:latest   docker-host-1   Running
                 vni: 4098,
             }),
         };
-        let json = to_json_indent(&Value::List(vec![swarm_network_value(&net)]));
+        let json = to_json_indent(&Value::List(vec![swarm_network_value(&net, None)]));
         assert_eq!(
             json,
             r#"[
@@ -1000,6 +1030,117 @@ xy2qpwzu7nqc   web-service.2   nginxdemos/hello:latest   docker-host-1   Running
             swarm_network_ls_row(&net, false),
             ["yq9448zt082z", "green-overlay", "overlay", "swarm"]
         );
+    }
+
+    #[test]
+    fn an_overlay_instantiated_here_is_lab_004s_ingress() {
+        let mut net = Network {
+            id: "das46zk71z4gzja9lalsn9vs5".into(),
+            meta: Meta::new(t(0)),
+            name: "ingress".into(),
+            driver: "overlay".into(),
+            options: vec![],
+            labels: vec![],
+            attachable: false,
+            ingress: true,
+            internal: false,
+            requested_subnet: None,
+            allocation: Some(NetworkAllocation {
+                subnet: "10.255.0.0/16".parse().unwrap(),
+                gateway: [10, 255, 0, 1].into(),
+                vni: 4096,
+            }),
+        };
+        let endpoint = Value::obj(vec![
+            ("Name", Value::s("ingress-endpoint")),
+            (
+                "EndpointID",
+                Value::s("a87d66a7a0afb3fa7a53c22fee91cb7a62538bf66b4d69f661eb1181aaefbeb9"),
+            ),
+            ("MacAddress", Value::s("02:42:0a:ff:00:02")),
+            ("IPv4Address", Value::s("10.255.0.2/16")),
+            ("IPv6Address", Value::s("")),
+        ]);
+        let local = LocalInstance {
+            created: SimTime::ZERO + SimDuration::from_nanos(9_873_453_838),
+            containers: Value::Map([("ingress-sbox".to_string(), endpoint)].into()),
+            peers: vec![
+                ("d8bafa53602e".into(), [192, 168, 122, 124].into()),
+                ("2228e30afa2a".into(), [192, 168, 122, 127].into()),
+            ],
+        };
+        let json = to_json_indent(&Value::List(vec![swarm_network_value(&net, Some(&local))]));
+        assert_eq!(
+            json,
+            r#"[
+    {
+        "Name": "ingress",
+        "Id": "das46zk71z4gzja9lalsn9vs5",
+        "Created": "2021-07-08T10:00:09.873453838Z",
+        "Scope": "swarm",
+        "Driver": "overlay",
+        "EnableIPv6": false,
+        "IPAM": {
+            "Driver": "default",
+            "Options": null,
+            "Config": [
+                {
+                    "Subnet": "10.255.0.0/16",
+                    "Gateway": "10.255.0.1"
+                }
+            ]
+        },
+        "Internal": false,
+        "Attachable": false,
+        "Ingress": true,
+        "ConfigFrom": {
+            "Network": ""
+        },
+        "ConfigOnly": false,
+        "Containers": {
+            "ingress-sbox": {
+                "Name": "ingress-endpoint",
+                "EndpointID": "a87d66a7a0afb3fa7a53c22fee91cb7a62538bf66b4d69f661eb1181aaefbeb9",
+                "MacAddress": "02:42:0a:ff:00:02",
+                "IPv4Address": "10.255.0.2/16",
+                "IPv6Address": ""
+            }
+        },
+        "Options": {
+            "com.docker.network.driver.overlay.vxlanid_list": "4096"
+        },
+        "Labels": {},
+        "Peers": [
+            {
+                "Name": "d8bafa53602e",
+                "IP": "192.168.122.124"
+            },
+            {
+                "Name": "2228e30afa2a",
+                "IP": "192.168.122.127"
+            }
+        ]
+    }
+]"#
+        );
+        net.labels = vec![("team".into(), "red".into())];
+        let lonely = LocalInstance { peers: vec![], ..local };
+        let json = to_json_indent(&swarm_network_value(&net, Some(&lonely)));
+        assert!(json.ends_with("\"Labels\": {\n        \"team\": \"red\"\n    }\n}"), "{json}");
+    }
+
+    #[test]
+    fn service_templates_run_on_the_inspect_tree() {
+        let store = lab();
+        let v = service_value(&store.services[0], &|_| vec![]);
+        let run = |t: &str| crate::docker::render::execute_typed(t, &v).unwrap();
+        assert_eq!(
+            run("{{json .Endpoint.VirtualIPs}}"),
+            r#"[{"NetworkID":"oo861ktagy0blgs9myp7izku0","Addr":"10.0.0.7/24"}]"#
+        );
+        assert_eq!(run("{{range .Endpoint.VirtualIPs}}{{.Addr}}{{end}}"), "10.0.0.7/24");
+        assert_eq!(run("{{.Spec.Name}} {{.Spec.Mode.Replicated.Replicas}}"), "web-service 2");
+        assert!(crate::docker::render::execute_typed("{{.Nope}}", &v).is_err());
     }
 
     #[test]

@@ -40,6 +40,17 @@ pub struct ServiceChanges {
     pub force: bool,
 }
 
+/// How `docker service inspect` prints what it fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InspectFormat {
+    /// The indented JSON array (no `--format`, or `--format raw`).
+    Json,
+    /// `--pretty` (or `--format pretty`): the CLI's human-friendly template.
+    Pretty,
+    /// A Go template, already checked to parse, run once per service on the typed object.
+    Template(String),
+}
+
 /// `--advertise-addr` / `--listen-addr`: an address, or a network interface whose address
 /// the daemon uses (`resolveAdvertiseAddr`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +117,7 @@ pub enum SwarmRequest {
     },
     ServiceInspect {
         services: Vec<String>,
-        pretty: bool,
+        format: InspectFormat,
     },
     ServiceScale {
         pairs: Vec<(String, u64)>,
