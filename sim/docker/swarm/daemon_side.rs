@@ -669,6 +669,12 @@ impl Daemon {
         let c = n.manager.as_ref()?.store.cluster.as_ref()?;
         Some((c.worker_token.clone(), c.manager_token.clone()))
     }
+
+    /// This manager's copy of the swarm's store; `None` on a worker.
+    pub fn swarm_store(&self) -> Option<&super::store::Store> {
+        let SwarmState::Active(n) = &self.swarm.state else { return None };
+        n.manager.as_ref().map(|m| &m.store)
+    }
 }
 
 /// The labels the swarm executor puts on a task's container (`container.go` `labels`),
