@@ -139,7 +139,7 @@ proptest! {
 
     #[test]
     fn vxlan_fdb_follows_networkdb_under_faults(
-        plan in plan(on_network(1..=4), 1..=2, on_network(0..=4))
+        plan in plan(on_network(1..=4), 1..=2, on_network(0..=4), 30)
     ) {
         let yaml = scenario_yaml("fdb-props", &NETWORKS, &plan);
         let (_, world) = run_checked(&yaml, kernel_follows_networkdb)?;

@@ -530,7 +530,7 @@ proptest! {
     #![proptest_config(common::config(16, 0x5E4F1CE))]
 
     #[test]
-    fn services_see_and_reach_only_their_networks(plan in plan(svc(1..=4), 2..=3, svc(0..=4))) {
+    fn services_see_and_reach_only_their_networks(plan in plan(svc(1..=4), 2..=3, svc(0..=4), 0)) {
         let yaml = scenario_yaml("service-props", &NETWORKS, &plan);
         let (_, world) = run_checked(&yaml, every_step)?;
         settled(&world).map_err(|e| fail(&e, &yaml))?;

@@ -314,7 +314,7 @@ impl Daemon {
         let Some(vtep) = self.vtep() else { return false };
         let rec =
             PeerRecord { endpoint_ip: ep.addr, endpoint_mac: ep.mac, tunnel_endpoint_ip: vtep };
-        self.gossip_create_entry(PEER_TABLE, net_id, &ep.id, rec.encode());
+        self.with_gossip(|g| g.create_entry(PEER_TABLE, net_id, &ep.id, rec.encode()));
         true
     }
 
@@ -333,7 +333,7 @@ impl Daemon {
 
     /// The driver's record alone.
     pub(crate) fn withdraw_peer(&mut self, net_id: &str, ep: &Endpoint) {
-        self.gossip_delete_entry(PEER_TABLE, net_id, &ep.id);
+        self.with_gossip(|g| g.delete_entry(PEER_TABLE, net_id, &ep.id));
     }
 
     /// A task is stopping: its endpoints drain before they go (`DisableService`).

@@ -414,7 +414,7 @@ impl Daemon {
         let net = self.binding_net(net_id);
         let change = self.swarm.services.bind(&net, &ep.id, &rec);
         self.follow_lb(net_id, change);
-        self.gossip_create_entry(ENDPOINT_TABLE, net_id, &ep.id, rec.encode());
+        self.with_gossip(|g| g.create_entry(ENDPOINT_TABLE, net_id, &ep.id, rec.encode()));
     }
 
     /// `disableServiceInNetworkDB` for one endpoint of a stopping task: re-published as
@@ -423,7 +423,7 @@ impl Daemon {
         let rec = EndpointRecord { service_disabled: true, ..self.endpoint_record(net_id, ep) };
         let change = self.swarm.services.disable(net_id, &ep.id, &rec.service_id);
         self.follow_lb(net_id, change);
-        self.gossip_update_entry(ENDPOINT_TABLE, net_id, &ep.id, rec.encode());
+        self.with_gossip(|g| g.update_entry(ENDPOINT_TABLE, net_id, &ep.id, rec.encode()));
     }
 
     /// Hands a binding's change to the network's LB sandbox.
@@ -437,7 +437,7 @@ impl Daemon {
     /// `deleteServiceInfoFromCluster`: withdrawn, then unbound here.
     pub(crate) fn withdraw_service_info(&mut self, net_id: &str, ep: &Endpoint) {
         let service_id = self.task_service(&ep.container_id).map(|s| s.id.clone());
-        self.gossip_delete_entry(ENDPOINT_TABLE, net_id, &ep.id);
+        self.with_gossip(|g| g.delete_entry(ENDPOINT_TABLE, net_id, &ep.id));
         let change = self.swarm.services.unbind(net_id, &ep.id, &service_id.unwrap_or_default());
         self.follow_lb(net_id, change);
     }

@@ -58,6 +58,7 @@ pub struct Plan<S> {
 
 fn action<S: ServiceKind>(
     hosts: usize,
+    max_loss: u8,
     create: impl Strategy<Value = S> + 'static,
 ) -> impl Strategy<Value = Action<S>> {
     prop_oneof![
@@ -67,7 +68,7 @@ fn action<S: ServiceKind>(
             Action::Partition(v)
         }),
         Just(Action::Heal),
-        (0..=30u8).prop_map(Action::LossPct),
+        (0..=max_loss).prop_map(Action::LossPct),
         (1..hosts).prop_map(Action::Crash),
         create.prop_map(Action::Create),
         (0..6usize, 0..=5u8).prop_map(|(service, replicas)| Action::Scale { service, replicas }),
@@ -76,15 +77,17 @@ fn action<S: ServiceKind>(
 }
 
 /// 3–5 hosts; `initial_count` services made by `initial` before 4–13 random actions, whose
-/// creations come from `create`.
+/// creations come from `create`; underlay loss up to `max_loss` percent.
 pub fn plan<S: ServiceKind>(
     initial: impl Strategy<Value = S> + Clone + 'static,
     initial_count: RangeInclusive<usize>,
     create: impl Strategy<Value = S> + Clone + 'static,
+    max_loss: u8,
 ) -> impl Strategy<Value = Plan<S>> {
     (3..=5usize).prop_flat_map(move |hosts| {
         let first = prop::collection::vec(initial.clone(), initial_count.clone());
-        let actions = prop::collection::vec((action(hosts, create.clone()), 2..=20u8), 4..14);
+        let actions =
+            prop::collection::vec((action(hosts, max_loss, create.clone()), 2..=20u8), 4..14);
         (first, actions, any::<u64>()).prop_map(move |(initial, actions, seed)| Plan {
             hosts,
             initial,

@@ -69,33 +69,10 @@ impl Daemon {
         self.with_agent(|agent, out| agent.leave_network(network, out));
     }
 
-    pub(crate) fn gossip_create_entry(
-        &mut self,
-        table: &str,
-        network: &str,
-        key: &str,
-        value: Vec<u8>,
-    ) {
+    /// A write of this node's own entries (create, update, delete), if it gossips.
+    pub(crate) fn with_gossip(&mut self, write: impl FnOnce(&mut GossipAgent)) {
         if let Some(agent) = self.swarm.gossip.as_mut() {
-            agent.create_entry(table, network, key, value);
-        }
-    }
-
-    pub(crate) fn gossip_update_entry(
-        &mut self,
-        table: &str,
-        network: &str,
-        key: &str,
-        value: Vec<u8>,
-    ) {
-        if let Some(agent) = self.swarm.gossip.as_mut() {
-            agent.update_entry(table, network, key, value);
-        }
-    }
-
-    pub(crate) fn gossip_delete_entry(&mut self, table: &str, network: &str, key: &str) {
-        if let Some(agent) = self.swarm.gossip.as_mut() {
-            agent.delete_entry(table, network, key);
+            write(agent);
         }
     }
 
