@@ -149,7 +149,7 @@ impl Daemon {
             .iter()
             .map(|n| (false, n.internal, n.overlay.is_some(), n.name.clone(), n.id.clone()))
             .collect();
-        let needs_gateway = joined.iter().all(|n| n.bridge.as_ref().map_or(true, |b| b.internal));
+        let needs_gateway = joined.iter().all(|n| n.bridge.as_ref().is_none_or(|b| b.internal));
         if let (true, true, Some(gw)) = (
             needs_gateway,
             joined.iter().any(|n| n.overlay.is_some()),
