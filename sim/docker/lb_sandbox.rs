@@ -56,8 +56,9 @@ pub struct LbSandbox {
     pub gateway: Option<Ipv4Addr>,
     /// `invokeFWMarker` adds the SNAT rule with the first service and never removes it.
     snat: bool,
-    /// Real servers programmed, by fwmark: a removal of one never added does nothing, as
-    /// `rmLBBackend` ignores ENOENT.
+    /// IPVS services and real servers programmed, by fwmark: a removal of one never added
+    /// does nothing, as `rmLBBackend` ignores ENOENT.
+    services: BTreeSet<u32>,
     servers: BTreeSet<(u32, Ipv4Addr)>,
 }
 
@@ -182,8 +183,14 @@ impl Daemon {
             ports: Vec::new(),
         };
         let gateway = cfg.ingress.then(|| self.join_ingress_gateway(&key, &mut ops));
-        let sb =
-            LbSandbox { key, endpoint: ep.clone(), gateway, snat: false, servers: BTreeSet::new() };
+        let sb = LbSandbox {
+            key,
+            endpoint: ep.clone(),
+            gateway,
+            snat: false,
+            services: BTreeSet::new(),
+            servers: BTreeSet::new(),
+        };
         self.networks[net_id].lb = Some(sb);
         if cfg.ingress {
             self.publish_endpoint(net_id, &ep);
@@ -206,6 +213,7 @@ impl Daemon {
                 if new_service {
                     let snat_to = (!sb.snat).then_some(sb.endpoint.addr);
                     sb.snat = true;
+                    sb.services.insert(mark);
                     ops = self.lb_service_ops(net_id, change, snat_to);
                 }
                 let sb = self.networks[net_id].lb.as_mut().expect("checked above");
@@ -222,7 +230,7 @@ impl Daemon {
                 if sb.servers.remove(&server) {
                     ops.push(ipvsadm(&key, format!("-d -f {mark} -r {ip}:0")));
                 }
-                if service_gone {
+                if service_gone && sb.services.remove(&mark) {
                     ops.extend(self.lb_service_removal_ops(net_id, change));
                 }
                 ops
