@@ -145,20 +145,18 @@ impl Daemon {
         let nets = atts.iter().map(|a| &self.networks[&a.network_id]);
         let joined: Vec<&super::network::Network> =
             nets.filter(|n| !matches!(n.driver, Driver::Host | Driver::Null)).collect();
-        let mut order: Vec<(bool, bool, bool, String, String)> = joined
+        // The sort key: (the gateway leg, internal, without a gateway, network name).
+        let mut order: Vec<((bool, bool, bool, String), String)> = joined
             .iter()
-            .map(|n| (false, n.internal, n.overlay.is_some(), n.name.clone(), n.id.clone()))
+            .map(|n| ((false, n.internal, n.overlay.is_some(), n.name.clone()), n.id.clone()))
             .collect();
-        let needs_gateway = joined.iter().all(|n| n.bridge.as_ref().is_none_or(|b| b.internal));
-        if let (true, true, Some(gw)) = (
-            needs_gateway,
-            joined.iter().any(|n| n.overlay.is_some()),
-            self.network_id(super::network::GW_BRIDGE),
-        ) {
-            order.push((true, false, false, String::new(), gw));
+        let no_way_out = joined.iter().all(|n| n.bridge.as_ref().is_none_or(|b| b.internal));
+        let gets_gateway_leg = no_way_out && joined.iter().any(|n| n.overlay.is_some());
+        if let Some(gw) = self.network_id(super::network::GW_BRIDGE).filter(|_| gets_gateway_leg) {
+            order.push(((true, false, false, String::new()), gw));
         }
         order.sort();
-        order.into_iter().enumerate().map(|(i, o)| (o.4, format!("eth{i}"))).collect()
+        order.into_iter().enumerate().map(|(i, (_, id))| (id, format!("eth{i}"))).collect()
     }
 
     /// The name an endpoint on `net_id` gets in the container.

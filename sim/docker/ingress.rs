@@ -46,20 +46,19 @@ fn port_key(p: &PortConfig) -> (Protocol, u16, u16) {
 fn filter_ports(refs: &mut PortRefs, ports: &[PortConfig], add: bool) -> Vec<PortConfig> {
     let mut out = Vec::new();
     for p in ports {
-        let count = refs.entry(port_key(p)).or_insert(0);
+        let key = port_key(p);
         if add {
+            let count = refs.entry(key).or_insert(0);
             *count += 1;
             if *count == 1 {
                 out.push(*p);
             }
-        } else if *count > 0 {
+        } else if let Some(count) = refs.get_mut(&key) {
             *count -= 1;
             if *count == 0 {
-                refs.remove(&port_key(p));
+                refs.remove(&key);
                 out.push(*p);
             }
-        } else {
-            refs.remove(&port_key(p));
         }
     }
     out

@@ -141,9 +141,7 @@ impl Daemon {
                 let live = lb.backends.values().filter(|(_, disabled)| !disabled);
                 for (i, &(backend, _)) in live.enumerate() {
                     let what = BackendChange::Added { new_service: i == 0 };
-                    let (vip, fwmark, ingress_ports) =
-                        (lb.vip, lb.fwmark, lb.ingress_ports.clone());
-                    let change = LbChange { vip, fwmark, ingress_ports, backend, what };
+                    let change = LbChange::of(&lb, backend, what);
                     ops.extend(self.program_lb(&net_id, &change));
                 }
             }

@@ -237,7 +237,8 @@ pub struct LbChange {
 }
 
 impl LbChange {
-    fn of(lb: &LoadBalancer, backend: Ipv4Addr, what: BackendChange) -> LbChange {
+    /// What `what` does to `backend` of the load balancer `lb`.
+    pub(crate) fn of(lb: &LoadBalancer, backend: Ipv4Addr, what: BackendChange) -> LbChange {
         let (vip, fwmark, ingress_ports) = (lb.vip, lb.fwmark, lb.ingress_ports.clone());
         LbChange { vip, fwmark, ingress_ports, backend, what }
     }

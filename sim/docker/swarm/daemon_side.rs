@@ -716,9 +716,10 @@ fn host_mode_ports(task: &super::store::Task) -> Vec<PortSpec> {
             host_ip: None,
             host_port: (p.published != 0).then_some(p.published),
             container_port: p.target,
+            // The bridge port mapper models TCP and UDP; an SCTP port maps as TCP.
             proto: match p.protocol {
                 super::store::Protocol::Udp => Proto::Udp,
-                _ => Proto::Tcp,
+                super::store::Protocol::Tcp | super::store::Protocol::Sctp => Proto::Tcp,
             },
         })
         .collect()

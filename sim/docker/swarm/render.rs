@@ -1035,21 +1035,16 @@ xy2qpwzu7nqc   web-service.2   nginxdemos/hello:latest   docker-host-1   Running
     #[test]
     fn an_overlay_instantiated_here_is_lab_004s_ingress() {
         let mut net = Network {
-            id: "das46zk71z4gzja9lalsn9vs5".into(),
-            meta: Meta::new(t(0)),
-            name: "ingress".into(),
-            driver: "overlay".into(),
-            options: vec![],
-            labels: vec![],
-            attachable: false,
-            ingress: true,
-            internal: false,
-            requested_subnet: None,
             allocation: Some(NetworkAllocation {
                 subnet: "10.255.0.0/16".parse().unwrap(),
                 gateway: [10, 255, 0, 1].into(),
                 vni: 4096,
             }),
+            ..crate::docker::swarm::orchestrator::testkit::network(
+                "das46zk71z4gzja9lalsn9vs5",
+                "ingress",
+                true,
+            )
         };
         let endpoint = Value::obj(vec![
             ("Name", Value::s("ingress-endpoint")),
