@@ -5,6 +5,8 @@
 //! only when all of them rendered, into a fresh directory, so a failed run never leaves a
 //! half-written report. The same outcome always renders to the same bytes.
 
+pub mod plots;
+
 use std::fmt::Write;
 use std::path::Path;
 
