@@ -390,12 +390,14 @@ impl Daemon {
                 out.stderr += &e.stderr;
                 out.exit_code = 125;
             }
-            Ok(pl) => {
-                out.ops = pl.ops;
-                out.effects = pl.effects;
+            Ok(mut pl) => {
                 if detach {
                     out.stdout = format!("{cid}\n");
+                } else {
+                    attach(&mut pl.effects);
                 }
+                out.ops = pl.ops;
+                out.effects = pl.effects;
             }
         }
         out
@@ -425,6 +427,7 @@ impl Daemon {
             cmd: c.command_line(),
             env: c.process_env(),
             interactive: c.open_stdin,
+            attached: false,
         });
         Ok(pl)
     }
@@ -687,5 +690,14 @@ mod tests {
             ellipsis("/docker-entrypoint.sh nginx -g 'daemon off;'", 20),
             "/docker-entrypoint.…"
         );
+    }
+}
+
+/// Marks the main process that `docker run` starts as attached to the terminal.
+fn attach(effects: &mut [Effect]) {
+    for e in effects {
+        if let Effect::StartProcess { attached, .. } = e {
+            *attached = true;
+        }
     }
 }

@@ -126,6 +126,9 @@ pub enum Effect {
         cmd: Vec<String>,
         env: Vec<(String, String)>,
         interactive: bool,
+        /// `docker run` without `-d`: the terminal shows the process's output and waits
+        /// for it to exit.
+        attached: bool,
     },
     /// The container stopped: end every process it runs.
     StopProcesses {

@@ -240,18 +240,12 @@ impl Runner<'_> {
             };
         }
         let DockerOutcome { stdout, stderr, exit_code, ops: kops, effects, .. } = outcome;
-        let m = &mut self.world.machines[machine];
-        for op in &kops {
-            m.kernel.apply(op).unwrap_or_else(|e| panic!("docker op `{op}` failed: {e}"));
-            ops.push(op.clone());
-        }
-        self.world.applied_ops.extend(kops.into_iter().map(|op| (machine, op)));
-        self.world.flush_swarm(machine);
+        self.apply_docker_ops(machine, kops, ops);
         // What a terminal shows: `docker run`'s pull progress (stderr) before the ID.
         let mut out = stderr + &stdout;
         let mut code = exit_code;
         for effect in effects {
-            let (text, exec_code) = self.apply_effect(machine, effect)?;
+            let (text, exec_code) = self.apply_effect(machine, effect, ops)?;
             out += &text;
             code = exec_code.unwrap_or(code);
         }
@@ -263,13 +257,57 @@ impl Runner<'_> {
         &mut self,
         machine: usize,
         effect: Effect,
+        ops: &mut Vec<KernelOp>,
     ) -> Result<(String, Option<i32>), LimitExceeded> {
         if let Effect::Exec { container_id, ns, cmd, .. } = effect {
             let (out, code) = self.exec_in_container(machine, &container_id, ns, &cmd)?;
             return Ok((out, Some(code)));
         }
+        // An attached main process the simulator does not run as a tool (a server, a shell)
+        // starts as a detached one does.
+        if let Effect::StartProcess { attached: true, container_id, ns, cmd, .. } = &effect {
+            if command::parse(&cmd.join(" "), RunsOn::Container, PingFlavor::Iputils).is_ok() {
+                let (id, ns, cmd) = (container_id.clone(), ns.clone(), cmd.clone());
+                self.world.apply_effect(machine, effect);
+                let (out, code) = self.run_attached(machine, &id, ns, &cmd, ops)?;
+                return Ok((out, Some(code)));
+            }
+        }
         self.world.apply_effect(machine, effect);
         Ok((String::new(), None))
+    }
+
+    /// `docker run` without `-d` of a command the simulator runs: the terminal shows what
+    /// it prints, and the container stops when it exits (and goes, with `--rm`).
+    fn run_attached(
+        &mut self,
+        machine: usize,
+        id: &str,
+        ns: NsRef,
+        cmd: &[String],
+        ops: &mut Vec<KernelOp>,
+    ) -> Result<(String, i32), LimitExceeded> {
+        let (out, code) = self.exec_in_container(machine, id, ns, cmd)?;
+        let now = self.world.now();
+        let daemon = self.world.machines[machine].daemon.as_mut().expect("docker host");
+        let (kops, effects) = daemon.process_exited(now, id, code);
+        self.apply_docker_ops(machine, kops, ops);
+        for effect in effects {
+            self.world.apply_effect(machine, effect);
+        }
+        Ok((out, code))
+    }
+
+    /// Applies what the daemon asked of the kernel, records it for `--explain` and the
+    /// report, and lets the swarm send what the change made it say.
+    fn apply_docker_ops(&mut self, machine: usize, kops: Vec<KernelOp>, ops: &mut Vec<KernelOp>) {
+        let kernel = &mut self.world.machines[machine].kernel;
+        for op in &kops {
+            kernel.apply(op).unwrap_or_else(|e| panic!("docker op `{op}` failed: {e}"));
+            ops.push(op.clone());
+        }
+        self.world.applied_ops.extend(kops.into_iter().map(|op| (machine, op)));
+        self.world.flush_swarm(machine);
     }
 
     fn exec_in_container(
@@ -297,5 +335,62 @@ fn ping_flavor(image: &str) -> PingFlavor {
     match image {
         "alpine" | "busybox" | "nginxdemos/hello" => PingFlavor::Busybox,
         _ => PingFlavor::Iputils,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::report::transcript;
+    use crate::runner::{command::check, run};
+    use crate::scenario;
+
+    fn transcript_of(steps: &str) -> String {
+        let source = format!(
+            "name: t
+underlay:
+  networks: [{{name: lan, subnet: 10.0.2.0/24, gateway: 10.0.2.1, latency: 0.2ms}}]
+hosts: [{{name: h, ip: 10.0.2.15}}]
+steps:
+{steps}"
+        );
+        let s = scenario::parse(&source, "t.yaml", &check).unwrap_or_else(|e| panic!("{e}"));
+        transcript(&run(&s, 1).expect("runs"), false)
+    }
+
+    #[test]
+    fn docker_run_without_detach_shows_the_command_and_removes_with_rm() {
+        let t = transcript_of(
+            "  - {on: h, run: docker pull alpine}
+  - {on: h, run: docker run --rm alpine ping -c 1 10.0.2.15}
+  - on: h
+    run: docker run --name kept alpine ping -c 1 10.0.2.99
+    expect: {exit_code: 1}
+  - {on: h, run: docker ps -a}
+",
+        );
+        let run = "$ docker run --rm alpine ping -c 1 10.0.2.15\nPING 10.0.2.15 (10.0.2.15): 56 data bytes\n64 bytes from 10.0.2.15: seq=0 ttl=64 time=";
+        assert!(t.contains(run), "{t}");
+        assert!(t.contains("1 packets transmitted, 0 packets received, 100% packet loss\n"), "{t}");
+        let ps = t.split("$ docker ps -a\n").nth(1).expect("docker ps ran");
+        let rows: Vec<&str> = ps.lines().skip(1).filter(|l| !l.is_empty()).collect();
+        assert_eq!(rows.len(), 1, "only `kept` stays: {ps}");
+        assert!(rows[0].contains("   Exited (1) ") && rows[0].ends_with("   kept"), "{ps}");
+    }
+
+    #[test]
+    fn a_lookup_nobody_answers_is_a_temporary_failure() {
+        let t = transcript_of(
+            "  - {on: h, run: docker network create net}
+  - {on: h, run: docker run --name c --network net -dit alpine}
+  - fault: {link: {network: lan, loss: 100%}}
+  - on: h
+    run: docker run --rm --network net nicolaka/netshoot ping -c 1 nowhere.example
+    expect: {exit_code: 2}
+  - {on: h, run: docker exec c ping -c 1 nowhere.example, expect: {exit_code: 1}}
+",
+        );
+        let iputils = "\nping: nowhere.example: Temporary failure in name resolution\n";
+        assert!(t.contains(iputils), "{t}");
+        assert!(t.contains("\nping: bad address 'nowhere.example'\n"), "{t}");
     }
 }

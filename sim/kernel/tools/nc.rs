@@ -113,8 +113,10 @@ impl LookupTool for Nc {
     fn on_resolved(&mut self, cx: &mut ProcCtx, r: Resolution) {
         let Resolution::Found(ip) = r else {
             cx.println(&format!(
-                "nc: getaddrinfo for host \"{}\" port {}: Name or service not known",
-                self.host, self.port
+                "nc: getaddrinfo for host \"{}\" port {}: {}",
+                self.host,
+                self.port,
+                r.gai_error()
             ));
             return cx.exit(1);
         };

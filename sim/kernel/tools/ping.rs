@@ -233,7 +233,7 @@ impl LookupTool for Ping {
         let Resolution::Found(ip) = r else {
             match self.flavor {
                 PingFlavor::Iputils => {
-                    cx.println(&format!("ping: {}: Name or service not known", self.target))
+                    cx.println(&format!("ping: {}: {}", self.target, r.gai_error()))
                 }
                 PingFlavor::Busybox => cx.println(&format!("ping: bad address '{}'", self.target)),
             }

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use crate::engine::SimDuration;
 use crate::kernel::process::{ProcCtx, Process};
 use crate::kernel::{SockId, SocketEvent, SocketEventKind};
-use crate::wire::{DnsMessage, DnsRecordData, DnsType, UdpPayload};
+use crate::wire::{DnsMessage, DnsRecordData, DnsType, Rcode, UdpPayload};
 
 const TRY_TIMEOUT: SimDuration = SimDuration::from_secs(5);
 const ATTEMPTS: usize = 2;
@@ -15,7 +15,21 @@ const ATTEMPTS: usize = 2;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
     Found(Ipv4Addr),
+    /// The name has no address (NXDOMAIN, or no A record): glibc's `EAI_NONAME`.
     NotFound,
+    /// No server answered in time, or one answered SERVFAIL: glibc's `EAI_AGAIN`,
+    /// "Temporary failure in name resolution".
+    TryAgain,
+}
+
+impl Resolution {
+    /// glibc's `gai_strerror` text for a failed lookup.
+    pub fn gai_error(&self) -> &'static str {
+        match self {
+            Resolution::TryAgain => "Temporary failure in name resolution",
+            _ => "Name or service not known",
+        }
+    }
 }
 
 /// One lookup in flight. The owning process routes its socket events and the timer with
@@ -55,7 +69,7 @@ impl StubResolver {
     fn send_query(&mut self, cx: &mut ProcCtx) -> Result<Resolution, ()> {
         let servers = cx.resolv.nameservers.len();
         if self.tries >= ATTEMPTS * servers {
-            return Ok(Resolution::NotFound);
+            return Ok(Resolution::TryAgain);
         }
         let server = cx.resolv.nameservers[self.tries % servers];
         self.tries += 1;
@@ -63,7 +77,7 @@ impl StubResolver {
             cx.close(old);
         }
         let Ok(sock) = cx.udp_bind(Ipv4Addr::UNSPECIFIED, 0) else {
-            return Ok(Resolution::NotFound);
+            return Ok(Resolution::TryAgain);
         };
         self.sock = Some(sock);
         self.query_id = cx.random(65536) as u16;
@@ -88,6 +102,9 @@ impl StubResolver {
             return None;
         }
         self.finish(cx);
+        if msg.rcode == Rcode::ServFail {
+            return Some(Resolution::TryAgain);
+        }
         let ip = msg.answers.iter().find_map(|a| match a.data {
             DnsRecordData::A(ip) => Some(ip),
             _ => None,
