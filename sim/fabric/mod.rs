@@ -205,9 +205,9 @@ impl Fabric {
         if !self.routers.contains(&sender) {
             return Some(sender);
         }
-        match &frame.payload {
+        match frame.payload.untagged() {
             EtherPayload::Ipv4(ip) => self.owner(ip.src).map(|(s, i)| self.machine_at(s, i)),
-            EtherPayload::Arp(_) => None,
+            EtherPayload::Arp(_) | EtherPayload::Vlan(_) => None,
         }
     }
 
