@@ -199,3 +199,105 @@ impl Daemon {
         self.networks[&att.network_id].endpoints.insert(cid.to_string(), ep);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::docker::HostInfo;
+    use crate::engine::{SimDuration, Streams};
+
+    fn daemon() -> Daemon {
+        let host = HostInfo {
+            hostname: "host-a".into(),
+            interfaces: vec![("eth0".into(), "192.168.0.11/24".parse().unwrap())],
+            nameservers: vec![Ipv4Addr::new(192, 168, 0, 1)],
+            os: crate::docker::swarm::store::Os::Linux,
+            engine_version: "20.10.7".into(),
+        };
+        Daemon::start(host, Streams::new(7).stream("host/host-a/docker")).0
+    }
+
+    fn run(d: &mut Daemon, line: &str) -> DockerOutcome {
+        let argv: Vec<String> = line.split_whitespace().map(String::from).collect();
+        d.handle(SimTime::ZERO + SimDuration::from_secs(1), &argv)
+    }
+
+    fn ops(out: &DockerOutcome) -> Vec<String> {
+        out.ops.iter().map(|o| o.to_string()).collect()
+    }
+
+    const CREATE: &str = "network create -d macvlan --subnet 192.168.10.0/24";
+
+    #[test]
+    fn a_vlan_parent_is_made_with_the_network_and_goes_with_it() {
+        let mut d = daemon();
+        let out = run(&mut d, &format!("{CREATE} -o parent=eth0.10 macvlan10"));
+        assert_eq!(out.exit_code, 0, "{}", out.stderr);
+        assert_eq!(
+            ops(&out),
+            ["ip link add link eth0 name eth0.10 type vlan id 10", "ip link set dev eth0.10 up"]
+        );
+        assert_eq!(ops(&run(&mut d, "network rm macvlan10")), ["ip link delete eth0.10"]);
+        // A parent the host had stays.
+        let out = run(&mut d, &format!("{CREATE} -o parent=eth0 plain"));
+        assert!(out.ops.is_empty());
+        assert!(run(&mut d, "network rm plain").ops.is_empty());
+    }
+
+    #[test]
+    fn the_drivers_refusals() {
+        let mut d = daemon();
+        let err = |d: &mut Daemon, line: String| run(d, &line).stderr;
+        assert_eq!(
+            err(&mut d, format!("{CREATE} -o parent=eth1 n")),
+            "Error response from daemon: invalid subinterface vlan name eth1, example formatting is eth0.10\n"
+        );
+        assert_eq!(
+            err(&mut d, format!("{CREATE} -o parent=eth1.10 n")),
+            "Error response from daemon: -o parent interface does was not found on the host: eth1\n"
+        );
+        assert_eq!(
+            err(&mut d, format!("{CREATE} -o parent=eth0.4095 n")),
+            "Error response from daemon: vlan id must be between 1-4094, received: 4095\n"
+        );
+        assert_eq!(
+            err(&mut d, format!("{CREATE} -o parent=eth0 -o macvlan_mode=hub n")),
+            "Error response from daemon: requested macvlan mode 'hub' is not valid, 'bridge' mode is the macvlan driver default\n"
+        );
+        assert_eq!(
+            err(&mut d, format!("{CREATE} -o parent=lo n")),
+            "Error response from daemon: loopback interface is not a valid macvlan parent link\n"
+        );
+        run(&mut d, &format!("{CREATE} -o parent=eth0 first"));
+        let id = d.network("first").unwrap().id[..12].to_string();
+        assert_eq!(
+            err(&mut d, "network create -d macvlan --subnet 192.168.20.0/24 -o parent=eth0 n".into()),
+            format!("Error response from daemon: network dm-{id} is already using parent interface eth0\n")
+        );
+    }
+
+    #[test]
+    fn a_container_gets_a_macvlan_device_and_the_lans_gateway() {
+        let mut d = daemon();
+        run(&mut d, "network create -d macvlan --subnet 192.168.0.0/24 --gateway 192.168.0.1 -o parent=eth0 -o macvlan_mode=private mv");
+        let out = run(&mut d, "run -d --net mv --ip 192.168.0.4 -p 80:80 --name web nginx");
+        assert_eq!(out.exit_code, 0, "{}", out.stderr);
+        let ops = ops(&out);
+        let src = &d.network("mv").unwrap().endpoints.values().next().unwrap().host_veth;
+        let want = [
+            format!("ip link add {src} link eth0 type macvlan mode private"),
+            "ip addr add 192.168.0.4/24 dev eth0".into(),
+            "route add default via 192.168.0.1 dev eth0".into(),
+        ];
+        for w in &want {
+            assert!(ops.iter().any(|o| o.ends_with(w.as_str())), "{w} missing from {ops:#?}");
+        }
+        let host_dnat = ops.iter().any(|o| o.starts_with("iptables") && o.contains("DNAT"));
+        assert!(!host_dnat, "-p is ignored: {ops:#?}");
+        assert!(ops.iter().any(|o| o.ends_with("address 02:42:c0:a8:00:04")));
+        let ls = run(&mut d, "network ls").stdout;
+        assert!(ls.contains("   mv        macvlan   local\n"), "{ls}");
+    }
+}
