@@ -195,7 +195,7 @@ fn totals(world: &World, i: usize) -> (u64, u64) {
     let frames = &world.captures[i].frames;
     let bytes = frames.iter().map(|(_, f)| match &f.payload {
         EtherPayload::Ipv4(p) => p.buffer_len() as u64,
-        EtherPayload::Arp(_) => panic!("the filter takes TCP only"),
+        EtherPayload::Arp(_) | EtherPayload::Vlan(_) => panic!("the filter takes TCP only"),
     });
     (frames.len() as u64, bytes.sum())
 }
@@ -207,7 +207,7 @@ fn syn_totals(world: &World, i: usize) -> (u64, u64) {
             IpPayload::Tcp(t) if t.flags.contains(TcpFlags::SYN) => Some(p.buffer_len() as u64),
             _ => None,
         },
-        EtherPayload::Arp(_) => None,
+        EtherPayload::Arp(_) | EtherPayload::Vlan(_) => None,
     });
     syns.fold((0, 0), |(n, b), len| (n + 1, b + len))
 }

@@ -33,9 +33,10 @@ pub fn uniqueness(world: &World) -> Vec<CheckResult> {
 }
 
 /// A bridge whose MAC nobody set wears its lowest port's MAC, as Linux gives it (the
-/// overlay's `br0`): a shared address by design, not a duplicate.
+/// overlay's `br0`), and a VLAN sub-interface wears its parent's: shared addresses by
+/// design, not duplicates.
 fn borrows_port_mac(kind: &LinkKind) -> bool {
-    matches!(kind, LinkKind::Bridge(b) if !b.mac_set)
+    matches!(kind, LinkKind::Bridge(b) if !b.mac_set) || matches!(kind, LinkKind::Vlan(_))
 }
 
 /// Holds when no key has more than one place; the detail names the duplicates.

@@ -1,4 +1,5 @@
-//! Attaching a container to networks and detaching it, in libnetwork's order:
+//! Attaching a container to networks and detaching it (macvlan networks: `macvlan`), in
+//! libnetwork's order:
 //! `CreateEndpoint` (address, veth pair on the bridge) → `NewSandbox` (first network only) →
 //! `Join` (embedded DNS for user-defined networks, interface into the sandbox, default
 //! route) → `ProgramExternalConnectivity` (published ports, gateway endpoint only).
@@ -41,7 +42,7 @@ impl Daemon {
         if net.driver == Driver::Overlay {
             return Ok(());
         }
-        if !net.is_user_defined_bridge() {
+        if !net.is_user_defined() {
             if att.ip.is_some() && net.driver == Driver::Bridge {
                 return Err(
                     "user specified IP address is supported on user defined networks only".into()
@@ -213,6 +214,9 @@ impl Daemon {
         if net.driver == Driver::Overlay {
             return self.join_overlay(cid, att, pl);
         }
+        if net.driver == Driver::Macvlan {
+            return self.join_macvlan(cid, att, pl);
+        }
         let Some(cfg) = net.bridge.clone() else { return };
         let user_defined = net.is_user_defined_bridge();
         let prefix = cfg.bridge_addr.prefix_len();
@@ -304,9 +308,12 @@ impl Daemon {
         (0..).map(|n| format!("eth{n}")).find(|i| !used.contains(&i.as_str())).expect("unbounded")
     }
 
-    fn has_gateway_endpoint(&self, cid: &str) -> bool {
+    /// Whether one of the container's endpoints already gives it its default route: a
+    /// bridge that is not internal, or a macvlan network (whose gateway is the LAN's).
+    pub(crate) fn has_gateway_endpoint(&self, cid: &str) -> bool {
         self.networks.values().any(|n| {
-            n.endpoints.contains_key(cid) && n.bridge.as_ref().is_some_and(|b| !b.internal)
+            let gives_route = n.bridge.as_ref().is_some_and(|b| !b.internal);
+            n.endpoints.contains_key(cid) && (gives_route || n.driver == Driver::Macvlan)
         })
     }
 

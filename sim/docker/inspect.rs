@@ -28,9 +28,9 @@ impl Daemon {
                 }
                 vec![Value::obj(f)]
             }
-            (None, Driver::Bridge) => vec![Value::obj(vec![
-                ("Subnet", Value::s(n.subnet().expect("bridge subnet").to_string())),
-                ("Gateway", Value::s(n.gateway.expect("bridge gateway").to_string())),
+            (None, Driver::Bridge | Driver::Macvlan) => vec![Value::obj(vec![
+                ("Subnet", Value::s(n.subnet().expect("local subnet").to_string())),
+                ("Gateway", Value::s(n.gateway.expect("local gateway").to_string())),
             ])],
             (None, _) => Vec::new(),
         };
@@ -315,7 +315,7 @@ fn endpoint_settings(
 ) -> Value {
     let s = |f: &dyn Fn(&Endpoint) -> String| Value::s(ep.map(f).unwrap_or_default());
     let aliases = match ep {
-        Some(e) if n.is_user_defined_bridge() => Value::strs(&e.aliases),
+        Some(e) if n.is_user_defined() => Value::strs(&e.aliases),
         _ if !att.aliases.is_empty() => Value::strs(&att.aliases),
         _ => Value::Null,
     };

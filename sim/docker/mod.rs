@@ -36,6 +36,7 @@ mod inspect;
 pub mod ipam;
 mod iptables;
 mod lb_sandbox;
+mod macvlan;
 mod names;
 mod network;
 mod overlay;

@@ -34,6 +34,8 @@ pub enum Driver {
     Null,
     /// A swarm overlay instantiated on this node; listed through the swarm's view.
     Overlay,
+    /// Containers with their own MACs on a host interface (see `macvlan`).
+    Macvlan,
 }
 
 impl fmt::Display for Driver {
@@ -43,6 +45,7 @@ impl fmt::Display for Driver {
             Driver::Host => "host",
             Driver::Null => "null",
             Driver::Overlay => "overlay",
+            Driver::Macvlan => "macvlan",
         })
     }
 }
@@ -171,6 +174,12 @@ impl Network {
         self.driver == Driver::Bridge && !self.default_bridge
     }
 
+    /// A local network the user made: a user-defined bridge or a macvlan network (name
+    /// resolution, aliases and `--ip` work on these).
+    pub fn is_user_defined(&self) -> bool {
+        self.is_user_defined_bridge() || self.driver == Driver::Macvlan
+    }
+
     pub fn subnet(&self) -> Option<Ipv4Net> {
         self.pool.as_ref().map(|p| p.subnet)
     }
@@ -206,7 +215,7 @@ pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {
     x.len().cmp(&y.len())
 }
 
-fn daemon_err(msg: impl fmt::Display) -> DockerOutcome {
+pub(crate) fn daemon_err(msg: impl fmt::Display) -> DockerOutcome {
     DockerOutcome::err(format!("Error response from daemon: {msg}\n"), 1)
 }
 
@@ -255,13 +264,11 @@ fn user_ipam(p: &Parsed) -> Result<Option<UserIpam>, DockerOutcome> {
 
 fn check_driver(driver: &str) -> Result<(), DockerOutcome> {
     match driver {
-        "bridge" => Ok(()),
+        "bridge" | "macvlan" => Ok(()),
         "host" | "null" => {
             Err(daemon_err(format!("only one instance of \"{driver}\" network is allowed")))
         }
-        "macvlan" | "ipvlan" => {
-            Err(cli_err(format!("swarmsim: the {driver} driver is not simulated")))
-        }
+        "ipvlan" => Err(cli_err(format!("swarmsim: the {driver} driver is not simulated"))),
         other => Err(daemon_err(format!("plugin \"{other}\" not found"))),
     }
 }
@@ -333,6 +340,9 @@ impl Daemon {
         if self.networks.values().map(|n| &n.name).chain(swarm_names).any(|n| *n == name) {
             return daemon_err(format!("network with name {name} already exists"));
         }
+        if p.value("driver") == Some("macvlan") {
+            return self.cmd_macvlan_create(now, name, ipam, p);
+        }
         let spec = BridgeSpec {
             name,
             ipam,
@@ -358,16 +368,10 @@ impl Daemon {
         spec: BridgeSpec,
         ops: &mut Vec<KernelOp>,
     ) -> Result<String, ipam::IpamError> {
-        let in_use: Vec<Ipv4Net> = self.networks.values().filter_map(Network::subnet).collect();
-        let host: Vec<Ipv4Net> = self.host.interfaces.iter().map(|(_, n)| n.trunc()).collect();
-        let subnet = match &spec.ipam {
-            Some(u) => ipam::check_user_pool(&u.subnet, &in_use).map(|_| u.subnet.trunc())?,
-            None => ipam::pick_pool(&in_use, &host)?,
-        };
+        let (pool, gw) = self.allocate_pool(spec.ipam.as_ref())?;
+        let subnet = pool.subnet;
         let id = self.new_id();
         let mut net = Network::builtin(id.clone(), &spec.name, Driver::Bridge, now);
-        let mut pool = AddrPool::new(subnet, spec.ipam.as_ref().and_then(|u| u.ip_range));
-        let gw = pool.request(spec.ipam.as_ref().and_then(|u| u.gateway)).expect("gateway is free");
         (net.options, net.labels) = (spec.options, spec.labels);
         (net.internal, net.attachable) = (spec.internal, spec.attachable);
         net.bridge = Some(bridge_config(&net, &id, gw, subnet));
@@ -379,6 +383,24 @@ impl Daemon {
         bridge::arrange_user_chain(&mut self.fw, ops);
         self.networks.insert(id.clone(), net);
         Ok(id)
+    }
+
+    /// The address pool and gateway of a new local network: the user's subnet if it
+    /// overlaps no other network's, else the first predefined pool clear of the networks'
+    /// and the host's subnets.
+    pub(crate) fn allocate_pool(
+        &self,
+        user: Option<&UserIpam>,
+    ) -> Result<(AddrPool, Ipv4Addr), ipam::IpamError> {
+        let in_use: Vec<Ipv4Net> = self.networks.values().filter_map(Network::subnet).collect();
+        let host: Vec<Ipv4Net> = self.host.interfaces.iter().map(|(_, n)| n.trunc()).collect();
+        let subnet = match user {
+            Some(u) => ipam::check_user_pool(&u.subnet, &in_use).map(|_| u.subnet.trunc())?,
+            None => ipam::pick_pool(&in_use, &host)?,
+        };
+        let mut pool = AddrPool::new(subnet, user.and_then(|u| u.ip_range));
+        let gw = pool.request(user.and_then(|u| u.gateway)).expect("gateway is free");
+        Ok((pool, gw))
     }
 
     /// `docker_gwbridge`, made when the node enters a swarm unless a network of that name
@@ -455,8 +477,10 @@ impl Daemon {
                 continue;
             }
             let net = self.networks.shift_remove(&id).expect("looked up above");
-            let cfg = net.bridge.expect("only bridge networks can be user-defined");
-            bridge::delete_network(&mut self.fw, &cfg, &mut out.ops);
+            match net.bridge {
+                Some(cfg) => bridge::delete_network(&mut self.fw, &cfg, &mut out.ops),
+                None => self.delete_macvlan_network(&net, &mut out.ops),
+            }
             out.stdout += &format!("{key}\n");
         }
         out
@@ -492,7 +516,7 @@ impl Daemon {
             let bare = name.strip_suffix(&format!(".{}", net.name)).unwrap_or(&name);
             let ips = match net.driver {
                 Driver::Overlay => self.swarm.services.lookup(&net.id, bare),
-                _ if net.is_user_defined_bridge() => local_names(net, bare),
+                _ if net.is_user_defined() => local_names(net, bare),
                 _ => Vec::new(),
             };
             (!ips.is_empty()).then_some(ips)

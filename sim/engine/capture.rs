@@ -84,22 +84,26 @@ fn dir_match(dir: Dir, src: bool, dst: bool) -> bool {
     }
 }
 
+// The filters look under 802.1Q tags, as a live capture on Linux does: the tag travels
+// beside the packet (`skb->vlan_tci`), so the kernel's BPF filter never sees it.
 fn proto_of(frame: &EthernetFrame) -> Vec<&'static str> {
-    match &frame.payload {
+    match frame.payload.untagged() {
         EtherPayload::Arp(_) => vec!["arp"],
         EtherPayload::Ipv4(p) => vec!["ip", p.payload.protocol().name()],
+        EtherPayload::Vlan(_) => unreachable!("untagged() strips every tag"),
     }
 }
 
 fn addrs_of(frame: &EthernetFrame) -> Option<(Ipv4Addr, Ipv4Addr)> {
-    match &frame.payload {
+    match frame.payload.untagged() {
         EtherPayload::Arp(a) => Some((a.sender_ip, a.target_ip)),
         EtherPayload::Ipv4(p) => Some((p.src, p.dst)),
+        EtherPayload::Vlan(_) => unreachable!("untagged() strips every tag"),
     }
 }
 
 fn ports_of(frame: &EthernetFrame) -> Option<(&'static str, u16, u16)> {
-    let EtherPayload::Ipv4(p) = &frame.payload else { return None };
+    let EtherPayload::Ipv4(p) = frame.payload.untagged() else { return None };
     match &p.payload {
         IpPayload::Tcp(t) => Some(("tcp", t.src_port, t.dst_port)),
         IpPayload::Udp(u) => Some(("udp", u.src_port, u.dst_port)),

@@ -358,7 +358,11 @@ impl World {
                     self.queue.schedule(delay, ev);
                 }
             }
-            LinkKind::Veth { peer: None } | LinkKind::Bridge(_) | LinkKind::Vxlan(_) => {}
+            LinkKind::Veth { peer: None }
+            | LinkKind::Bridge(_)
+            | LinkKind::Vxlan(_)
+            | LinkKind::Macvlan(_)
+            | LinkKind::Vlan(_) => {}
         }
     }
 

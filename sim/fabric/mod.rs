@@ -5,7 +5,11 @@
 //!
 //! Contract:
 //! - `deliveries(now, from, frame)` says which NICs receive a frame sent by NIC `from` and
-//!   after how long. A frame first waits for the sending port to be free: each port is a
+//!   after how long. A segment's switch knows its NICs' own MACs and learns the others
+//!   (macvlan containers' MACs) from the frames' sources, per VLAN, for
+//!   [`SWITCH_AGEING_TIME`]; a frame for a MAC it does not know floods. Every port is a
+//!   trunk: tagged frames cross the LAN like any other, and the hosts decide which VLANs
+//!   they take. A frame first waits for the sending port to be free: each port is a
 //!   FIFO that serializes `frame.buffer_len()` bytes (Ethernet header and payload, no FCS)
 //!   at the segment's bandwidth, back to back. Then each receiver independently loses it
 //!   with the segment's loss probability, or gets it after the segment latency, both ports'
@@ -26,7 +30,7 @@ mod path;
 
 use std::net::Ipv4Addr;
 
-use indexmap::IndexSet;
+use indexmap::{IndexMap, IndexSet};
 
 use crate::engine::{RngStream, SimDuration, SimTime};
 use crate::wire::{EtherPayload, EthernetFrame, MacAddr};
@@ -56,16 +60,34 @@ struct Attachment {
     last: Vec<(SimTime, SimTime)>,
 }
 
+/// How long a switch remembers where a MAC was seen: IEEE 802.1D's default ageing time.
+pub const SWITCH_AGEING_TIME: SimDuration = SimDuration::from_secs(300);
+
 /// One L2 segment.
 #[derive(Debug, Clone)]
 pub struct Segment {
     pub name: String,
     pub link: LinkParams,
     ports: Vec<Attachment>,
+    /// Learned source MACs by (VLAN, MAC): the attachment and when it was last seen.
+    learned: IndexMap<(Option<u16>, MacAddr), (usize, SimTime)>,
     rng: RngStream,
 }
 
 impl Segment {
+    /// The attachment a frame for `dst` in `vlan` goes to: the NIC owning the MAC, or
+    /// where it was last seen; `None` floods.
+    fn port_for(&self, now: SimTime, vlan: Option<u16>, dst: MacAddr) -> Option<usize> {
+        if dst.is_multicast() {
+            return None;
+        }
+        if let Some(i) = self.ports.iter().position(|a| a.mac == dst) {
+            return Some(i);
+        }
+        let (port, seen) = self.learned.get(&(vlan, dst))?;
+        (now.since(*seen) < SWITCH_AGEING_TIME).then_some(*port)
+    }
+
     /// When a frame of `bytes` handed to port `from` at `now` has left it: after the frames
     /// queued before it, at the segment's bandwidth.
     fn serialize(&mut self, from: usize, now: SimTime, bytes: usize) -> SimTime {
@@ -122,7 +144,8 @@ pub struct Fabric {
 impl Fabric {
     /// A new segment with its link model and its own random stream.
     pub fn add_segment(&mut self, name: &str, link: LinkParams, rng: RngStream) -> usize {
-        self.segments.push(Segment { name: name.to_string(), link, ports: Vec::new(), rng });
+        let (ports, learned) = (Vec::new(), IndexMap::new());
+        self.segments.push(Segment { name: name.to_string(), link, ports, learned, rng });
         self.segments.len() - 1
     }
 
@@ -178,10 +201,14 @@ impl Fabric {
     ) -> Vec<(Port, SimDuration)> {
         let Some((s, src)) = self.locate(from) else { return Vec::new() };
         let origin = self.origin(from.machine, frame);
+        let vlan = frame.vlan();
+        if !frame.src.is_multicast() {
+            self.segments[s].learned.insert((vlan, frame.src), (src, now));
+        }
         let seg = &self.segments[s];
-        let known = seg.ports.iter().any(|a| a.mac == frame.dst);
+        let target = seg.port_for(now, vlan, frame.dst);
         let receivers: Vec<usize> = (0..seg.ports.len())
-            .filter(|&i| i != src && (!known || seg.ports[i].mac == frame.dst))
+            .filter(|&i| i != src && target.is_none_or(|t| t == i))
             .filter(|&i| origin.is_none_or(|o| self.reachable(o, seg.ports[i].port.machine)))
             .collect();
         let seg = &mut self.segments[s];
@@ -205,9 +232,9 @@ impl Fabric {
         if !self.routers.contains(&sender) {
             return Some(sender);
         }
-        match &frame.payload {
+        match frame.payload.untagged() {
             EtherPayload::Ipv4(ip) => self.owner(ip.src).map(|(s, i)| self.machine_at(s, i)),
-            EtherPayload::Arp(_) => None,
+            EtherPayload::Arp(_) | EtherPayload::Vlan(_) => None,
         }
     }
 

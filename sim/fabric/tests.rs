@@ -179,3 +179,19 @@ fn bandwidth_queues_back_to_back_frames_per_port() {
     let (_, d) = f.deliveries(later + SimDuration::from_secs(1), port(A), &frame)[0];
     assert_eq!(d, ms(1) + SimDuration::from_micros(784));
 }
+
+#[test]
+fn the_switch_learns_macs_behind_a_nic_per_vlan_and_forgets_them() {
+    let mut f = fabric();
+    let container = MacAddr([2, 0x42, 10, 0, 1, 9]);
+    // Unknown: flooded. Once B has sent from it, only B gets frames for it, in that VLAN.
+    let to_container = ping_frame(container, mac(1), "10.0.1.10", "10.0.1.99").tagged(10);
+    assert_eq!(f.deliveries(T0, port(A), &to_container).len(), 2);
+    let from_container = ping_frame(mac(1), container, "10.0.1.99", "10.0.1.10").tagged(10);
+    assert_eq!(f.deliveries(T0, port(B), &from_container), vec![(port(A), ms(1))]);
+    assert_eq!(f.deliveries(T0, port(A), &to_container), vec![(port(B), ms(1))]);
+    let other_vlan = ping_frame(container, mac(1), "10.0.1.10", "10.0.1.99").tagged(20);
+    assert_eq!(f.deliveries(T0, port(A), &other_vlan).len(), 2);
+    let later = T0 + SWITCH_AGEING_TIME;
+    assert_eq!(f.deliveries(later, port(A), &to_container).len(), 2);
+}

@@ -1,5 +1,5 @@
-//! Network devices: loopback, veth pairs, Linux bridges, VXLAN tunnels and the host's
-//! Ethernet NIC.
+//! Network devices: loopback, veth pairs, Linux bridges, VXLAN tunnels, macvlan and 802.1Q
+//! VLAN devices stacked on a lower device, and the host's Ethernet NIC.
 //!
 //! A bridge keeps a forwarding database (FDB) that learns source MACs per port and ages
 //! them out after `BRIDGE_AGEING_TIME` (Linux's default 300 s); unknown and broadcast
@@ -28,6 +28,10 @@ pub enum LinkKind {
     Ethernet,
     /// A VXLAN tunnel endpoint (see `super::vxlan`).
     Vxlan(super::vxlan::Vxlan),
+    /// A device with its own MAC on a lower device (see `super::macvlan`).
+    Macvlan(super::macvlan::Macvlan),
+    /// An 802.1Q sub-interface of a lower device (see `super::vlan`).
+    Vlan(super::vlan::Vlan),
 }
 
 impl LinkKind {
@@ -39,6 +43,8 @@ impl LinkKind {
             LinkKind::Bridge(_) => "bridge",
             LinkKind::Ethernet => "ether",
             LinkKind::Vxlan(_) => "vxlan",
+            LinkKind::Macvlan(_) => "macvlan",
+            LinkKind::Vlan(_) => "vlan",
         }
     }
 }
@@ -116,12 +122,22 @@ impl Link {
         }
     }
 
-    /// The other namespace this device is tied to: a veth's peer's, or the namespace a
-    /// VXLAN device was created in (where its UDP socket lives).
+    /// The other namespace this device is tied to: a veth's peer's, the namespace a
+    /// VXLAN device was created in (where its UDP socket lives), or a stacked device's
+    /// lower device's.
     pub fn link_netns(&self) -> Option<&NsRef> {
         match &self.kind {
             LinkKind::Veth { peer } => peer.as_ref().map(|(ns, _)| ns),
             LinkKind::Vxlan(v) => Some(&v.socket_ns),
+            _ => self.lower().map(|(ns, _)| ns),
+        }
+    }
+
+    /// The device a macvlan or VLAN device sits on: its namespace and interface index.
+    pub fn lower(&self) -> Option<&(NsRef, u32)> {
+        match &self.kind {
+            LinkKind::Macvlan(m) => Some(&m.lower),
+            LinkKind::Vlan(v) => Some(&v.lower),
             _ => None,
         }
     }

@@ -11,6 +11,7 @@ pub mod export;
 mod frag;
 pub mod ipvs;
 mod link;
+mod macvlan;
 mod meta;
 mod neigh;
 pub mod netfilter;
@@ -21,17 +22,20 @@ mod route;
 mod socket;
 pub mod tools;
 pub mod views;
+mod vlan;
 mod vxlan;
 mod walk;
 pub mod xfrm;
 
 pub use frag::{Defrag, FragState, PmtuDisc};
 pub use link::{Bridge, FdbDecision, Link, LinkKind, LinkStats, BRIDGE_AGEING_TIME};
+pub use macvlan::{Macvlan, MacvlanMode};
 pub use neigh::{NeighState, Neighbours};
 pub use netns::{IfAddr, Netns};
 pub use ops::{KernelOp, NsRef, VxlanConfig};
 pub use route::{Route, RouteProto, RoutingTable};
 pub use socket::{Pid, SockId, SocketError, SocketEvent, SocketEventKind, Sockets, TcpState};
+pub use vlan::Vlan;
 pub use vxlan::{Vxlan, VxlanFdbEntry, VXLAN_AGEING_TIME};
 pub use walk::{Action, Hop, KernelTimer, Stage};
 
@@ -151,6 +155,10 @@ impl Kernel {
             KernelOp::LinkSetNetns { ns, name, target } => self.move_link(ns, name, target),
             KernelOp::VethAdd { ns, name, peer } => self.veth_add(ns, name, peer),
             KernelOp::VxlanAdd { ns, name, config } => self.vxlan_add(ns, name, config),
+            KernelOp::MacvlanAdd { ns, name, parent, mode } => {
+                self.macvlan_add(ns, name, parent, *mode)
+            }
+            KernelOp::VlanAdd { ns, name, parent, id } => self.vlan_add(ns, name, parent, *id),
             KernelOp::LinkDel { ns, name } => self.link_del(ns, name),
             KernelOp::XfrmStateAdd { ns, sa } => {
                 self.existing_ns(ns)?.xfrm.state_add(sa).map(|()| String::new())
@@ -275,7 +283,8 @@ impl Kernel {
         self.netns_ids.insert(key, id);
     }
 
-    /// `ip link delete NAME`: a veth takes its peer with it, wherever the peer lives.
+    /// `ip link delete NAME`: a veth takes its peer with it, wherever the peer lives, and
+    /// a device takes the macvlan and VLAN devices stacked on it.
     fn link_del(&mut self, ns: &NsRef, name: &str) -> Result<String, OpError> {
         let n = self.existing_ns(ns)?;
         let idx = n.ifindex(name).ok_or_else(|| OpError(no_device(name)))?;
@@ -285,6 +294,7 @@ impl Kernel {
                 p.remove_link(*peer_idx);
             }
         }
+        self.remove_uppers(ns, idx);
         Ok(String::new())
     }
 

@@ -103,6 +103,11 @@ pub enum KernelOp {
     FdbAdd { ns: NsRef, dev: String, mac: MacAddr, dst: Ipv4Addr },
     /// `bridge fdb del MAC dev NAME dst VTEP self`
     FdbDel { ns: NsRef, dev: String, mac: MacAddr, dst: Ipv4Addr },
+    /// `ip link add NAME link PARENT type macvlan mode MODE`: a device with its own MAC on
+    /// `parent`, which stays its lower device when it moves to another namespace.
+    MacvlanAdd { ns: NsRef, name: String, parent: String, mode: super::MacvlanMode },
+    /// `ip link add link PARENT name NAME type vlan id ID`: an 802.1Q sub-interface.
+    VlanAdd { ns: NsRef, name: String, parent: String, id: u16 },
     /// `ip link add NAME type veth peer name PEER` (both ends in `ns`).
     VethAdd { ns: NsRef, name: String, peer: String },
     /// `ip link set NAME netns TARGET`
@@ -158,6 +163,8 @@ impl KernelOp {
             KernelOp::BridgeAdd { ns, .. }
             | KernelOp::VethAdd { ns, .. }
             | KernelOp::VxlanAdd { ns, .. }
+            | KernelOp::MacvlanAdd { ns, .. }
+            | KernelOp::VlanAdd { ns, .. }
             | KernelOp::FdbAdd { ns, .. }
             | KernelOp::FdbDel { ns, .. }
             | KernelOp::NeighDel { ns, .. }
@@ -199,6 +206,8 @@ impl KernelOp {
             KernelOp::BridgeAdd { ns, .. }
             | KernelOp::VethAdd { ns, .. }
             | KernelOp::VxlanAdd { ns, .. }
+            | KernelOp::MacvlanAdd { ns, .. }
+            | KernelOp::VlanAdd { ns, .. }
             | KernelOp::FdbAdd { ns, .. }
             | KernelOp::FdbDel { ns, .. }
             | KernelOp::NeighDel { ns, .. }
@@ -234,6 +243,12 @@ impl KernelOp {
             }
             KernelOp::VxlanAdd { name, config, .. } => {
                 format!("ip link add {name} {}", config.args())
+            }
+            KernelOp::MacvlanAdd { name, parent, mode, .. } => {
+                format!("ip link add {name} link {parent} type macvlan mode {mode}")
+            }
+            KernelOp::VlanAdd { name, parent, id, .. } => {
+                format!("ip link add link {parent} name {name} type vlan id {id}")
             }
             KernelOp::FdbAdd { dev, mac, dst, .. } => {
                 format!("bridge fdb add {mac} dev {dev} dst {dst} self permanent")

@@ -1,6 +1,6 @@
 //! Views: what `ip addr`, `ip link`, `ip route`, `ip neigh`, `brctl show` and
 //! `bridge fdb show` print for a namespace, formatted as iproute2 and bridge-utils do, and
-//! the `vxlan …` line of `ip -d link show` for a VXLAN device. IPv6 is not modelled, so no
+//! the kind line of `ip -d link show` for a VXLAN, macvlan or VLAN device. IPv6 is not modelled, so no
 //! `inet6` lines and no IPv6 multicast FDB entries. The formats were checked against
 //! iproute2 6.1 on Linux 6.18 with a VXLAN device moved into another namespace, as Docker
 //! moves its overlay devices.
@@ -44,16 +44,26 @@ fn link_lines(out: &mut String, n: &Netns, link: &Link, with_addrs: bool) {
     // kernel reports it (`vxlan0@if3` for ifindex 3).
     let peer = match &link.kind {
         LinkKind::Vxlan(v) => (v.socket_ns != n.name).then_some((true, link.ifindex)),
+        LinkKind::Macvlan(_) | LinkKind::Vlan(_) => {
+            link.lower().map(|(lns, lidx)| (lns != &n.name, *lidx))
+        }
         _ => link.peer().map(|(pns, pidx)| (pns != &n.name, *pidx)),
     };
     let name = match peer {
+        // A stacked device names a lower device in its own namespace (`eth0.10@eth0`).
+        Some((false, lidx)) if link.lower().is_some() => {
+            format!("{}@{}", link.name, n.link(lidx).name)
+        }
         Some((_, pidx)) => format!("{}@if{pidx}", link.name),
         None => link.name.clone(),
     };
     let master = link.master.map(|m| format!(" master {}", n.link(m).name)).unwrap_or_default();
     let (flags, state) = flags_and_state(n, link);
     let (qdisc, qlen) = match link.kind {
-        LinkKind::Loopback | LinkKind::Vxlan(_) => ("noqueue", " qlen 1000"),
+        // Stacked devices keep the default queue length but have no qdisc of their own.
+        LinkKind::Loopback | LinkKind::Vxlan(_) | LinkKind::Macvlan(_) | LinkKind::Vlan(_) => {
+            ("noqueue", " qlen 1000")
+        }
         LinkKind::Ethernet => ("fq_codel", " qlen 1000"),
         _ => ("noqueue", ""),
     };
@@ -99,6 +109,8 @@ fn flags_and_state(n: &Netns, link: &Link) -> (String, &'static str) {
         LinkKind::Veth { peer: Some(_) } => true,
         LinkKind::Veth { peer: None } => false,
         LinkKind::Loopback | LinkKind::Ethernet | LinkKind::Vxlan(_) => true,
+        // The LAN's NICs never lose their carrier, so neither do the devices on them.
+        LinkKind::Macvlan(_) | LinkKind::Vlan(_) => true,
     };
     let base = if link.kind == LinkKind::Loopback { "LOOPBACK" } else { "BROADCAST,MULTICAST" };
     match (link.up, carrier, &link.kind) {
@@ -335,4 +347,21 @@ pub fn vxlan_details(kernel: &Kernel, ns: &NsRef, dev: &str) -> Result<String, S
         "ttl auto ageing {ageing} udpcsum noudp6zerocsumtx noudp6zerocsumrx \n"
     ));
     Ok(line)
+}
+
+/// The kind line `ip -d link show DEV` prints for a macvlan or VLAN device (newline
+/// included), as iproute2 6.1 prints it: `macvlan mode bridge bcqueuelen 1000
+/// usedbcqueuelen 1000 `, `vlan protocol 802.1Q id 10 <REORDER_HDR> ` (the flags the
+/// kernel sets by default).
+pub fn link_details(kernel: &Kernel, ns: &NsRef, dev: &str) -> Result<String, String> {
+    let n = kernel.ns(ns).ok_or_else(|| format!("Cannot open network namespace \"{ns}\""))?;
+    let link = n.link_by_name(dev).ok_or_else(|| format!("Device \"{dev}\" does not exist."))?;
+    match &link.kind {
+        LinkKind::Macvlan(m) => {
+            Ok(format!("    macvlan mode {} bcqueuelen 1000 usedbcqueuelen 1000 \n", m.mode))
+        }
+        LinkKind::Vlan(v) => Ok(format!("    vlan protocol 802.1Q id {} <REORDER_HDR> \n", v.id)),
+        LinkKind::Vxlan(_) => vxlan_details(kernel, ns, dev),
+        _ => Err(format!("{dev} is not a macvlan, VLAN or VXLAN device")),
+    }
 }

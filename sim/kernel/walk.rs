@@ -13,6 +13,8 @@
 //!                                  POSTROUTING ─► neighbour ─► tx
 //! socket ─► route ─► OUTPUT ─► (re-route after DNAT) ─► POSTROUTING ─► neighbour ─► tx
 //! tx on a vxlan device ─► proxy ARP / VXLAN FDB ─► encap ─► socket namespace's output
+//! tx on a macvlan/VLAN device ─► sibling (macvlan bridge mode) or the lower device (tagged)
+//! rx of a tagged frame ─► its VLAN device; rx on a macvlan lower ─► the macvlan by dst MAC
 //! UDP to a VXLAN socket ─► decap ─► rx on the vxlan device
 //! after POSTROUTING ─► xfrm out policy? ESP-seal ─► neighbour ─► tx
 //! ESP to a local address ─► xfrm state (dst, SPI) ─► decrypt ─► PREROUTING again
@@ -117,7 +119,8 @@ pub enum Action {
         at: SimTime,
         timer: KernelTimer,
     },
-    /// A frame passed a bridge device's own port (what `tcpdump -i docker0` sees).
+    /// A frame passed a bridge device's own port (what `tcpdump -i docker0` sees), or a
+    /// macvlan or VLAN device sent or received it (they hand frames on without a wire).
     Seen {
         ns: NsRef,
         ifindex: u32,
@@ -211,6 +214,8 @@ impl Kernel {
             return;
         }
         w.hop(ns, &name, Stage::Rx, frame.to_string());
+        let Some(frame) = self.vlan_rcv(w, ns, ifindex, frame) else { return };
+        let Some(frame) = self.macvlan_rcv(w, ns, ifindex, frame) else { return };
         match master {
             Some(br) => self.bridge_input(w, ns, br, ifindex, frame),
             None => self.l2_input(w, ns, ifindex, frame),
@@ -329,6 +334,10 @@ impl Kernel {
     fn l2_input(&mut self, w: &mut Walk, ns: &NsRef, dev: u32, frame: EthernetFrame) {
         let link = self.ns(ns).expect("live").link(dev);
         let name = link.name.clone();
+        if let Some(vid) = frame.vlan() {
+            // No VLAN device took it (see vlan.rs): this host is not in that VLAN.
+            return w.hop(ns, &name, Stage::Drop, format!("802.1Q: no vlan {vid} on {name}"));
+        }
         let for_us =
             frame.dst == link.mac || frame.dst.is_multicast() || link.kind == LinkKind::Loopback;
         if !for_us {
@@ -341,6 +350,7 @@ impl Kernel {
         match frame.payload {
             EtherPayload::Arp(arp) => self.arp_input(w, ns, dev, arp),
             EtherPayload::Ipv4(pkt) => self.ip_input(w, ns, dev, pkt),
+            EtherPayload::Vlan(_) => unreachable!("tagged frames are dropped above"),
         }
     }
 
@@ -608,6 +618,12 @@ impl Kernel {
         }
         if let LinkKind::Vxlan(_) = &link.kind {
             return self.vxlan_xmit(w, ns, dev, frame);
+        }
+        if let LinkKind::Macvlan(_) = &link.kind {
+            return self.macvlan_xmit(w, ns, dev, frame);
+        }
+        if let LinkKind::Vlan(_) = &link.kind {
+            return self.vlan_xmit(w, ns, dev, frame);
         }
         w.hop(ns, &name, Stage::Tx, frame.to_string());
         w.out.push(Action::Transmit { ns: ns.clone(), ifindex: dev, packet: w.packet, frame });

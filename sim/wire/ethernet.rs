@@ -2,11 +2,12 @@
 //!
 //! Contract: `emit` writes the 14-byte header and the payload, without the FCS and without
 //! padding to the 60-byte minimum (a capture on the sending veth shows frames unpadded);
-//! `parse` accepts trailing padding and drops it.
+//! `parse` accepts trailing padding and drops it. An 802.1Q-tagged frame carries its tag as
+//! its payload ([`EtherPayload::Vlan`], see `vlan.rs`).
 
 use std::fmt;
 
-use super::{be16, ArpRepr, Ipv4Packet, WireError};
+use super::{be16, ArpRepr, Dot1q, Ipv4Packet, WireError};
 
 /// A 48-bit MAC address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -66,17 +67,21 @@ pub enum EtherPayload {
     Arp(ArpRepr),
     /// EtherType 0x0800.
     Ipv4(Ipv4Packet),
+    /// EtherType 0x8100: an 802.1Q tag and the payload behind it.
+    Vlan(Dot1q),
 }
 
 impl EtherPayload {
     pub const ETHERTYPE_IPV4: u16 = 0x0800;
     pub const ETHERTYPE_ARP: u16 = 0x0806;
+    pub const ETHERTYPE_VLAN: u16 = 0x8100;
 
     /// The EtherType field value for this payload.
     pub fn ethertype(&self) -> u16 {
         match self {
             EtherPayload::Arp(_) => Self::ETHERTYPE_ARP,
             EtherPayload::Ipv4(_) => Self::ETHERTYPE_IPV4,
+            EtherPayload::Vlan(_) => Self::ETHERTYPE_VLAN,
         }
     }
 
@@ -84,7 +89,36 @@ impl EtherPayload {
         match self {
             EtherPayload::Arp(arp) => arp.buffer_len(),
             EtherPayload::Ipv4(ip) => ip.buffer_len(),
+            EtherPayload::Vlan(tag) => tag.buffer_len(),
         }
+    }
+
+    /// The payload under any 802.1Q tags: what Linux's packet sockets and filters see,
+    /// since the tag travels beside the packet (`skb->vlan_tci`), not in it.
+    pub fn untagged(&self) -> &EtherPayload {
+        match self {
+            EtherPayload::Vlan(tag) => tag.payload.untagged(),
+            other => other,
+        }
+    }
+
+    /// Appends the payload's bytes (after the EtherType) to `out`.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        match self {
+            EtherPayload::Arp(arp) => arp.emit(out),
+            EtherPayload::Ipv4(ip) => ip.emit(out),
+            EtherPayload::Vlan(tag) => tag.emit(out),
+        }
+    }
+
+    /// Parses what follows EtherType `ethertype`; other EtherTypes are `Malformed`.
+    pub fn parse(ethertype: u16, body: &[u8]) -> Result<EtherPayload, WireError> {
+        Ok(match ethertype {
+            Self::ETHERTYPE_ARP => EtherPayload::Arp(ArpRepr::parse(body)?),
+            Self::ETHERTYPE_IPV4 => EtherPayload::Ipv4(Ipv4Packet::parse(body)?),
+            Self::ETHERTYPE_VLAN => EtherPayload::Vlan(Dot1q::parse(body)?),
+            _ => return Err(WireError::Malformed("EtherType")),
+        })
     }
 }
 
@@ -103,10 +137,7 @@ impl EthernetFrame {
         out.extend_from_slice(&self.dst.0);
         out.extend_from_slice(&self.src.0);
         out.extend_from_slice(&self.payload.ethertype().to_be_bytes());
-        match &self.payload {
-            EtherPayload::Arp(arp) => arp.emit(out),
-            EtherPayload::Ipv4(ip) => ip.emit(out),
-        }
+        self.payload.emit(out);
     }
 
     /// The frame's bytes in a fresh buffer.
@@ -116,17 +147,12 @@ impl EthernetFrame {
         out
     }
 
-    /// Parses a frame carrying ARP or IPv4; other EtherTypes are `Malformed`.
+    /// Parses a frame carrying ARP or IPv4, tagged or not; other EtherTypes are `Malformed`.
     pub fn parse(bytes: &[u8]) -> Result<EthernetFrame, WireError> {
         if bytes.len() < Self::HEADER_LEN {
             return Err(WireError::Truncated("Ethernet header"));
         }
-        let body = &bytes[Self::HEADER_LEN..];
-        let payload = match be16(bytes, 12) {
-            EtherPayload::ETHERTYPE_ARP => EtherPayload::Arp(ArpRepr::parse(body)?),
-            EtherPayload::ETHERTYPE_IPV4 => EtherPayload::Ipv4(Ipv4Packet::parse(body)?),
-            _ => return Err(WireError::Malformed("EtherType")),
-        };
+        let payload = EtherPayload::parse(be16(bytes, 12), &bytes[Self::HEADER_LEN..])?;
         Ok(EthernetFrame {
             dst: MacAddr::from_slice(&bytes[0..6]),
             src: MacAddr::from_slice(&bytes[6..12]),

@@ -1,4 +1,5 @@
-//! Packets on the wire: Ethernet, ARP, IPv4, ICMP, UDP, TCP, DNS, VXLAN and ESP.
+//! Packets on the wire: Ethernet (802.1Q-tagged or not), ARP, IPv4, ICMP, UDP, TCP, DNS,
+//! VXLAN and ESP.
 //!
 //! Each protocol has a validated `*Repr`-style struct that the rest of the simulator works
 //! with, and a byte form used only where bytes matter (pcap export, sizes for MTU and
@@ -26,6 +27,7 @@ mod roundtrip;
 mod tcp;
 mod tcpdump;
 mod udp;
+mod vlan;
 mod vxlan;
 
 pub use arp::{ArpOp, ArpRepr};
@@ -42,6 +44,7 @@ pub use pcap::PcapWriter;
 pub use tcp::{TcpFlags, TcpSegment};
 pub use tcpdump::TcpdumpPrinter;
 pub use udp::{UdpDatagram, UdpPayload, DNS_PORT};
+pub use vlan::Dot1q;
 pub use vxlan::{flow_src_port, VxlanPacket, LOCAL_PORT_RANGE, VXLAN_OVERHEAD, VXLAN_PORT};
 
 /// A byte sequence that could not be parsed as the protocol asked for.

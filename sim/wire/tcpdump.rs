@@ -69,7 +69,9 @@ impl EthernetFrame {
 }
 
 /// With `-e` tcpdump prints the Ethernet header and leaves out the `ARP, `/`IP ` that names
-/// the protocol, since the EtherType already says it.
+/// the protocol, since the EtherType already says it. An 802.1Q tag prints only under `-e`
+/// (`vlan 10, p 0, ethertype IPv4 (0x0800), `, 4.99's `ether_common_print`); without it
+/// the line is the untagged frame's.
 fn write_frame(
     f: &mut dyn Write,
     frame: &EthernetFrame,
@@ -77,20 +79,28 @@ fn write_frame(
     base: SeqBase,
 ) -> fmt::Result {
     if link_level {
-        let kind = match frame.payload {
-            EtherPayload::Arp(_) => "ARP",
-            EtherPayload::Ipv4(_) => "IPv4",
-        };
         write!(
             f,
-            "{} > {}, ethertype {kind} (0x{:04x}), length {}: ",
+            "{} > {}, ethertype {} (0x{:04x}), length {}: ",
             frame.src,
             frame.dst,
+            ethertype_name(&frame.payload),
             frame.payload.ethertype(),
             frame.buffer_len()
         )?;
+        let mut payload = &frame.payload;
+        while let EtherPayload::Vlan(tag) = payload {
+            let dei = if tag.dei { ", DEI" } else { "" };
+            payload = &tag.payload;
+            let (name, ethertype) = (ethertype_name(payload), payload.ethertype());
+            write!(
+                f,
+                "vlan {}, p {}{dei}, ethertype {name} (0x{ethertype:04x}), ",
+                tag.vid, tag.pcp
+            )?;
+        }
     }
-    match &frame.payload {
+    match frame.payload.untagged() {
         EtherPayload::Arp(arp) => {
             if !link_level {
                 f.write_str("ARP, ")?;
@@ -103,6 +113,16 @@ fn write_frame(
             }
             write_ip(f, ip, link_level, base)
         }
+        EtherPayload::Vlan(_) => unreachable!("untagged() removes every tag"),
+    }
+}
+
+/// tcpdump's name for an EtherType (`ethertype_values`).
+fn ethertype_name(payload: &EtherPayload) -> &'static str {
+    match payload {
+        EtherPayload::Arp(_) => "ARP",
+        EtherPayload::Ipv4(_) => "IPv4",
+        EtherPayload::Vlan(_) => "802.1Q",
     }
 }
 
@@ -560,7 +580,7 @@ impl TcpdumpPrinter {
     /// The base for the frame's TCP segment, which may sit inside a VXLAN packet: tcpdump
     /// tracks inner connections just like outer ones.
     fn frame_seq_base(&mut self, frame: &EthernetFrame) -> SeqBase {
-        let EtherPayload::Ipv4(ip) = &frame.payload else { return SeqBase::default() };
+        let EtherPayload::Ipv4(ip) = frame.payload.untagged() else { return SeqBase::default() };
         match &ip.payload {
             IpPayload::Tcp(tcp) => self.seq_base(ip.src, ip.dst, tcp),
             IpPayload::Udp(UdpDatagram { payload: UdpPayload::Vxlan(v), .. }) => {

@@ -107,7 +107,7 @@ pub fn flow_src_port(inner: &EthernetFrame, seed: u32) -> u16 {
             }
             key
         }
-        EtherPayload::Arp(_) => {
+        EtherPayload::Arp(_) | EtherPayload::Vlan(_) => {
             let mut key = inner.dst.0.to_vec();
             key.extend_from_slice(&inner.src.0);
             key.extend_from_slice(&inner.payload.ethertype().to_be_bytes());
