@@ -13,6 +13,9 @@
 //! - `note-<slug>`: every command from a `note:` step to the next note;
 //! - `checks`: the warnings, the checks and the tally.
 //!
+//! It also holds `reference/docker-cli.md`, the table of docker commands and flags that the
+//! simulator's CLI parser knows (`docker::commands::COMMANDS`), for the reference chapter.
+//!
 //! `generated_outputs_are_fresh` fails when a scenario has no generated file, a generated
 //! file has no scenario, or a run prints something else; `SWARMSIM_BLESS=1` rewrites the
 //! files instead. `includes_resolve` fails when a chapter includes a file, anchor or line
@@ -23,11 +26,14 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use swarmsim::docker::commands::{FlagSpec, COMMANDS};
 use swarmsim::scenario::{self, Scenario, StepKind};
 use swarmsim::{report, runner};
 
 const GENERATED: &str = "book/generated";
 const BOOK_SRC: &str = "book/src";
+/// The docker commands and flags the simulator knows, for the reference chapter.
+const DOCKER_CLI: &str = "reference/docker-cli.md";
 /// The mdbook that CI installs (`.ci/run`).
 const MDBOOK_INSTALL: &str = "cargo install mdbook --locked --version 0.4.52";
 const REGENERATE: &str = "SWARMSIM_BLESS=1 cargo test --release --test book";
@@ -216,36 +222,80 @@ fn first_difference(a: &str, b: &str) -> String {
     unreachable!("the loop returns")
 }
 
+/// The docker CLI table of the reference chapter, from the simulator's own command table:
+/// usage, description, the flags it models and the real flags it refuses as not simulated.
+fn docker_cli_table() -> String {
+    let flag = |f: &FlagSpec| {
+        let short = f.short.map(|c| format!("-{c}, ")).unwrap_or_default();
+        let value = if f.value { " VALUE" } else { "" };
+        format!("`{short}--{}{value}`", f.long)
+    };
+    let mut out = String::from(
+        "| Command | What it does | Flags modelled | Real flags refused as not simulated |\n|---|---|---|---|\n",
+    );
+    for spec in COMMANDS {
+        // A `|` inside a cell ends it unless escaped, even in code (GitHub tables).
+        let uses: Vec<String> =
+            spec.uses.iter().map(|u| format!("`docker {}`", u.replace('|', "\\|"))).collect();
+        let flags: Vec<String> = spec.flags.iter().map(flag).collect();
+        let refused: Vec<String> = spec
+            .unmodelled
+            .iter()
+            .map(|f| if f.len() == 1 { format!("`-{f}`") } else { format!("`--{f}`") })
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            uses.join("<br>"),
+            spec.short,
+            if flags.is_empty() { "—".to_string() } else { flags.join(" ") },
+            if refused.is_empty() { "—".to_string() } else { refused.join(" ") },
+        );
+    }
+    out
+}
+
+/// Every generated file: (path under book/generated, contents).
+fn generated() -> Vec<(PathBuf, String)> {
+    let files = scenario_files();
+    let mut all: Vec<(PathBuf, String)> = std::thread::scope(|scope| {
+        let runs: Vec<_> = files
+            .iter()
+            .map(|f| (PathBuf::from(format!("{}.txt", stem(f))), scope.spawn(move || render(f))))
+            .collect();
+        runs.into_iter().map(|(p, h)| (p, h.join().expect("the run finished"))).collect()
+    });
+    all.push((PathBuf::from(DOCKER_CLI), docker_cli_table()));
+    all
+}
+
 #[test]
 fn generated_outputs_are_fresh() {
     let bless = std::env::var_os("SWARMSIM_BLESS").is_some_and(|v| v == "1");
-    let files = scenario_files();
-    let rendered: Vec<(String, String)> = std::thread::scope(|scope| {
-        let runs: Vec<_> =
-            files.iter().map(|f| (stem(f), scope.spawn(move || render(f)))).collect();
-        runs.into_iter().map(|(s, h)| (s, h.join().expect("the run finished"))).collect()
-    });
+    let expected = generated();
     let mut problems = Vec::new();
-    if bless {
-        std::fs::create_dir_all(GENERATED).expect("book/generated/ can be created");
-    }
-    for (stem, text) in &rendered {
-        let path = Path::new(GENERATED).join(format!("{stem}.txt"));
+    for (name, text) in &expected {
+        let path = Path::new(GENERATED).join(name);
         match std::fs::read_to_string(&path) {
             Ok(old) if old == *text => {}
-            _ if bless => std::fs::write(&path, text).expect("book/generated/ is writable"),
+            _ if bless => {
+                std::fs::create_dir_all(path.parent().expect("inside book/generated"))
+                    .expect("book/generated/ can be created");
+                std::fs::write(&path, text).expect("book/generated/ is writable");
+            }
             Ok(old) => problems.push(format!(
                 "{}: stale, {}",
                 path.display(),
                 first_difference(&old, text)
             )),
-            Err(_) => problems.push(format!(
-                "{}: missing (scenarios/{stem}.yaml has no generated output)",
-                path.display()
-            )),
+            Err(_) => problems.push(format!("{}: missing", path.display())),
         }
     }
-    for orphan in orphans(&rendered) {
+    for orphan in files_under(Path::new(GENERATED)) {
+        let name = orphan.strip_prefix(GENERATED).expect("under book/generated");
+        if expected.iter().any(|(n, _)| n == name) {
+            continue;
+        }
         if bless {
             std::fs::remove_file(&orphan).expect("book/generated/ is writable");
         } else {
@@ -259,16 +309,18 @@ fn generated_outputs_are_fresh() {
     );
 }
 
-/// The files in book/generated/ that no scenario renders.
-fn orphans(rendered: &[(String, String)]) -> Vec<PathBuf> {
-    let Ok(dir) = std::fs::read_dir(GENERATED) else { return Vec::new() };
-    let mut found: Vec<PathBuf> = dir
-        .map(|e| e.expect("readable").path())
-        .filter(|p| {
-            let stem = stem(p);
-            p.extension().is_none_or(|e| e != "txt") || !rendered.iter().any(|(s, _)| *s == stem)
-        })
-        .collect();
+/// Every file under `dir`, recursively, sorted.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut found = Vec::new();
+    for entry in entries {
+        let path = entry.expect("readable").path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
     found.sort();
     found
 }
