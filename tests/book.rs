@@ -207,19 +207,18 @@ fn without_anchors(text: &str) -> String {
 /// The first line where `a` and `b` differ, for the failure message.
 fn first_difference(a: &str, b: &str) -> String {
     let (a, b) = (without_anchors(a), without_anchors(b));
-    let mut a_lines = a.lines();
-    let mut b_lines = b.lines();
-    for n in 1.. {
-        match (a_lines.next(), b_lines.next()) {
-            (Some(x), Some(y)) if x == y => continue,
-            (None, None) => return "only the anchors differ".to_string(),
-            (x, y) => {
-                let show = |l: Option<&str>| l.map_or("(end)".to_string(), |l| format!("{l:?}"));
-                return format!("line {n}: the book has {}, the run prints {}", show(x), show(y));
-            }
-        }
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let same = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if same == a.len() && same == b.len() {
+        return "only the anchors differ".to_string();
     }
-    unreachable!("the loop returns")
+    let show = |l: Option<&&str>| l.map_or("(end)".to_string(), |l| format!("{l:?}"));
+    format!(
+        "line {}: the book has {}, the run prints {}",
+        same + 1,
+        show(a.get(same)),
+        show(b.get(same))
+    )
 }
 
 /// The docker CLI table of the reference chapter, from the simulator's own command table:
