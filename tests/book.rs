@@ -22,6 +22,7 @@
 //! that does not exist (mdBook would print an empty block). `mdbook_builds_and_tests` runs
 //! `mdbook build` and `mdbook test`, and fails when mdbook is not installed.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,20 +41,16 @@ const REGENERATE: &str = "SWARMSIM_BLESS=1 cargo test --release --test book";
 /// Longest anchor slug; longer commands are cut at a word boundary.
 const MAX_SLUG: usize = 64;
 
-/// Every `scenarios/*.yaml`, sorted by file name.
-fn scenario_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir("scenarios")
-        .expect("scenarios/ exists")
-        .map(|e| e.expect("readable").path())
+/// The generated file of every `scenarios/*.yaml`, by name: `NAME.txt` → the scenario.
+fn scenarios_by_output() -> BTreeMap<PathBuf, PathBuf> {
+    let outputs: BTreeMap<PathBuf, PathBuf> = files_under(Path::new("scenarios"))
+        .into_iter()
+        .filter(|p| p.parent() == Some(Path::new("scenarios")))
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .map(|p| (Path::new(p.file_stem().expect("a file name")).with_extension("txt"), p))
         .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no scenarios found");
-    files
-}
-
-fn stem(path: &Path) -> String {
-    path.file_stem().expect("a file name").to_string_lossy().into_owned()
+    assert!(!outputs.is_empty(), "no scenarios found");
+    outputs
 }
 
 /// `docker network create -d overlay net1` → `docker-network-create-d-overlay-net1`, cut at
@@ -256,11 +253,11 @@ fn docker_cli_table() -> String {
 
 /// Every generated file: (path under book/generated, contents).
 fn generated() -> Vec<(PathBuf, String)> {
-    let files = scenario_files();
+    let scenarios = scenarios_by_output();
     let mut all: Vec<(PathBuf, String)> = std::thread::scope(|scope| {
-        let runs: Vec<_> = files
+        let runs: Vec<_> = scenarios
             .iter()
-            .map(|f| (PathBuf::from(format!("{}.txt", stem(f))), scope.spawn(move || render(f))))
+            .map(|(output, file)| (output.clone(), scope.spawn(move || render(file))))
             .collect();
         runs.into_iter().map(|(p, h)| (p, h.join().expect("the run finished"))).collect()
     });
