@@ -47,7 +47,10 @@ fn scenarios_by_output() -> BTreeMap<PathBuf, PathBuf> {
         .into_iter()
         .filter(|p| p.parent() == Some(Path::new("scenarios")))
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .map(|p| (Path::new(p.file_stem().expect("a file name")).with_extension("txt"), p))
+        .map(|p| {
+            let stem = p.file_stem().expect("a file name").to_string_lossy();
+            (PathBuf::from(format!("{stem}.txt")), p)
+        })
         .collect();
     assert!(!outputs.is_empty(), "no scenarios found");
     outputs
