@@ -581,8 +581,8 @@ const SERVICE_PS: CommandSpec = sw(
     &["service ps [OPTIONS] SERVICE [SERVICE...]"],
     "List the tasks of one or more services",
     ArgRule::AtLeast(1),
-    &[b("no-trunc", None), b("quiet", Some('q'))],
-    &["filter", "f", "format", "no-resolve"],
+    &[b("no-trunc", None), b("quiet", Some('q')), v("filter", Some('f')), v("format", None)],
+    &["no-resolve"],
 );
 
 const SERVICE_INSPECT: CommandSpec = sw(

@@ -42,6 +42,7 @@
 //!   - stop_capture: vxlan          # Ctrl-C; `expect:` checks what tcpdump printed
 //!     expect: {output_contains: "vni 4097", output_lacks: "ARP"}
 //!   - expect: {reachable: ["client -> docker-host:8080"], isolated: ["c2 -> c1/icmp"]}
+//!   - expect: {reachable: ["admin -> dog-db:6379"], isolated: ["dog-web -> cat-db.1"]}   # swarm
 //!   - note: free text for the transcript
 //!   - fault: {partition: [[docker-host], [client]]}   # unlisted machines: one more group
 //!   - fault: {link: {network: lan, loss: 30%, latency: 5ms, jitter: 1ms, bandwidth: 1mbit}}
@@ -52,6 +53,17 @@
 //! A command may paste the swarm's join tokens as `${WORKER_TOKEN}` and `${MANAGER_TOKEN}`;
 //! the runner fills them in from the swarm's first manager. `$(CMD)` is command
 //! substitution: CMD runs first where the command runs, and its output takes its place.
+//!
+//! Reachability ends are a host or external, a container declared by an earlier step, or a
+//! swarm service: `web` names every running task of service `web`, `web.2` the task in slot 2
+//! of a replicated service. Services are created by steps, so such a name is looked up when
+//! the check runs, and a name with no running task fails the check, saying what was missing;
+//! at load time a name that is neither a machine nor a container is refused only when it is
+//! a removed container, or a near miss of a machine's name and no earlier `docker service
+//! create --name` step named it. As a source, every task must satisfy the expectation. As a
+//! destination, `reachable` means every source reaches every task, at an address on a network
+//! the two share (any address when they share none); `isolated` means no source reaches any
+//! address of any task, nor, for `web`, the service's virtual IPs (see `check/reach.rs`).
 //!
 //! Durations are a number and a unit: `ns`, `us`, `ms`, `s`, `m`, `h` (`0.5ms`, `30s`).
 //! Reachability specs are `SRC -> DST[:PORT][/tcp|/udp|/icmp]`: ICMP without a port, TCP with

@@ -256,9 +256,33 @@ pub struct ReachExpect {
 /// `SRC -> DST[:PORT][/tcp|/udp|/icmp]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reach {
-    pub src: Endpoint,
-    pub dst: Endpoint,
+    pub src: ReachEnd,
+    pub dst: ReachEnd,
     pub probe: Probe,
+}
+
+/// One end of a reachability check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReachEnd {
+    /// A machine, or a container an earlier `docker run --name` declared.
+    Endpoint(Endpoint),
+    /// A swarm service (`web`: every running task) or one task of a replicated service
+    /// (`web.2`, by slot). Services are created by steps, so the name is looked up when the
+    /// check runs.
+    Swarm(String),
+}
+
+/// A swarm name split into its service and, for `SERVICE.SLOT`, the slot: `web.2` →
+/// (`web`, Some(2)), `web` → (`web`, None).
+pub fn swarm_parts(name: &str) -> (&str, Option<u64>) {
+    match name.rsplit_once('.') {
+        Some((service, slot))
+            if !service.is_empty() && slot.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            (service, slot.parse().ok())
+        }
+        _ => (name, None),
+    }
 }
 
 /// How reachability is probed: ICMP echo, or a connection to a port.

@@ -148,7 +148,8 @@ fn a_full_scenario_becomes_typed() {
     let StepKind::Expect(expect) = &kinds[5] else { panic!("{:?}", kinds[5]) };
     assert_eq!(expect.reachable[0].probe, Probe::Tcp(8080));
     assert_eq!(expect.reachable[1].probe, Probe::Udp(53));
-    assert_eq!(expect.isolated, vec![Reach { src: client, dst: web1, probe: Probe::Icmp }]);
+    let (src, dst) = (ReachEnd::Endpoint(client), ReachEnd::Endpoint(web1));
+    assert_eq!(expect.isolated, vec![Reach { src, dst, probe: Probe::Icmp }]);
     assert_eq!(kinds[6], StepKind::Note("free text".into()));
     let StepKind::Run { expect, .. } = &kinds[7] else { panic!("{:?}", kinds[7]) };
     assert_eq!(expect.output_contains, ["a", "b"]);
@@ -501,7 +502,7 @@ fn validate_reach_expected() -> &'static str {
 #[test]
 fn reach_spec_unknown_endpoint() {
     let src = with_steps("  - expect:\n      isolated: [client -> dockr-host]\n");
-    let expected = Some("expected a host, an external, or a container created by an earlier step");
+    let expected = Some("expected a host, an external, a container created by an earlier step, or a swarm service (`SERVICE` or `SERVICE.SLOT`)");
     check(
         &src,
         "unknown endpoint `dockr-host`",
@@ -509,6 +510,20 @@ fn reach_spec_unknown_endpoint() {
         expected,
         Some("did you mean `docker-host`?"),
     );
+}
+
+#[test]
+fn reach_specs_name_swarm_services_looked_up_at_run_time() {
+    let src = with_steps("  - expect:\n      isolated: [dog-web -> cat-db.1:6379]\n");
+    let s = parse(&src, "t.yaml", &accept).expect("valid");
+    let StepKind::Expect(expect) = &s.steps[0].kind else { panic!("{:?}", s.steps[0]) };
+    let swarm = |n: &str| ReachEnd::Swarm(n.into());
+    let want = Reach { src: swarm("dog-web"), dst: swarm("cat-db.1"), probe: Probe::Tcp(6379) };
+    assert_eq!(expect.isolated, vec![want]);
+    assert_eq!(swarm_parts("cat-db.1"), ("cat-db", Some(1)));
+    assert_eq!(swarm_parts("a.b"), ("a.b", None));
+    let declared = "  - {on: docker-host, run: docker service create --name docker-hos redis}\n  - expect:\n      reachable: [client -> docker-hos]\n";
+    assert!(parse(&with_steps(declared), "t.yaml", &accept).is_ok());
 }
 
 #[test]

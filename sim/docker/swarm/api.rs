@@ -196,15 +196,10 @@ fn cli(
             service_create(store, now, call, service, detach, quiet, rng)
         }
         SwarmRequest::ServiceLs { quiet } => text(render::service_ls(store, quiet)),
-        SwarmRequest::ServicePs { services, no_trunc, quiet } => {
-            match resolve_services(store, &services) {
-                Ok(ids) => {
-                    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-                    text(render::service_ps(store, &ids, now, no_trunc, quiet))
-                }
-                Err(key) => printed(render::no_such_service_ps(&key)),
-            }
-        }
+        SwarmRequest::ServicePs(args) => Served::Now(ApiResult::Done {
+            outcome: super::ps::service_ps(store, &self_id, &args, now),
+            watch: None,
+        }),
         SwarmRequest::ServiceInspect { services, format } => {
             service_inspect(store, &services, &format)
         }

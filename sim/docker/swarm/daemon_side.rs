@@ -232,7 +232,7 @@ impl Daemon {
         let manager_token = token::join_token(&digest, &token::new_secret(&mut self.rng));
         let cluster = Cluster::new(new_id(&mut self.rng), now, worker_token.clone(), manager_token);
         let node = self.own_node(now, node_id.clone(), Role::Manager, addr, Some(raft_id));
-        let ingress = ingress_network(now, new_id(&mut self.rng));
+        let ingress = ingress_network(now, new_id(&mut self.rng), &self.host.engine_version);
         let raft = RaftNode::new(Config::swarmkit(raft_id), &[raft_id], self.rng.fork());
         let mut m = Manager::new(raft, [(raft_id, addr)].into_iter().collect());
         let mut mio = ManagerIo::default();
@@ -725,8 +725,13 @@ fn host_mode_ports(task: &super::store::Task) -> Vec<PortSpec> {
         .collect()
 }
 
-/// The ingress network `swarm init` creates (allocated like any other; docker-facts 16).
-fn ingress_network(now: SimTime, id: String) -> Network {
+/// The ingress network `swarm init` creates (docker-facts 16): swarmkit up to Engine 19.03.4
+/// hard-codes 10.255.0.0/16 (`newIngressNetwork`); later ones leave its IPAM empty, so the
+/// allocator gives it the pool's first free subnet, like any other network.
+fn ingress_network(now: SimTime, id: String, engine: &str) -> Network {
+    let first_dynamic = crate::scenario::EngineVersion { major: 19, minor: 3, patch: 5 };
+    let legacy = crate::scenario::EngineVersion::parse(engine).is_some_and(|v| v < first_dynamic);
+    let legacy_subnet = "10.255.0.0/16".parse().expect("a valid subnet");
     Network {
         id,
         meta: Meta::new(now),
@@ -737,7 +742,21 @@ fn ingress_network(now: SimTime, id: String) -> Network {
         attachable: false,
         ingress: true,
         internal: false,
-        requested_subnet: None,
+        requested_subnet: legacy.then_some(legacy_subnet),
         allocation: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingress_subnet_is_hard_coded_up_to_19_03_4() {
+        let subnet = |engine| ingress_network(SimTime::ZERO, "i".into(), engine).requested_subnet;
+        assert_eq!(subnet("18.09.7"), Some("10.255.0.0/16".parse().unwrap()));
+        assert_eq!(subnet("19.03.4"), Some("10.255.0.0/16".parse().unwrap()));
+        assert_eq!(subnet("19.03.5"), None);
+        assert_eq!(subnet("20.10.7"), None);
     }
 }

@@ -22,6 +22,7 @@ pub mod node;
 pub mod orchestrator;
 pub mod parse;
 pub mod pretty;
+pub mod ps;
 pub mod render;
 pub mod request;
 pub mod scheduler;

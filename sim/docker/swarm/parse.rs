@@ -46,11 +46,7 @@ pub fn request(p: &Parsed) -> Result<SwarmRequest, CliError> {
         "node rm" => SwarmRequest::NodeRm { nodes: args(), force: p.flag("force") },
         "service create" => service_create(p)?,
         "service ls" => SwarmRequest::ServiceLs { quiet: p.flag("quiet") },
-        "service ps" => SwarmRequest::ServicePs {
-            services: args(),
-            no_trunc: p.flag("no-trunc"),
-            quiet: p.flag("quiet"),
-        },
+        "service ps" => SwarmRequest::ServicePs(super::ps::args(p)?),
         "service inspect" => {
             SwarmRequest::ServiceInspect { services: args(), format: inspect_format(p)? }
         }

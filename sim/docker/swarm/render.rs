@@ -15,7 +15,7 @@ use super::store::{
     Role, Service, ServiceMode, Store, TaskState,
 };
 use super::MembershipView;
-use crate::docker::format::{human_duration, rfc3339_nano, table};
+use crate::docker::format::{rfc3339_nano, table};
 use crate::docker::network::natural_cmp;
 use crate::docker::render::{to_json_indent, Value};
 use crate::engine::SimTime;
@@ -70,10 +70,6 @@ pub fn no_such(kind: &str, key: &str) -> String {
 /// `service inspect` words it itself, in lowercase.
 pub fn no_such_service_inspect(key: &str) -> String {
     format!("Error: no such service: {key}")
-}
-/// `service ps`.
-pub fn no_such_service_ps(key: &str) -> String {
-    format!("no such service: {key}")
 }
 /// The daemon's `getNetwork` for `service create --network`.
 pub fn network_not_found(key: &str) -> String {
@@ -327,7 +323,7 @@ pub fn service_ls(store: &Store, quiet: bool) -> String {
     table(&rows)
 }
 
-fn task_state_name(s: TaskState) -> &'static str {
+pub(super) fn task_state_name(s: TaskState) -> &'static str {
     match s {
         TaskState::New => "new",
         TaskState::Pending => "pending",
@@ -344,79 +340,6 @@ fn task_state_name(s: TaskState) -> &'static str {
         TaskState::Remove => "remove",
         TaskState::Orphaned => "orphaned",
     }
-}
-
-/// `formatter.Ellipsis` for ASCII text.
-fn ellipsis(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        s.chars().take(max - 1).chain(['…']).collect()
-    }
-}
-
-/// `docker service ps [--no-trunc] [-q] SERVICE…` for the resolved service IDs: tasks sorted
-/// by name (`svc.slot` or `svc.nodeID`), newest first within a slot, older ones as ` \_ `
-/// rows (`task/print.go`).
-pub fn service_ps(
-    store: &Store,
-    service_ids: &[&str],
-    now: SimTime,
-    no_trunc: bool,
-    quiet: bool,
-) -> String {
-    let mut tasks: Vec<(String, &super::store::Task)> = Vec::new();
-    for sid in service_ids {
-        let name = &store.services[*sid].spec.name;
-        for t in store.tasks_of(sid) {
-            let suffix = if t.slot != 0 { t.slot.to_string() } else { t.node_id.clone() };
-            tasks.push((format!("{name}.{suffix}"), t));
-        }
-    }
-    tasks.sort_by(|(a, ta), (b, tb)| {
-        natural_cmp(a, b).then(tb.meta.created_at.cmp(&ta.meta.created_at))
-    });
-    let id = |t: &super::store::Task| if no_trunc { t.id.clone() } else { t.id[..12].to_string() };
-    if quiet {
-        return tasks.iter().map(|(_, t)| id(t) + "\n").collect();
-    }
-    let mut rows =
-        vec![["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"]
-            .map(String::from)
-            .to_vec()];
-    let mut prev = "";
-    for (name, t) in &tasks {
-        let shown = if name == prev { format!(" \\_ {name}") } else { name.clone() };
-        prev = name;
-        let node = store
-            .nodes
-            .get(&t.node_id)
-            .map_or(t.node_id.clone(), |n| n.description.hostname.clone());
-        let ago = now.since(t.status.timestamp).as_nanos() / 1_000_000_000;
-        let err = if no_trunc { t.status.err.clone() } else { ellipsis(&t.status.err, 30) };
-        let ports: Vec<String> = t
-            .spec
-            .ports
-            .iter()
-            .filter(|p| p.mode == PublishMode::Host)
-            .map(|p| format!("*:{}->{}/{}", p.published, p.target, protocol_name(p.protocol)))
-            .collect();
-        rows.push(vec![
-            id(t),
-            shown,
-            if no_trunc { t.spec.image.clone() } else { display_image(&t.spec.image) },
-            node,
-            pretty(task_state_name(t.desired_state)),
-            format!(
-                "{} {} ago",
-                pretty(task_state_name(t.status.state)),
-                human_duration(ago).to_lowercase()
-            ),
-            if err.is_empty() { err } else { format!("\"{err}\"") },
-            ports.join(","),
-        ]);
-    }
-    table(&rows)
 }
 
 /// One converged progress bar (`progress.go` with `jsonmessage` on a wide terminal).
@@ -777,7 +700,7 @@ fn node_value(n: &Node, view: &MembershipView) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::docker::swarm::store::{
         fixtures, Cluster, Meta, NetworkAllocation, ServiceEndpoint, ServiceSpec, Task, TaskStatus,
@@ -785,7 +708,7 @@ mod tests {
     };
     use crate::engine::SimDuration;
 
-    fn t(secs: u64) -> SimTime {
+    pub(in crate::docker::swarm) fn t(secs: u64) -> SimTime {
         SimTime::ZERO + SimDuration::from_secs(secs)
     }
 
@@ -814,7 +737,13 @@ mod tests {
         }
     }
 
-    fn task(id: &str, slot: u64, node: &str, state: TaskState, at: u64) -> Task {
+    pub(in crate::docker::swarm) fn task(
+        id: &str,
+        slot: u64,
+        node: &str,
+        state: TaskState,
+        at: u64,
+    ) -> Task {
         Task {
             id: id.into(),
             meta: Meta::new(t(at)),
@@ -837,7 +766,7 @@ mod tests {
     }
 
     /// Lab 000's two-host swarm after `service create`.
-    fn lab() -> Store {
+    pub(in crate::docker::swarm) fn lab() -> Store {
         let cluster = Cluster::new("c".into(), t(0), String::new(), String::new());
         let mut s = Store { cluster: Some(cluster), ..Store::default() };
         for n in [
@@ -910,41 +839,11 @@ im1clp7aw6n6qqv8lcs3u3hxe *   docker-host-1   Ready     Active         Leader   
     }
 
     #[test]
-    fn service_ls_and_ps_are_lab_000s() {
+    fn service_ls_is_lab_000s() {
         assert_eq!(
             service_ls(&lab(), false),
             "ID             NAME          MODE         REPLICAS   IMAGE                     PORTS\n\
 o6mpmdcdrm6f   web-service   replicated   2/2        nginxdemos/hello:latest   *:8080->80/tcp\n"
-        );
-        assert_eq!(
-            service_ps(&lab(), &["o6mpmdcdrm6f6kvccy0f74eln"], t(600), false, false),
-            "ID             NAME            IMAGE                     NODE            DESIRED STATE   CURRENT STATE            ERROR     PORTS\n\
-rbhms3k74l35   web-service.1   nginxdemos/hello:latest   docker-host-2   Running         Running 10 minutes ago             \n\
-xy2qpwzu7nqc   web-service.2   nginxdemos/hello:latest   docker-host-1   Running         Running 10 minutes ago             \n"
-        );
-    }
-
-    #[test]
-    fn service_ps_indents_history_newest_first() {
-        let mut store = lab();
-        let mut old = task(
-            "14555mvu3zee6aek4dwonxz3f",
-            1,
-            "im1clp7aw6n6qqv8lcs3u3hxe",
-            TaskState::Shutdown,
-            0,
-        );
-        old.status.err = "task: non-zero exit (1): the container died".into();
-        store.tasks.insert(old.id.clone(), old);
-        let out = service_ps(&store, &["o6mpmdcdrm6f6kvccy0f74eln"], t(4), false, false);
-        let lines: Vec<&str> = out.lines().collect();
-        assert!(lines[1].starts_with("rbhms3k74l35   web-service.1 "), "{out}");
-        assert!(lines[2].starts_with("14555mvu3zee    \\_ web-service.1 "), "{out}");
-        assert!(
-            lines[2].contains(
-                "Shutdown        Shutdown 4 seconds ago   \"task: non-zero exit (1): the …\""
-            ),
-            "{out}"
         );
     }
 

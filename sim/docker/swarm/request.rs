@@ -110,11 +110,7 @@ pub enum SwarmRequest {
     ServiceLs {
         quiet: bool,
     },
-    ServicePs {
-        services: Vec<String>,
-        no_trunc: bool,
-        quiet: bool,
-    },
+    ServicePs(super::ps::PsArgs),
     ServiceInspect {
         services: Vec<String>,
         format: InspectFormat,

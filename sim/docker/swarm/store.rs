@@ -305,6 +305,24 @@ pub enum TaskState {
 }
 
 impl TaskState {
+    /// Every state, in swarmkit's order (`TaskState_value`).
+    pub const ALL: [TaskState; 14] = [
+        TaskState::New,
+        TaskState::Pending,
+        TaskState::Assigned,
+        TaskState::Accepted,
+        TaskState::Preparing,
+        TaskState::Ready,
+        TaskState::Starting,
+        TaskState::Running,
+        TaskState::Complete,
+        TaskState::Shutdown,
+        TaskState::Failed,
+        TaskState::Rejected,
+        TaskState::Remove,
+        TaskState::Orphaned,
+    ];
+
     /// Past RUNNING: the task is over (its addresses are freed).
     pub fn is_terminal(self) -> bool {
         self > TaskState::Running

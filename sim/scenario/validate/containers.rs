@@ -1,11 +1,13 @@
-//! Which containers exist, as far as the step list can tell.
+//! Which containers exist, as far as the step list can tell, and which services were named.
 //!
 //! A container is declared by a step on a host whose command is `docker run … --name X`,
 //! `docker container run …`, `docker create …` or `docker container create …` (with
 //! `--name X` or `--name=X` anywhere among its words, optionally after `sudo`), and is
 //! forgotten by `docker rm X…` / `docker container rm X…`. Only the first command of a
 //! shell line (up to `;`, `&&`, `||` or `|`) is read, and `--rm` containers are assumed to
-//! stay. That is deliberately simple: it exists so `in:` and reachability specs can be
+//! stay. `docker service create … --name X` names a service, which reachability specs may
+//! then name without a load-time doubt (it is looked up when the check runs). That is
+//! deliberately simple: it exists so `in:` and reachability specs can be
 //! checked before the run, not to model Docker.
 
 use std::ops::Range;
@@ -19,6 +21,8 @@ pub(crate) enum Effect<'a> {
         at: Range<usize>,
     },
     Remove(Vec<&'a str>),
+    /// `docker service create --name NAME`.
+    Service(&'a str),
     Nothing,
 }
 
@@ -37,6 +41,12 @@ pub(crate) fn effect(command: &str) -> Effect<'_> {
     }
     match rest.split_first() {
         Some(((verb, _), args)) if matches!(*verb, "run" | "create") => created(command, args),
+        Some(((group, _), [(verb, _), args @ ..])) if *group == "service" && *verb == "create" => {
+            match created(command, args) {
+                Effect::Create { name, .. } => Effect::Service(name),
+                other => other,
+            }
+        }
         Some(((verb, _), args)) if *verb == "rm" => {
             Effect::Remove(args.iter().map(|(w, _)| *w).filter(|w| !w.starts_with('-')).collect())
         }
@@ -114,5 +124,10 @@ mod tests {
         assert_eq!(effect("ping -c 1 --name x"), Effect::Nothing);
         assert_eq!(effect("docker ps; docker run --name x alpine"), Effect::Nothing);
         assert_eq!(effect(""), Effect::Nothing);
+        assert_eq!(
+            effect("docker service create --network n --name=dog-db redis"),
+            Effect::Service("dog-db")
+        );
+        assert_eq!(effect("docker service create redis"), Effect::Nothing);
     }
 }

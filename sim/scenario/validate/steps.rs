@@ -40,6 +40,7 @@ pub(crate) fn build(
         check,
         containers: IndexMap::new(),
         removed: IndexMap::new(),
+        services: IndexMap::new(),
         captures: Vec::new(),
         open: IndexMap::new(),
         crashed: Vec::new(),
@@ -62,6 +63,8 @@ struct Walk<'a> {
     containers: IndexMap<String, (HostId, usize)>,
     /// Containers removed so far: name → line of the `docker rm`, for hints.
     removed: IndexMap<String, usize>,
+    /// Services named by `docker service create --name` so far → line of that step.
+    services: IndexMap<String, usize>,
     captures: Vec<Capture>,
     open: IndexMap<String, CaptureId>,
     /// Machines a `crash` fault stopped, with the line of that step.
@@ -239,6 +242,9 @@ impl Walk<'_> {
                     }
                 }
             }
+            Effect::Service(name) => {
+                self.services.entry(name.to_string()).or_insert(line);
+            }
             Effect::Nothing => {}
         }
         Ok(())
@@ -299,30 +305,41 @@ impl Walk<'_> {
             let kind = ErrorKind::Invalid { what: "reachability spec", text: spec.to_string() };
             self.ctx.at_part(path, spec, err.at, kind).expected(SPEC_EXPECTED).hint(Some(err.hint))
         })?;
-        let src = self.endpoint(parts.src.0, spec, parts.src.1.clone(), path)?;
-        self.running(&src, path, Some((spec, parts.src.1)))?;
-        let dst = self.endpoint(parts.dst.0, spec, parts.dst.1, path)?;
+        let src = self.reach_end(parts.src.0, spec, parts.src.1.clone(), path)?;
+        if let ReachEnd::Endpoint(e) = &src {
+            self.running(e, path, Some((spec, parts.src.1)))?;
+        }
+        let dst = self.reach_end(parts.dst.0, spec, parts.dst.1, path)?;
         Ok(Reach { src, dst, probe: parts.probe })
     }
 
-    fn endpoint(
+    /// A machine, a container, or a swarm service or task. A name none of the first two
+    /// has is taken as a service (looked up when the check runs) unless it is a removed
+    /// container or a near miss of a machine's name, with no service of that name created.
+    fn reach_end(
         &self,
         name: &str,
         spec: &str,
         at: std::ops::Range<usize>,
         path: &Path,
-    ) -> Result<Endpoint, ScenarioError> {
+    ) -> Result<ReachEnd, ScenarioError> {
         if let Some(machine) = self.topo.machine(name) {
-            return Ok(Endpoint::Machine(machine));
+            return Ok(ReachEnd::Endpoint(Endpoint::Machine(machine)));
         }
         if let Some((host, _)) = self.containers.get(name) {
-            return Ok(Endpoint::Container { host: *host, name: name.to_string() });
+            let container = Endpoint::Container { host: *host, name: name.to_string() };
+            return Ok(ReachEnd::Endpoint(container));
         }
+        let (service, _) = swarm_parts(name);
+        let hint = if self.services.contains_key(service) {
+            None
+        } else {
+            self.removed_hint(name).or_else(|| did_you_mean(name, self.topo.machine_names()))
+        };
+        let Some(hint) = hint else { return Ok(ReachEnd::Swarm(name.to_string())) };
         let kind = ErrorKind::Unknown { what: "endpoint", name: name.to_string() };
-        let names = self.topo.machine_names().chain(self.containers.keys().map(String::as_str));
-        let hint = self.removed_hint(name).or_else(|| did_you_mean(name, names));
-        let expected = "expected a host, an external, or a container created by an earlier step";
-        Err(self.ctx.at_part(path, spec, at, kind).expected(expected).hint(hint))
+        let expected = "expected a host, an external, a container created by an earlier step, or a swarm service (`SERVICE` or `SERVICE.SLOT`)";
+        Err(self.ctx.at_part(path, spec, at, kind).expected(expected).hint(Some(hint)))
     }
 
     fn machine(&self, name: &str, path: &Path) -> Result<Machine, ScenarioError> {
