@@ -22,7 +22,7 @@ use std::net::Ipv4Addr;
 use indexmap::IndexMap;
 
 use crate::engine::SimDuration;
-use crate::kernel::process::{NameService, ProcCtx, Process};
+use crate::kernel::process::{NameService, ProcCtx, Process, ServiceListing};
 use crate::kernel::{SockId, SocketEvent, SocketEventKind};
 use crate::wire::{DnsMessage, DnsRecord, DnsRecordData, DnsType, Rcode, UdpPayload};
 
@@ -238,6 +238,20 @@ impl Process for DnsServer {
 impl NameService for crate::docker::Daemon {
     fn lookup(&self, container_id: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
         self.resolve(container_id, name)
+    }
+
+    fn services(&self) -> Vec<ServiceListing> {
+        let Some(store) = self.swarm_store() else { return Vec::new() };
+        let listing = |s: &crate::docker::swarm::store::Service| ServiceListing {
+            name: s.spec.name.clone(),
+            labels: s.spec.labels.clone(),
+            vips: (s.endpoint.iter().flat_map(|e| &e.virtual_ips))
+                .filter_map(|v| {
+                    Some((store.networks.get(&v.network_id)?.name.clone(), v.addr.addr()))
+                })
+                .collect(),
+        };
+        store.services.values().map(listing).collect()
     }
 }
 

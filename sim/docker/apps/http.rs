@@ -173,6 +173,14 @@ pub fn nginx_time_local(now: SimTime) -> String {
     format!("{:02}/{}/{}:{} +0000", c.day, c.month, c.year, c.hms)
 }
 
+/// Go's `log` package prefix (`log.LstdFlags`), without its trailing space:
+/// `2021/07/08 10:00:00`.
+pub fn go_log_time(now: SimTime) -> String {
+    let c = civil(now);
+    let month = MONTHS.iter().position(|m| *m == c.month).expect("a month name") + 1;
+    format!("{}/{month:02}/{:02} {}", c.year, c.day, c.hms)
+}
+
 /// C's `asctime()` (Python's `time.asctime()`): `Thu Jul  8 10:00:00 2021`.
 pub fn asctime(now: SimTime) -> String {
     let c = civil(now);
@@ -191,6 +199,7 @@ mod tests {
         assert_eq!(http_date(t), "Sun, 11 Jul 2021 11:02:03 GMT");
         assert_eq!(nginx_time_local(t), "11/Jul/2021:11:02:03 +0000");
         assert_eq!(asctime(SimTime::ZERO), "Thu Jul  8 10:00:00 2021");
+        assert_eq!(go_log_time(t), "2021/07/11 11:02:03");
     }
 
     #[test]
