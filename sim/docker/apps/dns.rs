@@ -183,7 +183,9 @@ impl DnsServer {
 /// The static zone's answer: authoritative, NXDOMAIN for names it does not hold.
 fn zone_answer(zone: &[(String, Ipv4Addr)], q: &DnsMessage) -> DnsMessage {
     let Some(question) = q.questions.first() else { return reply_to(q, Vec::new(), true) };
-    let ips: Vec<_> = zone.iter().filter(|(n, _)| *n == question.name).map(|(_, ip)| *ip).collect();
+    // Names compare without regard to case (RFC 4343).
+    let named = |n: &&(String, Ipv4Addr)| n.0.eq_ignore_ascii_case(&question.name);
+    let ips: Vec<_> = zone.iter().filter(named).map(|(_, ip)| *ip).collect();
     let answers = match question.qtype {
         DnsType::A => ips
             .iter()
@@ -331,6 +333,15 @@ mod tests {
         assert_eq!(answer("nosuch", DnsType::A, &[]), LocalAnswer::Forward);
         assert_eq!(answer("web", DnsType::Other(16), &[]), LocalAnswer::Forward);
         assert_eq!(answer("2.0.0.10.in-addr.arpa", DnsType::Ptr, &[]), LocalAnswer::Forward);
+    }
+
+    #[test]
+    fn zone_names_match_in_any_case() {
+        let zone = [("host-B".to_string(), Ipv4Addr::new(10, 0, 2, 16))];
+        let reply = zone_answer(&zone, &query("HOST-b", DnsType::A));
+        assert_eq!(reply.rcode, Rcode::NoError);
+        assert_eq!(reply.answers[0].data, DnsRecordData::A(Ipv4Addr::new(10, 0, 2, 16)));
+        assert_eq!(zone_answer(&zone, &query("host-c", DnsType::A)).rcode, Rcode::NxDomain);
     }
 
     #[test]
