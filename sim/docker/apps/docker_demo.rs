@@ -26,7 +26,7 @@ use indexmap::IndexMap;
 use crate::kernel::process::{ProcCtx, Process};
 use crate::kernel::{SockId, SocketEvent, SocketEventKind};
 
-use super::http::{go_log_time, http_date, take_request, Request};
+use super::http::{go_log_time, http_date, Connections, Request};
 
 /// `templates/index.html.tmpl` (7290 bytes).
 const TEMPLATE: &str = include_str!("docker-demo.html.tmpl");
@@ -180,7 +180,8 @@ pub struct DockerDemo {
     content: DemoContent,
     version: String,
     close_conn: bool,
-    conns: IndexMap<SockId, ((Ipv4Addr, u16), Vec<u8>)>,
+    conns: Connections,
+    peers: IndexMap<SockId, (Ipv4Addr, u16)>,
 }
 
 impl DockerDemo {
@@ -192,7 +193,8 @@ impl DockerDemo {
             content: DemoContent::from_env(env),
             version: version.filter(|v| !v.is_empty()).unwrap_or_else(|| "0.1".into()),
             close_conn: args.iter().any(|a| a == "-close-conn" || a == "--close-conn"),
-            conns: IndexMap::new(),
+            conns: Connections::default(),
+            peers: IndexMap::new(),
         }
     }
 
@@ -240,25 +242,17 @@ impl Process for DockerDemo {
     }
 
     fn on_socket(&mut self, cx: &mut ProcCtx, event: SocketEvent) {
-        match event.kind {
-            SocketEventKind::Accepted { peer, .. } => {
-                self.conns.insert(event.sock, (peer, Vec::new()));
+        if let SocketEventKind::Accepted { peer, .. } = event.kind {
+            self.peers.insert(event.sock, peer);
+        }
+        let Some(&peer) = self.peers.get(&event.sock) else { return };
+        if event.kind == SocketEventKind::PeerClosed {
+            self.peers.shift_remove(&event.sock);
+        }
+        for req in self.conns.on_event(cx, &event) {
+            if self.serve(cx, event.sock, peer, &req) {
+                return self.conns.close(cx, event.sock);
             }
-            SocketEventKind::Data(bytes) => {
-                let Some((peer, mut buf)) = self.conns.shift_remove(&event.sock) else { return };
-                buf.extend_from_slice(&bytes);
-                while let Some(req) = take_request(&mut buf) {
-                    if self.serve(cx, event.sock, peer, &req) {
-                        return cx.tcp_close(event.sock);
-                    }
-                }
-                self.conns.insert(event.sock, (peer, buf));
-            }
-            SocketEventKind::PeerClosed => {
-                self.conns.shift_remove(&event.sock);
-                cx.tcp_close(event.sock);
-            }
-            _ => {}
         }
     }
 }

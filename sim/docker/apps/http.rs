@@ -134,6 +134,42 @@ pub fn take_request(buf: &mut Vec<u8>) -> Option<Request> {
     Some(Request { method, target })
 }
 
+/// The connections of a keep-alive HTTP server: what each client has sent that is not yet a
+/// whole request.
+#[derive(Default)]
+pub struct Connections {
+    bufs: IndexMap<SockId, Vec<u8>>,
+}
+
+impl Connections {
+    /// What every such server does with a socket event: keeps a new connection, closes one
+    /// the client closed, and returns the requests that bytes completed, in order.
+    pub fn on_event(&mut self, cx: &mut ProcCtx, event: &SocketEvent) -> Vec<Request> {
+        let mut done = Vec::new();
+        match &event.kind {
+            SocketEventKind::Accepted { .. } => {
+                self.bufs.insert(event.sock, Vec::new());
+            }
+            SocketEventKind::Data(bytes) => {
+                let Some(buf) = self.bufs.get_mut(&event.sock) else { return done };
+                buf.extend_from_slice(bytes);
+                while let Some(req) = take_request(buf) {
+                    done.push(req);
+                }
+            }
+            SocketEventKind::PeerClosed => self.close(cx, event.sock),
+            _ => {}
+        }
+        done
+    }
+
+    /// The server closes the connection itself.
+    pub fn close(&mut self, cx: &mut ProcCtx, sock: SockId) {
+        self.bufs.shift_remove(&sock);
+        cx.tcp_close(sock);
+    }
+}
+
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 const MONTHS: [&str; 12] =
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
