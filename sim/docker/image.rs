@@ -4,7 +4,8 @@
 //!
 //! Pulls print what a terminal shows once the progress bars settle: one `Pull complete` per
 //! layer. Layer IDs and digests are fake but deterministic (drawn from the daemon's stream).
-//! Only the `latest` tag exists, and `nginxdemos/hello:plain-text`.
+//! Only the `latest` tag exists, and the few others the labs name (`nginxdemos/hello:plain-text`,
+//! the AtSea shop's `mssql` and `1.0`).
 
 use crate::engine::RngStream;
 
@@ -111,6 +112,52 @@ const IMAGES: &[ImageSpec] = &[
         env: &[PATH_ENV],
         layers: 3,
     },
+    // ehazlett/docker-demo's Dockerfile: FROM scratch (no environment), three COPYs.
+    ImageSpec {
+        repo: "ehazlett/docker-demo",
+        entrypoint: &["/bin/docker-demo"],
+        cmd: &["-listen=:8080"],
+        exposed: &["8080/tcp"],
+        env: &[],
+        layers: 3,
+    },
+    // UCP's HTTP routing mesh. UCP pins the tag of its own version; the image's config is
+    // not known here, so none is recorded.
+    ImageSpec {
+        repo: "docker/ucp-hrm",
+        entrypoint: &[],
+        cmd: &[],
+        exposed: &[],
+        env: &[],
+        layers: 2,
+    },
+    // The AtSea shop's SQL Server database, a Windows image (tag `mssql`); only its port is
+    // known here.
+    ImageSpec {
+        repo: "dockersamples/atsea-db",
+        entrypoint: &[],
+        cmd: &[],
+        exposed: &["1433/tcp"],
+        env: &[],
+        layers: 8,
+    },
+    // The AtSea shop's Java app server (tag `1.0`): app/Dockerfile's last stage, on
+    // java:8-jdk-alpine.
+    ImageSpec {
+        repo: "dockersamples/atsea-appserver",
+        entrypoint: &["java", "-jar", "/app/AtSea-0.0.1-SNAPSHOT.jar"],
+        cmd: &["--spring.profiles.active=postgres"],
+        exposed: &["8080/tcp"],
+        env: &[PATH_ENV],
+        layers: 7,
+    },
+];
+
+/// Tags other than `latest` that exist, by repository.
+const OTHER_TAGS: &[(&str, &str)] = &[
+    ("nginxdemos/hello", "plain-text"),
+    ("dockersamples/atsea-db", "mssql"),
+    ("dockersamples/atsea-appserver", "1.0"),
 ];
 
 /// An image reference split the way the CLI normalises it.
@@ -154,8 +201,8 @@ pub fn lookup(r: &ImageRef) -> Result<&'static ImageSpec, PullError> {
     let spec = IMAGES.iter().find(|i| i.repo == r.repo).ok_or_else(|| {
         PullError::Denied(r.repo.strip_prefix("library/").unwrap_or(&r.repo).to_string())
     })?;
-    let plain_text = r.repo == "nginxdemos/hello" && r.tag == "plain-text";
-    if r.tag != "latest" && !plain_text {
+    let other_tag = OTHER_TAGS.contains(&(r.repo.as_str(), r.tag.as_str()));
+    if r.tag != "latest" && !other_tag {
         return Err(PullError::NoManifest(r.familiar()));
     }
     Ok(spec)

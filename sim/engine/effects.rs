@@ -8,8 +8,8 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::docker::apps::{
-    Crashed, DnsServer, DockerProxy, HelloFlavor, HttpServer, Idle, NginxHello, PetsApp, Redis,
-    Upstream,
+    Crashed, DnsServer, DockerDemo, DockerProxy, HelloFlavor, Hrm, HttpServer, Idle, NginxHello,
+    PetsApp, Redis, Upstream,
 };
 use crate::docker::swarm::msg::Envelope;
 use crate::docker::Effect;
@@ -175,6 +175,8 @@ impl World {
                     Err(e) => Box::new(Crashed::new("python", &e.to_string(), 1)),
                 }
             }
+            "ehazlett/docker-demo" => Box::new(DockerDemo::new(cmd, &c.process_env(), &c.hostname)),
+            "docker/ucp-hrm" => Box::new(Hrm::default()),
             _ => Box::new(Idle::new(cmd.first().map_or(image, |c| c.as_str()))),
         };
         let (resolv, dns) = (daemon.resolv_conf(c), c.embedded_dns());

@@ -22,10 +22,26 @@ pub struct ResolvConf {
     pub hosts: Vec<(String, Ipv4Addr)>,
 }
 
-/// Answers the embedded DNS server asks of the Docker daemon: the records for a name in the
-/// asking container's scope, or `None` to forward the query to the host's resolvers.
+/// A swarm service as the Docker API lists it (`GET /services`): what a container holding
+/// the Docker socket (UCP's HTTP routing mesh) reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceListing {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
+    /// `Endpoint.VirtualIPs`, by network name.
+    pub vips: Vec<(String, Ipv4Addr)>,
+}
+
+/// What processes ask of the Docker daemon of their node: the embedded DNS server the records
+/// for a name in the asking container's scope (`None`: forward the query to the host's
+/// resolvers), and API clients the swarm's services.
 pub trait NameService {
     fn lookup(&self, container_id: &str, name: &str) -> Option<Vec<Ipv4Addr>>;
+
+    /// `GET /services`: empty where the daemon cannot list them (not a swarm manager).
+    fn services(&self) -> Vec<ServiceListing> {
+        Vec::new()
+    }
 }
 
 /// What a process may do, for the duration of one callback.

@@ -51,8 +51,11 @@ pub fn build(scenario: &Scenario, streams: &Streams) -> (World, Layout, StartupO
     let internet_link = LinkParams::with_latency(SimDuration::ZERO);
     let internet =
         world.fabric.add_segment("internet", internet_link, streams.stream("fabric/internet"));
+    // The infrastructure's DNS knows every machine by name, the Docker hosts too (lab 002's
+    // multi-host Pets app finds redis at `host-B:8001` that way).
+    let host_names = scenario.hosts.iter().map(|h| (h.name.clone(), h.ip));
     let zone: Vec<(String, Ipv4Addr)> =
-        scenario.externals.iter().map(|e| (e.name.clone(), e.ip)).collect();
+        scenario.externals.iter().map(|e| (e.name.clone(), e.ip)).chain(host_names).collect();
     let routers: Vec<Option<Router>> = scenario
         .networks
         .iter()

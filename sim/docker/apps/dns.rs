@@ -22,7 +22,7 @@ use std::net::Ipv4Addr;
 use indexmap::IndexMap;
 
 use crate::engine::SimDuration;
-use crate::kernel::process::{NameService, ProcCtx, Process};
+use crate::kernel::process::{NameService, ProcCtx, Process, ServiceListing};
 use crate::kernel::{SockId, SocketEvent, SocketEventKind};
 use crate::wire::{DnsMessage, DnsRecord, DnsRecordData, DnsType, Rcode, UdpPayload};
 
@@ -183,7 +183,9 @@ impl DnsServer {
 /// The static zone's answer: authoritative, NXDOMAIN for names it does not hold.
 fn zone_answer(zone: &[(String, Ipv4Addr)], q: &DnsMessage) -> DnsMessage {
     let Some(question) = q.questions.first() else { return reply_to(q, Vec::new(), true) };
-    let ips: Vec<_> = zone.iter().filter(|(n, _)| *n == question.name).map(|(_, ip)| *ip).collect();
+    // Names compare without regard to case (RFC 4343).
+    let named = |n: &&(String, Ipv4Addr)| n.0.eq_ignore_ascii_case(&question.name);
+    let ips: Vec<_> = zone.iter().filter(named).map(|(_, ip)| *ip).collect();
     let answers = match question.qtype {
         DnsType::A => ips
             .iter()
@@ -238,6 +240,20 @@ impl Process for DnsServer {
 impl NameService for crate::docker::Daemon {
     fn lookup(&self, container_id: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
         self.resolve(container_id, name)
+    }
+
+    fn services(&self) -> Vec<ServiceListing> {
+        let Some(store) = self.swarm_store() else { return Vec::new() };
+        let listing = |s: &crate::docker::swarm::store::Service| ServiceListing {
+            name: s.spec.name.clone(),
+            labels: s.spec.labels.clone(),
+            vips: (s.endpoint.iter().flat_map(|e| &e.virtual_ips))
+                .filter_map(|v| {
+                    Some((store.networks.get(&v.network_id)?.name.clone(), v.addr.addr()))
+                })
+                .collect(),
+        };
+        store.services.values().map(listing).collect()
     }
 }
 
@@ -317,6 +333,15 @@ mod tests {
         assert_eq!(answer("nosuch", DnsType::A, &[]), LocalAnswer::Forward);
         assert_eq!(answer("web", DnsType::Other(16), &[]), LocalAnswer::Forward);
         assert_eq!(answer("2.0.0.10.in-addr.arpa", DnsType::Ptr, &[]), LocalAnswer::Forward);
+    }
+
+    #[test]
+    fn zone_names_match_in_any_case() {
+        let zone = [("host-B".to_string(), Ipv4Addr::new(10, 0, 2, 16))];
+        let reply = zone_answer(&zone, &query("HOST-b", DnsType::A));
+        assert_eq!(reply.rcode, Rcode::NoError);
+        assert_eq!(reply.answers[0].data, DnsRecordData::A(Ipv4Addr::new(10, 0, 2, 16)));
+        assert_eq!(zone_answer(&zone, &query("host-c", DnsType::A)).rcode, Rcode::NxDomain);
     }
 
     #[test]

@@ -12,12 +12,10 @@
 
 use std::net::Ipv4Addr;
 
-use indexmap::IndexMap;
-
 use crate::kernel::process::{ProcCtx, Process};
-use crate::kernel::{SockId, SocketEvent, SocketEventKind};
+use crate::kernel::{SockId, SocketEvent};
 
-use super::http::{http_date, nginx_time_local, take_request, Request};
+use super::http::{http_date, nginx_time_local, Connections, Request};
 
 /// nginx-hello's `index.html` (7194 bytes), with the placeholders its `sub_filter`s replace.
 pub const HELLO_HTML: &str = include_str!("hello.html");
@@ -55,14 +53,14 @@ pub struct HelloVars {
 pub struct NginxHello {
     flavor: HelloFlavor,
     hostname: String,
-    conns: IndexMap<SockId, Vec<u8>>,
+    conns: Connections,
 }
 
 impl NginxHello {
     /// The container's main process; `hostname` is the container's (its short ID unless
     /// `--hostname` was given).
     pub fn new(flavor: HelloFlavor, hostname: &str) -> Self {
-        NginxHello { flavor, hostname: hostname.to_string(), conns: IndexMap::new() }
+        NginxHello { flavor, hostname: hostname.to_string(), conns: Connections::default() }
     }
 
     fn answer(&mut self, cx: &mut ProcCtx, sock: SockId, req: Request) {
@@ -138,23 +136,8 @@ impl Process for NginxHello {
     }
 
     fn on_socket(&mut self, cx: &mut ProcCtx, event: SocketEvent) {
-        match event.kind {
-            SocketEventKind::Accepted { .. } => {
-                self.conns.insert(event.sock, Vec::new());
-            }
-            SocketEventKind::Data(bytes) => {
-                let mut buf = self.conns.shift_remove(&event.sock).unwrap_or_default();
-                buf.extend_from_slice(&bytes);
-                while let Some(req) = take_request(&mut buf) {
-                    self.answer(cx, event.sock, req);
-                }
-                self.conns.insert(event.sock, buf);
-            }
-            SocketEventKind::PeerClosed => {
-                self.conns.shift_remove(&event.sock);
-                cx.tcp_close(event.sock);
-            }
-            _ => {}
+        for req in self.conns.on_event(cx, &event) {
+            self.answer(cx, event.sock, req);
         }
     }
 }

@@ -134,6 +134,42 @@ pub fn take_request(buf: &mut Vec<u8>) -> Option<Request> {
     Some(Request { method, target })
 }
 
+/// The connections of a keep-alive HTTP server: what each client has sent that is not yet a
+/// whole request.
+#[derive(Default)]
+pub struct Connections {
+    bufs: IndexMap<SockId, Vec<u8>>,
+}
+
+impl Connections {
+    /// What every such server does with a socket event: keeps a new connection, closes one
+    /// the client closed, and returns the requests that bytes completed, in order.
+    pub fn on_event(&mut self, cx: &mut ProcCtx, event: &SocketEvent) -> Vec<Request> {
+        let mut done = Vec::new();
+        match &event.kind {
+            SocketEventKind::Accepted { .. } => {
+                self.bufs.insert(event.sock, Vec::new());
+            }
+            SocketEventKind::Data(bytes) => {
+                let Some(buf) = self.bufs.get_mut(&event.sock) else { return done };
+                buf.extend_from_slice(bytes);
+                while let Some(req) = take_request(buf) {
+                    done.push(req);
+                }
+            }
+            SocketEventKind::PeerClosed => self.close(cx, event.sock),
+            _ => {}
+        }
+        done
+    }
+
+    /// The server closes the connection itself.
+    pub fn close(&mut self, cx: &mut ProcCtx, sock: SockId) {
+        self.bufs.shift_remove(&sock);
+        cx.tcp_close(sock);
+    }
+}
+
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 const MONTHS: [&str; 12] =
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -173,6 +209,14 @@ pub fn nginx_time_local(now: SimTime) -> String {
     format!("{:02}/{}/{}:{} +0000", c.day, c.month, c.year, c.hms)
 }
 
+/// Go's `log` package prefix (`log.LstdFlags`), without its trailing space:
+/// `2021/07/08 10:00:00`.
+pub fn go_log_time(now: SimTime) -> String {
+    let c = civil(now);
+    let month = MONTHS.iter().position(|m| *m == c.month).expect("a month name") + 1;
+    format!("{}/{month:02}/{:02} {}", c.year, c.day, c.hms)
+}
+
 /// C's `asctime()` (Python's `time.asctime()`): `Thu Jul  8 10:00:00 2021`.
 pub fn asctime(now: SimTime) -> String {
     let c = civil(now);
@@ -191,6 +235,7 @@ mod tests {
         assert_eq!(http_date(t), "Sun, 11 Jul 2021 11:02:03 GMT");
         assert_eq!(nginx_time_local(t), "11/Jul/2021:11:02:03 +0000");
         assert_eq!(asctime(SimTime::ZERO), "Thu Jul  8 10:00:00 2021");
+        assert_eq!(go_log_time(t), "2021/07/11 11:02:03");
     }
 
     #[test]

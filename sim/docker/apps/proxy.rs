@@ -1,6 +1,10 @@
 //! docker-proxy, the userland proxy: listens on the published host port and relays each
 //! connection to the container, so the container sees the proxy's address as the client
 //! (the case iptables' DNAT does not cover: connections from the host itself to 127.0.0.1).
+//!
+//! Also the relaying itself ([`Relays`]), which the HTTP routing mesh shares: each client
+//! connection joined to one the proxy opened to a backend, bytes copied both ways, a close on
+//! either side closing both.
 
 use std::net::Ipv4Addr;
 
@@ -9,7 +13,7 @@ use indexmap::IndexMap;
 use crate::kernel::process::{ProcCtx, Process};
 use crate::kernel::{SockId, SocketEvent, SocketEventKind};
 
-/// One relayed connection: the client side and the container side.
+/// One relayed connection: the client side and the backend side.
 struct Relay {
     client: SockId,
     backend: SockId,
@@ -17,29 +21,39 @@ struct Relay {
     queued: Vec<u8>,
 }
 
-pub struct DockerProxy {
-    host: (Ipv4Addr, u16),
-    container: (Ipv4Addr, u16),
+/// The connections a proxy relays.
+#[derive(Default)]
+pub(super) struct Relays {
     relays: Vec<Relay>,
     by_sock: IndexMap<SockId, usize>,
 }
 
-impl DockerProxy {
-    pub fn new(host: (Ipv4Addr, u16), container: (Ipv4Addr, u16)) -> Self {
-        DockerProxy { host, container, relays: Vec::new(), by_sock: IndexMap::new() }
-    }
-
-    fn accept(&mut self, cx: &mut ProcCtx, client: SockId) {
-        let Ok(backend) = cx.tcp_connect(self.container) else {
+impl Relays {
+    /// Connects to `backend` for `client`; `first` (what the client already sent) goes out
+    /// once the backend connection is up. A backend that cannot be dialled closes the client.
+    pub(super) fn open(
+        &mut self,
+        cx: &mut ProcCtx,
+        client: SockId,
+        backend: (Ipv4Addr, u16),
+        first: Vec<u8>,
+    ) {
+        let Ok(backend) = cx.tcp_connect(backend) else {
             return cx.tcp_close(client);
         };
         let idx = self.relays.len();
-        self.relays.push(Relay { client, backend, backend_up: false, queued: Vec::new() });
+        self.relays.push(Relay { client, backend, backend_up: false, queued: first });
         self.by_sock.insert(client, idx);
         self.by_sock.insert(backend, idx);
     }
 
-    fn relay(&mut self, cx: &mut ProcCtx, sock: SockId, kind: SocketEventKind) {
+    /// Whether `sock` is either end of a relayed connection.
+    pub(super) fn owns(&self, sock: SockId) -> bool {
+        self.by_sock.contains_key(&sock)
+    }
+
+    /// Copies what arrived on one end to the other; a close or failure ends both.
+    pub(super) fn handle(&mut self, cx: &mut ProcCtx, sock: SockId, kind: SocketEventKind) {
         let Some(&idx) = self.by_sock.get(&sock) else { return };
         let r = &mut self.relays[idx];
         let (from_client, other) =
@@ -63,6 +77,18 @@ impl DockerProxy {
     }
 }
 
+pub struct DockerProxy {
+    host: (Ipv4Addr, u16),
+    container: (Ipv4Addr, u16),
+    relays: Relays,
+}
+
+impl DockerProxy {
+    pub fn new(host: (Ipv4Addr, u16), container: (Ipv4Addr, u16)) -> Self {
+        DockerProxy { host, container, relays: Relays::default() }
+    }
+}
+
 impl Process for DockerProxy {
     fn name(&self) -> &str {
         "docker-proxy"
@@ -76,8 +102,10 @@ impl Process for DockerProxy {
 
     fn on_socket(&mut self, cx: &mut ProcCtx, event: SocketEvent) {
         match event.kind {
-            SocketEventKind::Accepted { .. } => self.accept(cx, event.sock),
-            kind => self.relay(cx, event.sock, kind),
+            SocketEventKind::Accepted { .. } => {
+                self.relays.open(cx, event.sock, self.container, Vec::new())
+            }
+            kind => self.relays.handle(cx, event.sock, kind),
         }
     }
 }

@@ -36,11 +36,19 @@ pub const ASSIGNED_MESSAGE: &str = "scheduler assigned task to node";
 
 /// The OS an image runs on. Windows: the name (any case) contains `windows`, `nanoserver` or
 /// `servercore` (mcr.microsoft.com/windows/…, microsoft/nanoserver, …/servercore/iis,
-/// microsoft/mssql-server-windows-…), or is `microsoft/iis` or a .NET Framework image
-/// (`dotnet/framework`); everything else is Linux.
+/// microsoft/mssql-server-windows-…), or is `microsoft/iis`, a .NET Framework image
+/// (`dotnet/framework`) or lab 003's `dockersamples/atsea-db:mssql` (built on
+/// mssql-server-windows); everything else is Linux.
 pub fn image_os(image: &str) -> Os {
     let name = image.to_ascii_lowercase();
-    let markers = ["windows", "nanoserver", "servercore", "microsoft/iis", "dotnet/framework"];
+    let markers = [
+        "windows",
+        "nanoserver",
+        "servercore",
+        "microsoft/iis",
+        "dotnet/framework",
+        "atsea-db:mssql",
+    ];
     if markers.iter().any(|m| name.contains(m)) {
         Os::Windows
     } else {
@@ -331,6 +339,7 @@ mod tests {
     fn image_os_by_name() {
         assert_eq!(image_os("mcr.microsoft.com/windows/nanoserver:1809"), Os::Windows);
         assert_eq!(image_os("microsoft/iis"), Os::Windows);
+        assert_eq!(image_os("dockersamples/atsea-db:mssql"), Os::Windows);
         assert_eq!(image_os("microsoft/mssql-server-windows-express"), Os::Windows);
         assert_eq!(image_os("mcr.microsoft.com/dotnet/framework/aspnet:4.8"), Os::Windows);
         assert_eq!(image_os("microsoft/mssql-server-linux"), Os::Linux);

@@ -20,7 +20,7 @@ pub struct Curl {
     host: String,
     port: u16,
     path: String,
-    host_header: Option<String>,
+    headers: Vec<(String, String)>,
     max_time: Option<SimDuration>,
     silent: bool,
     ip: Option<Ipv4Addr>,
@@ -30,16 +30,17 @@ pub struct Curl {
 }
 
 impl Curl {
-    /// Parses `curl [-s] [-m SECS|--max-time SECS] [--connect-timeout SECS] [-H 'Host: …'] URL`.
+    /// Parses `curl [-s] [-m SECS|--max-time SECS] [--connect-timeout SECS] [-H 'NAME: VALUE']…
+    /// URL`.
     pub fn parse(args: &[String]) -> Result<Curl, ToolUsageError> {
         let mut url = None;
-        let (mut max_time, mut host_header, mut silent) = (None, None, false);
+        let (mut max_time, mut headers, mut silent) = (None, Vec::new(), false);
         let mut it = args.iter();
         while let Some(a) = it.next() {
             match a.as_str() {
                 "-s" | "--silent" => silent = true,
                 "-m" | "--max-time" | "--connect-timeout" => max_time = Some(parse_secs(it.next())?),
-                "-H" | "--header" => host_header = parse_host_header(it.next())?,
+                "-H" | "--header" => headers.push(parse_header(it.next())?),
                 s if s.starts_with('-') => {
                     return Err(ToolUsageError(format!("curl: option {s}: is unknown\ncurl: try 'curl --help' or 'curl --manual' for more information")))
                 }
@@ -52,7 +53,7 @@ impl Curl {
             host,
             port,
             path,
-            host_header,
+            headers,
             max_time,
             silent,
             ip: None,
@@ -69,15 +70,26 @@ impl Curl {
         cx.exit(code);
     }
 
+    /// The request head as curl 7.88 writes it (checked against the real one): a `-H` Host
+    /// takes Host's place as `Host: VALUE`; a `-H` User-Agent or Accept drops curl's own; the
+    /// `-H` headers but Host follow, as typed, in the order given.
     fn request(&self) -> String {
-        let host = self.host_header.clone().unwrap_or_else(|| match self.port {
-            80 => self.host.clone(),
-            p => format!("{}:{p}", self.host),
-        });
-        format!(
-            "GET {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\n\r\n",
-            self.path
-        )
+        let given = |name: &str| self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name));
+        let host = match (given("Host"), self.port) {
+            (Some((_, v)), _) => v.trim_start().to_string(),
+            (None, 80) => self.host.clone(),
+            (None, p) => format!("{}:{p}", self.host),
+        };
+        let mut head = format!("GET {} HTTP/1.1\r\nHost: {host}\r\n", self.path);
+        for (name, value) in [("User-Agent", USER_AGENT), ("Accept", "*/*")] {
+            if given(name).is_none() {
+                head += &format!("{name}: {value}\r\n");
+            }
+        }
+        for (name, value) in self.headers.iter().filter(|(n, _)| !n.eq_ignore_ascii_case("Host")) {
+            head += &format!("{name}:{value}\r\n");
+        }
+        head + "\r\n"
     }
 
     /// Prints the body once the whole response (by Content-Length) is in.
@@ -179,9 +191,13 @@ fn parse_secs(v: Option<&String>) -> Result<SimDuration, ToolUsageError> {
     Ok(SimDuration::from_nanos((secs * 1e9) as u64))
 }
 
-fn parse_host_header(v: Option<&String>) -> Result<Option<String>, ToolUsageError> {
+/// One `-H 'Name: value'`: the name, and what follows its colon as typed.
+fn parse_header(v: Option<&String>) -> Result<(String, String), ToolUsageError> {
     let h = v.ok_or_else(|| ToolUsageError("curl: option -H: requires parameter".into()))?;
-    Ok(h.strip_prefix("Host:").map(|rest| rest.trim().to_string()))
+    let (name, value) = h.split_once(':').ok_or_else(|| {
+        ToolUsageError(format!("curl: option -H: header {h:?} has no colon: not simulated"))
+    })?;
+    Ok((name.to_string(), value.to_string()))
 }
 
 /// `[http://]host[:port][/path]`
@@ -249,6 +265,27 @@ mod tests {
     fn urls_split_like_curl() {
         assert_eq!(split_url("127.0.0.1:8080").unwrap(), ("127.0.0.1".into(), 8080, "/".into()));
         assert_eq!(split_url("http://web/x").unwrap(), ("web".into(), 80, "/x".into()));
+    }
+
+    /// What curl 7.88 sent for the same command lines (captured by a listening socket).
+    #[test]
+    fn headers_go_where_curl_puts_them() {
+        let parse =
+            |args: &[&str]| Curl::parse(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+        let args = ["-H", "host: red.example.com", "-H", "X-Trace:  1", "-H", "accept: text/html"];
+        let curl = parse(&[&args[..], &["http://127.0.0.1:18099/ping"]].concat()).unwrap();
+        assert_eq!(
+            curl.request(),
+            "GET /ping HTTP/1.1\r\nHost: red.example.com\r\nUser-Agent: curl/7.68.0\r\n\
+             X-Trace:  1\r\naccept: text/html\r\n\r\n"
+        );
+        let curl = parse(&["-H", "User-Agent: me", "http://127.0.0.1:18099/"]).unwrap();
+        assert_eq!(
+            curl.request(),
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1:18099\r\nAccept: */*\r\nUser-Agent: me\r\n\r\n"
+        );
+        let err = parse(&["-H", "nocolon", "x"]).err().unwrap();
+        assert!(err.0.contains("has no colon"));
     }
 
     #[test]
