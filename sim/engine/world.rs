@@ -117,11 +117,40 @@ pub struct TracedHop {
     pub hop: Hop,
 }
 
+/// A frame as a packet carried it out of a device (a veth, a NIC, loopback).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracedFrame {
+    pub at: SimTime,
+    pub machine: String,
+    pub ns: NsRef,
+    pub dev: String,
+    pub packet: u64,
+    /// How many hops the world had recorded when the frame left: it comes after
+    /// `hops[..after]` in the run's order.
+    pub after: usize,
+    pub frame: EthernetFrame,
+}
+
+/// Packet ids a kernel hands out count from 1 per machine; the world makes them unique
+/// across machines by putting the originating machine's index (plus one) above this bit.
+/// A frame keeps its id across machines, so an id at or above it is already the world's.
+const PACKET_MACHINE_SHIFT: u32 = 32;
+
+/// The world's id for packet `id` seen in the actions of `machine`.
+fn world_packet_id(machine: usize, id: u64) -> u64 {
+    if id >> PACKET_MACHINE_SHIFT != 0 {
+        return id;
+    }
+    ((machine as u64 + 1) << PACKET_MACHINE_SHIFT) | id
+}
+
 pub struct World {
     pub machines: Vec<Machine>,
     pub fabric: Fabric,
     pub queue: EventQueue<Event>,
     pub hops: Vec<TracedHop>,
+    /// Every frame a packet carried out of a device, in the order sent.
+    pub frames: Vec<TracedFrame>,
     pub captures: Vec<Capture>,
     /// Every KernelOp applied to a machine's kernel after the build, by machine index, in the
     /// order applied: the swarm's (tasks, overlay peers from gossip, also during the event
@@ -141,6 +170,7 @@ impl World {
             fabric: Fabric::default(),
             queue: EventQueue::new(limits),
             hops: Vec::new(),
+            frames: Vec::new(),
             captures: Vec::new(),
             applied_ops: Vec::new(),
             swarm_wakes: IndexMap::new(),
@@ -294,14 +324,15 @@ impl World {
     fn dispatch(&mut self, machine: usize, actions: Vec<Action>) {
         for action in actions {
             match action {
-                Action::Hop(hop) => {
+                Action::Hop(mut hop) => {
+                    hop.packet = world_packet_id(machine, hop.packet);
                     self.hops.push(TracedHop { machine: self.machines[machine].name.clone(), hop })
                 }
                 Action::Timer { at, timer } => {
                     self.queue.schedule_at(at, Event::Kernel { machine, timer })
                 }
                 Action::Transmit { ns, ifindex, packet, frame } => {
-                    self.transmit(machine, ns, ifindex, packet, frame)
+                    self.transmit(machine, ns, ifindex, world_packet_id(machine, packet), frame)
                 }
                 Action::Socket(ev) => self.socket_event(machine, ev),
                 Action::Seen { ns, ifindex, frame } => self.capture(machine, &ns, ifindex, &frame),
@@ -324,6 +355,7 @@ impl World {
         frame: EthernetFrame,
     ) {
         self.capture(machine, &ns, ifindex, &frame);
+        self.trace_frame(machine, &ns, ifindex, packet, &frame);
         let kernel = &mut self.machines[machine].kernel;
         let Some(link) = kernel.ns(&ns).and_then(|n| n.links.get(&ifindex)) else { return };
         match &link.kind {
@@ -364,6 +396,27 @@ impl World {
             | LinkKind::Macvlan(_)
             | LinkKind::Vlan(_) => {}
         }
+    }
+
+    fn trace_frame(
+        &mut self,
+        machine: usize,
+        ns: &NsRef,
+        ifindex: u32,
+        packet: u64,
+        frame: &EthernetFrame,
+    ) {
+        let m = &self.machines[machine];
+        let Some(link) = m.kernel.ns(ns).and_then(|n| n.links.get(&ifindex)) else { return };
+        self.frames.push(TracedFrame {
+            at: self.queue.now(),
+            machine: m.name.clone(),
+            ns: ns.clone(),
+            dev: link.name.clone(),
+            packet,
+            after: self.hops.len(),
+            frame: frame.clone(),
+        });
     }
 
     fn is_loopback(&self, machine: usize, ns: &NsRef, ifindex: u32) -> bool {

@@ -1,11 +1,16 @@
 //! What a run produces: the transcript on stdout, and in the output directory `report.md`,
-//! `summary.json` and one `.pcap` per capture.
+//! `report.html` (see [`html`]), `summary.json` and one `.pcap` per capture.
 //!
 //! Contract: everything is rendered in memory from the `Outcome` first; files are written
 //! only when all of them rendered, into a fresh directory, so a failed run never leaves a
 //! half-written report. The same outcome always renders to the same bytes.
 
+mod headers;
+pub mod html;
+mod packets;
 pub mod plots;
+pub mod topology;
+mod topology_svg;
 
 use std::fmt::Write;
 use std::path::Path;
@@ -66,7 +71,7 @@ pub fn summary(outcome: &Outcome) -> String {
     s
 }
 
-fn all_checks(outcome: &Outcome) -> Vec<&CheckResult> {
+pub(crate) fn all_checks(outcome: &Outcome) -> Vec<&CheckResult> {
     let mut all: Vec<&CheckResult> =
         outcome.entries.iter().flat_map(|e| &e.checks).chain(&outcome.checks).collect();
     all.sort_by_key(|c| c.line);
@@ -96,7 +101,10 @@ struct CaptureSummary<'a> {
 
 /// Renders every file of the report, in memory: (file name, bytes).
 pub fn render(name: &str, outcome: &Outcome, explain: bool) -> Vec<(String, Vec<u8>)> {
-    let mut files = vec![("report.md".to_string(), markdown(name, outcome, explain).into_bytes())];
+    let mut files = vec![
+        ("report.md".to_string(), markdown(name, outcome, explain).into_bytes()),
+        ("report.html".to_string(), html::render(name, outcome, &[]).into_bytes()),
+    ];
     let summary = Summary {
         scenario: name,
         seed: outcome.seed,
@@ -171,7 +179,7 @@ pub fn matrix_table(m: &Matrix) -> String {
     s + "\n`I`: answers ICMP echo; `T<port>`: a TCP handshake completes on the destination's lowest listening port; `·`: neither.\n"
 }
 
-fn cell_text(c: Cell) -> String {
+pub(crate) fn cell_text(c: Cell) -> String {
     let mut parts = Vec::new();
     if c.icmp {
         parts.push("I".to_string());
@@ -187,21 +195,19 @@ fn cell_text(c: Cell) -> String {
 }
 
 /// Every recorded hop, grouped by packet, for the packets that crossed netfilter rules or
-/// were dropped (the interesting ones).
+/// were dropped (the interesting ones); packets are numbered by their first hop, as in
+/// `report.html`.
 pub fn walks(outcome: &Outcome) -> String {
-    let mut interesting: Vec<u64> = outcome
-        .hops
-        .iter()
-        .filter(|h| {
-            matches!(h.hop.stage, crate::kernel::Stage::Netfilter | crate::kernel::Stage::Drop)
-        })
-        .map(|h| h.hop.packet)
-        .collect();
-    interesting.sort();
-    interesting.dedup();
+    let mut numbers: indexmap::IndexMap<u64, bool> = indexmap::IndexMap::new();
+    for h in &outcome.hops {
+        let marks =
+            matches!(h.hop.stage, crate::kernel::Stage::Netfilter | crate::kernel::Stage::Drop);
+        *numbers.entry(h.hop.packet).or_default() |= marks;
+    }
     let mut s = String::new();
-    for id in interesting.iter().take(50) {
-        let _ = writeln!(s, "Packet {id}:");
+    let interesting = numbers.iter().enumerate().filter(|(_, (_, marked))| **marked);
+    for (n, (id, _)) in interesting.take(50) {
+        let _ = writeln!(s, "Packet {}:", n + 1);
         for h in outcome.hops.iter().filter(|h| h.hop.packet == *id) {
             let hop = &h.hop;
             let _ = writeln!(
@@ -210,7 +216,7 @@ pub fn walks(outcome: &Outcome) -> String {
                 hop.at, h.machine, hop.ns, hop.dev, hop.stage, hop.detail
             );
         }
-        s += "```\n\n";
+        s.push('\n');
     }
     s
 }

@@ -13,9 +13,12 @@ mod netns;
 pub mod shell;
 
 use crate::check::{self, CheckResult};
-use crate::engine::{Capture, LimitExceeded, SimDuration, SimTime, Streams, TracedHop, World};
+use crate::engine::{
+    Capture, LimitExceeded, SimDuration, SimTime, Streams, TracedFrame, TracedHop, World,
+};
 use crate::fabric::Partition;
 use crate::kernel::KernelOp;
+use crate::report::topology::Topology;
 use crate::scenario::{Endpoint, Fault, Scenario, StepKind};
 use indexmap::IndexMap;
 
@@ -49,6 +52,10 @@ pub struct Outcome {
     pub checks: Vec<CheckResult>,
     pub captures: Vec<Capture>,
     pub hops: Vec<TracedHop>,
+    /// Every frame a packet was sent with, in the order sent (`after` indexes `hops`).
+    pub frames: Vec<TracedFrame>,
+    /// The scenario's machines after the step that left the most devices.
+    pub topology: Topology,
     /// The ops each Docker host's daemon ran at start, by machine name.
     pub startup_ops: Vec<(String, Vec<KernelOp>)>,
     /// Every op applied after the start-up, by machine name, in the order applied: the
@@ -123,12 +130,15 @@ fn run_steps<'s>(
         checks: Vec::new(),
         shells,
         tcpdumps: IndexMap::new(),
+        topology: Topology::default(),
     };
+    r.offer_topology(0);
     for step in &scenario.steps {
         r.step(step.line, &step.kind).map_err(|e| RunError::Limit(e, seed))?;
         let next = r.world.now() + THINK_TIME;
         r.world.run_until(next).map_err(|e| RunError::Limit(e, seed))?;
         observe(&r.world);
+        r.offer_topology(step.line);
     }
     r.finish_captures();
     let invariants = check::uniqueness(&r.world);
@@ -147,12 +157,14 @@ pub(crate) struct Runner<'s> {
     shells: Vec<netns::ShellState>,
     /// What each `run:` capture's tcpdump printed when it started, by capture id.
     tcpdumps: IndexMap<usize, capture::Started>,
+    /// The busiest topology so far, for the report's picture.
+    topology: Topology,
 }
 
 impl Runner<'_> {
     fn into_outcome(self, seed: u64, matrix: check::Matrix) -> (Outcome, World) {
         let warnings = self.warnings();
-        let Runner { mut world, entries, checks, startup_ops, .. } = self;
+        let Runner { mut world, entries, checks, startup_ops, topology, .. } = self;
         let applied_ops = std::mem::take(&mut world.applied_ops)
             .into_iter()
             .map(|(m, op)| (world.machines[m].name.clone(), op))
@@ -163,6 +175,8 @@ impl Runner<'_> {
             checks,
             captures: std::mem::take(&mut world.captures),
             hops: std::mem::take(&mut world.hops),
+            frames: std::mem::take(&mut world.frames),
+            topology,
             startup_ops,
             applied_ops,
             warnings,
@@ -171,6 +185,19 @@ impl Runner<'_> {
             matrix,
         };
         (outcome, world)
+    }
+
+    /// Keeps the world's topology after the step on `line` if it shows at least as many
+    /// devices as the busiest so far (the labs end by cleaning up).
+    fn offer_topology(&mut self, line: usize) {
+        let machines: Vec<usize> =
+            self.layout.hosts.iter().chain(&self.layout.externals).copied().collect();
+        let underlay: Vec<(String, ipnet::Ipv4Net)> =
+            self.scenario.networks.iter().map(|n| (n.name.clone(), n.subnet)).collect();
+        let t = Topology::of(&self.world, &machines, &underlay, line);
+        if t.size() >= self.topology.size() {
+            self.topology = t;
+        }
     }
 
     /// The swarm overlays' ignored options, once per network however many nodes know it.
