@@ -24,50 +24,87 @@ pub fn layers(frame: &EthernetFrame) -> Vec<Layer> {
 /// The protocols a frame carries, outermost first: `ARP`, `ICMP`, `UDP`, `VXLAN`, `DNS`…
 pub fn protocols(frame: &EthernetFrame) -> Vec<&'static str> {
     let mut out = Vec::new();
-    let mut next = Some(frame);
-    while let Some(f) = next.take() {
-        match &f.payload {
-            EtherPayload::Arp(_) => out.push("ARP"),
-            EtherPayload::Ipv4(ip) => match &ip.payload {
-                IpPayload::Icmp(_) => out.push("ICMP"),
-                IpPayload::Tcp(_) => out.push("TCP"),
-                IpPayload::Esp(_) => out.push("ESP"),
-                IpPayload::Fragment(_) => out.push("IP fragment"),
-                IpPayload::Udp(udp) => {
-                    out.push("UDP");
-                    match &udp.payload {
-                        UdpPayload::Dns(_) => out.push("DNS"),
-                        UdpPayload::Vxlan(v) => {
-                            out.push("VXLAN");
-                            next = Some(&v.inner);
-                        }
-                        UdpPayload::Raw(_) => {}
-                    }
-                }
-            },
-        }
+    let mut next = Some(&frame.payload);
+    while let Some(payload) = next.take() {
+        next = payload_protocols(payload, &mut out);
     }
     out
 }
 
-fn push_frame(out: &mut Vec<Layer>, prefix: &str, frame: &EthernetFrame) {
-    let ethertype = frame.payload.ethertype();
-    let name = match ethertype {
-        EtherPayload::ETHERTYPE_ARP => "ARP",
-        _ => "IPv4",
+/// Pushes what `payload` carries; the Ethernet payload inside it (a tag's, a tunnel's), if any.
+fn payload_protocols<'f>(
+    payload: &'f EtherPayload,
+    out: &mut Vec<&'static str>,
+) -> Option<&'f EtherPayload> {
+    let ip = match payload {
+        EtherPayload::Arp(_) => {
+            out.push("ARP");
+            return None;
+        }
+        EtherPayload::Vlan(tag) => {
+            out.push("802.1Q");
+            return Some(&tag.payload);
+        }
+        EtherPayload::Ipv4(ip) => ip,
     };
+    match &ip.payload {
+        IpPayload::Icmp(_) => out.push("ICMP"),
+        IpPayload::Tcp(_) => out.push("TCP"),
+        IpPayload::Esp(_) => out.push("ESP"),
+        IpPayload::Fragment(_) => out.push("IP fragment"),
+        IpPayload::Udp(udp) => {
+            out.push("UDP");
+            match &udp.payload {
+                UdpPayload::Dns(_) => out.push("DNS"),
+                UdpPayload::Vxlan(v) => {
+                    out.push("VXLAN");
+                    return Some(&v.inner.payload);
+                }
+                UdpPayload::Raw(_) => {}
+            }
+        }
+    }
+    None
+}
+
+fn push_frame(out: &mut Vec<Layer>, prefix: &str, frame: &EthernetFrame) {
     out.push((
         format!("{prefix}Ethernet"),
         vec![
             ("dst", frame.dst.to_string()),
             ("src", frame.src.to_string()),
-            ("type", format!("0x{ethertype:04x} ({name})")),
+            ("type", ethertype_text(&frame.payload)),
         ],
     ));
-    match &frame.payload {
+    push_payload(out, prefix, &frame.payload);
+}
+
+fn push_payload(out: &mut Vec<Layer>, prefix: &str, payload: &EtherPayload) {
+    match payload {
         EtherPayload::Arp(arp) => out.push((format!("{prefix}ARP"), arp_fields(arp))),
         EtherPayload::Ipv4(ip) => push_ip(out, prefix, ip),
+        EtherPayload::Vlan(tag) => {
+            let fields = vec![
+                ("VLAN ID", tag.vid.to_string()),
+                ("priority", tag.pcp.to_string()),
+                ("DEI", u8::from(tag.dei).to_string()),
+                ("type", ethertype_text(&tag.payload)),
+            ];
+            out.push((format!("{prefix}802.1Q"), fields));
+            push_payload(out, prefix, &tag.payload);
+        }
     }
+}
+
+/// The EtherType field as a dissector shows it: `0x0800 (IPv4)`.
+fn ethertype_text(payload: &EtherPayload) -> String {
+    let ethertype = payload.ethertype();
+    let name = match payload {
+        EtherPayload::Arp(_) => "ARP",
+        EtherPayload::Ipv4(_) => "IPv4",
+        EtherPayload::Vlan(_) => "802.1Q",
+    };
+    format!("0x{ethertype:04x} ({name})")
 }
 
 fn arp_fields(arp: &ArpRepr) -> Vec<(&'static str, String)> {

@@ -92,6 +92,9 @@ pub enum DevKind {
         vni: u32,
         remotes: Vec<Ipv4Addr>,
     },
+    /// A device stacked on a lower one (a macvlan, an 802.1Q VLAN): what it is, e.g.
+    /// `macvlan on eth0` or `vlan 10 on eth0`.
+    Stacked(String),
 }
 
 impl Topology {
@@ -199,6 +202,12 @@ fn dev_view(world: &World, machine: usize, ns: &Netns, link: &Link) -> DevView {
             remotes.dedup();
             DevKind::Vxlan { vni: vx.vni, remotes }
         }
+        LinkKind::Macvlan(m) => {
+            DevKind::Stacked(format!("macvlan on {}", lower(world, machine, &m.lower)))
+        }
+        LinkKind::Vlan(v) => {
+            DevKind::Stacked(format!("vlan {} on {}", v.id, lower(world, machine, &v.lower)))
+        }
         LinkKind::Loopback => unreachable!("loopback devices are filtered out"),
     };
     DevView {
@@ -207,6 +216,12 @@ fn dev_view(world: &World, machine: usize, ns: &Netns, link: &Link) -> DevView {
         kind,
         master: link.master.and_then(|m| ns.links.get(&m)).map(|b| b.name.clone()),
     }
+}
+
+/// The name of a stacked device's lower device.
+fn lower(world: &World, machine: usize, (ns, ifindex): &(NsRef, u32)) -> String {
+    let kernel = &world.machines[machine].kernel;
+    kernel.ns(ns).and_then(|n| n.links.get(ifindex)).map_or_else(String::new, |l| l.name.clone())
 }
 
 #[cfg(test)]

@@ -153,7 +153,7 @@ fn text_w(lines: &[String]) -> i32 {
 fn side_of(dev: &DevView, ns: &NsView, machine: &MachineView) -> Side {
     match &dev.kind {
         DevKind::Bridge => Side::Middle,
-        DevKind::Ethernet(_) | DevKind::Vxlan { .. } => Side::Bottom,
+        DevKind::Ethernet(_) | DevKind::Vxlan { .. } | DevKind::Stacked(_) => Side::Bottom,
         DevKind::Veth(peer) => {
             let peer_kind = peer.as_ref().and_then(|(key, _)| {
                 machine.namespaces.iter().find(|n| &n.key == key).map(|n| n.kind)
@@ -171,6 +171,10 @@ fn chip_of(dev: &DevView, side: Side) -> Chip {
     lines.extend(dev.addrs.iter().map(|a| a.to_string()));
     let class = match &dev.kind {
         DevKind::Veth(_) => "tp-chip",
+        DevKind::Stacked(what) => {
+            lines.push(what.clone());
+            "tp-chip"
+        }
         DevKind::Bridge => "tp-bridge",
         DevKind::Ethernet(_) => "tp-eth",
         DevKind::Vxlan { vni, .. } => {
