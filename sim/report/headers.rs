@@ -325,6 +325,18 @@ mod tests {
     }
 
     #[test]
+    fn a_tagged_frame_lists_its_802_1q_header_between_ethernet_and_ip() {
+        let frame = ping([192, 168, 10, 2], [192, 168, 10, 3]).tagged(10);
+        let l = layers(&frame);
+        let names: Vec<&str> = l.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["Ethernet", "802.1Q", "IPv4", "ICMP"]);
+        assert_eq!(l[0].1[2], ("type", "0x8100 (802.1Q)".to_string()));
+        assert_eq!(l[1].1[0], ("VLAN ID", "10".to_string()));
+        assert_eq!(l[1].1[3], ("type", "0x0800 (IPv4)".to_string()));
+        assert_eq!(protocols(&frame), ["802.1Q", "ICMP"]);
+    }
+
+    #[test]
     fn tcp_flags_use_tcpdump_letters() {
         assert_eq!(tcp_flags(TcpFlags::SYN | TcpFlags::ACK), "[S.]");
         assert_eq!(tcp_flags(TcpFlags::PSH | TcpFlags::ACK), "[P.]");
