@@ -19,6 +19,7 @@ use crate::kernel::KernelOp;
 use crate::scenario::{Endpoint, Fault, Scenario, StepKind};
 use indexmap::IndexMap;
 
+pub(crate) use build::add_machine;
 pub use build::Layout;
 
 /// Simulated time between two steps.
