@@ -51,6 +51,12 @@ fn assert_line_around(text: &str, start: &str, end: &str) {
 
 const FLAGSHIP: &str = "scenarios/azure-two-host.yaml";
 
+/// The flagship's routing mesh from a client on its LAN to host 2's published port.
+fn mesh(extra: &[&str]) -> Output {
+    let args = [FLAGSHIP, "--from", "172.16.24.100", "--to", "172.16.24.5:8080"];
+    trace(&[&args[..], extra].concat())
+}
+
 /// The flagship with host 2's ingress IPVS about to pick the task on host 1: before the
 /// `expect: reachable` step, after host 2's own curl took its local task.
 fn before_the_reachability_step() -> String {
@@ -63,15 +69,7 @@ fn before_the_reachability_step() -> String {
 
 #[test]
 fn routing_mesh_to_the_task_on_the_same_host() {
-    let out = trace(&[
-        FLAGSHIP,
-        "--from",
-        "172.16.24.100",
-        "--to",
-        "172.16.24.5:8080",
-        "--stop-at",
-        "Challenge 6",
-    ]);
+    let out = mesh(&["--stop-at", "Challenge 6"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let text = normalized(&out);
     assert_lines(
@@ -108,15 +106,7 @@ fn routing_mesh_to_the_task_on_the_same_host() {
 #[test]
 fn routing_mesh_to_the_task_across_the_vxlan_tunnel() {
     let stop = before_the_reachability_step();
-    let out = trace(&[
-        FLAGSHIP,
-        "--from",
-        "172.16.24.100",
-        "--to",
-        "172.16.24.5:8080",
-        "--stop-at",
-        &stop,
-    ]);
+    let out = mesh(&["--stop-at", &stop]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let text = normalized(&out);
     assert_lines(
@@ -157,7 +147,7 @@ fn a_dog_task_cannot_reach_a_cat_task() {
 
 #[test]
 fn after_the_cleanup_the_published_port_refuses() {
-    let out = trace(&[FLAGSHIP, "--from", "172.16.24.100", "--to", "172.16.24.5:8080"]);
+    let out = mesh(&[]);
     assert_eq!(out.status.code(), Some(1));
     let text = normalized(&out);
     assert_lines(
@@ -190,18 +180,8 @@ fn an_icmp_echo_is_answered_and_its_reply_is_a_leg_of_its_own() {
 
 #[test]
 fn the_same_seed_gives_the_same_bytes() {
-    let args = [
-        FLAGSHIP,
-        "--from",
-        "172.16.24.100",
-        "--to",
-        "172.16.24.5:8080",
-        "--stop-at",
-        "Cleanup",
-        "--seed",
-        "7",
-    ];
-    let (a, b) = (trace(&args), trace(&args));
+    let args = ["--stop-at", "Cleanup", "--seed", "7"];
+    let (a, b) = (mesh(&args), mesh(&args));
     assert_eq!(a.status.code(), Some(0));
     assert_eq!(a.stdout, b.stdout);
 }

@@ -77,13 +77,17 @@ mod tests {
         TracedHop { machine: machine.into(), hop }
     }
 
-    fn details(legs: &[Leg]) -> Vec<Vec<String>> {
-        legs.iter().map(|l| l.hops.iter().map(|h| h.hop.detail.clone()).collect()).collect()
+    /// The legs of a probe whose first packet is 7, as each leg's hop details.
+    fn legs_of(hops: &[TracedHop]) -> Vec<Vec<&str>> {
+        let legs = legs(hops, 7);
+        legs.iter().map(|l| l.hops.iter().map(|h| h.hop.detail.as_str()).collect()).collect()
     }
 
+    /// A reply sent within the walk joins, strangers do not; an echo reply keeps the
+    /// request's id but is a leg of its own, from its `output` route.
     #[test]
-    fn a_reply_sent_within_the_walk_joins_and_strangers_do_not() {
-        let hops = [
+    fn replies_join_and_turn() {
+        let caused = [
             hop("a", 0, 7, Stage::Tx, "socket sends 1.1.1.1 > 2.2.2.2"),
             hop("b", 0, 3, Stage::Tx, "socket sends 9.9.9.9 > 8.8.8.8"),
             hop("b", 5, 7, Stage::Deliver, "local 2.2.2.2"),
@@ -91,31 +95,17 @@ mod tests {
             hop("b", 6, 5, Stage::Tx, "socket sends 2.2.2.2 > 3.3.3.3"),
             hop("a", 9, 4, Stage::Deliver, "local 1.1.1.1"),
         ];
-        let legs = legs(&hops, 7);
-        assert_eq!(
-            details(&legs),
-            [
-                vec!["socket sends 1.1.1.1 > 2.2.2.2", "local 2.2.2.2"],
-                vec!["socket sends 2.2.2.2 > 1.1.1.1", "local 1.1.1.1"],
-            ]
-        );
-    }
-
-    #[test]
-    fn an_echo_reply_keeps_the_id_but_is_its_own_leg() {
-        let hops = [
+        let echoed = [
             hop("a", 0, 7, Stage::Tx, "socket sends 1.1.1.1 > 2.2.2.2"),
             hop("b", 5, 7, Stage::Deliver, "local 2.2.2.2"),
             hop("b", 5, 7, Stage::Route, "output 1.1.1.1 via eth0"),
             hop("a", 9, 7, Stage::Deliver, "local 1.1.1.1"),
         ];
-        let legs = legs(&hops, 7);
+        let request = ["socket sends 1.1.1.1 > 2.2.2.2", "local 2.2.2.2"];
         assert_eq!(
-            details(&legs),
-            [
-                vec!["socket sends 1.1.1.1 > 2.2.2.2", "local 2.2.2.2"],
-                vec!["output 1.1.1.1 via eth0", "local 1.1.1.1"],
-            ]
+            legs_of(&caused),
+            [request, ["socket sends 2.2.2.2 > 1.1.1.1", "local 1.1.1.1"]]
         );
+        assert_eq!(legs_of(&echoed), [request, ["output 1.1.1.1 via eth0", "local 1.1.1.1"]]);
     }
 }

@@ -181,8 +181,10 @@ fn header(
         "Trace {} -> {} ({}), scenario {}, seed {seed}",
         req.from, req.to, req.proto, scenario.name
     );
-    if let Some(stop) = &req.stop_at {
-        let _ = write!(s, ", stopped before `{stop}`");
+    match req.stop_at.as_deref().map(|at| (at, at.parse::<usize>().is_ok())) {
+        Some((line, true)) => s += &format!(", stopped before line {line}"),
+        Some((note, false)) => s += &format!(", stopped before the note `{note}`"),
+        None => {}
     }
     s.push('\n');
     if let Origin::Client { net, ip } = origin {
@@ -206,12 +208,13 @@ fn verdict(world: &World, injected: &Injected, legs: &[Leg], proto: Proto) -> Ve
         Heard::Unsendable => return Verdict::Unsendable,
         Heard::Nothing => {}
     }
+    // The latest hop in time (legs are in the order they began); ties go to the later leg.
     let all = || legs.iter().flat_map(|l| &l.hops);
-    let last = all().last();
+    let last = all().max_by_key(|h| h.hop.at);
     if proto == Proto::Udp && last.is_some_and(|h| delivered_here(h)) {
         return Verdict::Delivered;
     }
-    match all().filter(|h| is_real_drop(h)).last() {
+    match all().filter(|h| is_real_drop(h)).max_by_key(|h| h.hop.at) {
         Some(h) => Verdict::Dropped {
             machine: h.machine.clone(),
             ns: render::ns_label(world, &h.machine, &h.hop.ns),

@@ -216,3 +216,17 @@ pub(super) fn resolv_conf(world: &World, machine: usize, container: Option<&str>
         None => ResolvConf { nameservers: m.nameservers.clone(), hosts: vec![] },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_port_follows_the_last_colon_and_must_be_1_to_65535() {
+        assert_eq!(split_port("172.16.24.5:8080"), Ok(("172.16.24.5", Some(8080))));
+        assert_eq!(split_port("web-service.1"), Ok(("web-service.1", None)));
+        for bad in ["host-B:0", "host-B:65536", "host-B:http", "host-B:"] {
+            assert_eq!(split_port(bad), Err(TraceError::BadPort { text: bad.to_string() }));
+        }
+    }
+}
