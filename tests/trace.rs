@@ -203,3 +203,24 @@ fn bad_input_exits_2_with_a_hint() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
+
+/// The book chapter's console blocks are real runs: each `$ swarmsim trace ARGS` block shows
+/// exactly what the binary prints, then `$ echo $?` and its exit code.
+#[test]
+fn the_book_chapter_shows_real_runs() {
+    let chapter = std::fs::read_to_string("book/src/trace.md").expect("the trace chapter");
+    let blocks: Vec<&str> = chapter
+        .split("```console\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next()?.strip_prefix("$ swarmsim trace "))
+        .collect();
+    assert_eq!(blocks.len(), 2, "the chapter shows two traces");
+    for block in blocks {
+        let (command, shown) = block.split_once('\n').expect("a command line, then its output");
+        let (stdout, code) = shown.split_once("$ echo $?\n").expect("the exit code is shown");
+        let out = trace(&command.split_whitespace().collect::<Vec<_>>());
+        let printed = String::from_utf8(out.stdout).expect("UTF-8");
+        assert_eq!(printed, stdout, "book/src/trace.md: `{command}` prints something else now");
+        assert_eq!(out.status.code().map(|c| format!("{c}\n")).as_deref(), Some(code));
+    }
+}
