@@ -17,6 +17,7 @@ use swarmsim::{report, runner, scenario, trace};
 #[derive(Parser)]
 #[command(
     name = "swarmsim trace",
+    bin_name = "swarmsim trace",
     about = "Run a scenario, then follow one probe from SRC to DST and print every hop"
 )]
 struct TraceArgs {
