@@ -47,4 +47,5 @@ pub mod proto;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod trace;
 pub mod wire;

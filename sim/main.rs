@@ -1,6 +1,8 @@
 //! The `swarmsim` command: replay a scenario, print the transcript and the checks, write
 //! the report. Exit code 0 when every check held, 1 when one failed, 2 for bad input.
 //! `swarmsim experiment NAME` runs an experiment instead (exit 0, or 2 for bad input).
+//! `swarmsim trace FILE --from SRC --to DST` follows one probe hop by hop (exit 0 when it was
+//! delivered and answered, 1 when not, 2 for bad input).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,7 +11,37 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use swarmsim::experiment::{election, lifeguard, networkdb, swim};
-use swarmsim::{report, runner, scenario};
+use swarmsim::{report, runner, scenario, trace};
+
+/// `swarmsim trace …`: told apart from a scenario file by its first argument.
+#[derive(Parser)]
+#[command(
+    name = "swarmsim trace",
+    bin_name = "swarmsim trace",
+    about = "Run a scenario, then follow one probe from SRC to DST and print every hop"
+)]
+struct TraceArgs {
+    /// The scenario file (YAML).
+    file: PathBuf,
+    /// A machine, a container or task (`<service>.<slot>`), or an address: a machine's, or a
+    /// free one on an underlay subnet (a temporary client is put there).
+    #[arg(long, value_name = "SRC")]
+    from: String,
+    /// A name or an address, optionally with `:PORT` (a published port, a service port);
+    /// without a port, the destination's lowest listening port.
+    #[arg(long, value_name = "DST")]
+    to: String,
+    /// The root seed (overrides the scenario's `seed:`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// The probe: a TCP connection (SYN, SYN-ACK, ACK), one UDP datagram, or one ICMP echo.
+    #[arg(long, default_value = "tcp", value_name = "tcp|udp|icmp")]
+    proto: trace::Proto,
+    /// Run the scenario only up to this step (not included): a line number of the file, or
+    /// words of one of its `note:` steps (e.g. `Cleanup`).
+    #[arg(long, value_name = "LINE|NOTE")]
+    stop_at: Option<String>,
+}
 
 /// `swarmsim experiment …`: told apart from a scenario file by its first argument.
 #[derive(Parser)]
@@ -117,6 +149,17 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == "trace") {
+        let args = TraceArgs::parse_from(std::env::args_os().skip(1));
+        return match run_trace(&args) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(message) => {
+                eprint!("{message}");
+                ExitCode::from(2)
+            }
+        };
+    }
     if std::env::args_os().nth(1).is_some_and(|a| a == "experiment") {
         let args = ExperimentArgs::parse_from(std::env::args_os().skip(1));
         return match experiment(&args.which) {
@@ -159,6 +202,22 @@ fn run(args: &Args) -> Result<bool, String> {
     text += &format!("Report: {}\n", dir.display());
     emit(&text)?;
     Ok(outcome.all_held())
+}
+
+/// Ok(the probe was delivered and answered), or the message for bad input.
+fn run_trace(args: &TraceArgs) -> Result<bool, String> {
+    let scenario =
+        scenario::load(&args.file, &runner::command::check).map_err(|e| e.to_string())?;
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let request = trace::Request {
+        from: args.from.clone(),
+        to: args.to.clone(),
+        proto: args.proto,
+        stop_at: args.stop_at.clone(),
+    };
+    let traced = trace::trace(&scenario, seed, &request).map_err(|e| format!("error: {e}\n"))?;
+    emit(&traced.text)?;
+    Ok(traced.verdict.delivered())
 }
 
 fn experiment(which: &Experiment) -> Result<(), String> {

@@ -197,10 +197,11 @@ impl Kernel {
         let Some(src) = self.ns(&sock_ns).and_then(|n| n.source_for(vtep)) else {
             return w.hop(&sock_ns, dev_name, Stage::Drop, format!("no route to VTEP {vtep}"));
         };
-        let detail = format!("encap VNI {} -> {vtep}:{}", vx.vni, vx.dstport);
+        let sport = flow_src_port(&frame, self.flow_hash_seed);
+        let detail = format!("encap VNI {} {src}:{sport} -> {vtep}:{}", vx.vni, vx.dstport);
         w.hop(&sock_ns, dev_name, Stage::Encap, detail);
         let udp = UdpDatagram {
-            src_port: flow_src_port(&frame, self.flow_hash_seed),
+            src_port: sport,
             dst_port: vx.dstport,
             payload: UdpPayload::Vxlan(VxlanPacket::new(vx.vni, frame)),
         };
@@ -234,7 +235,10 @@ impl Kernel {
         if vx.learning {
             vx.learn(w.now, inner.src, pkt.src);
         }
-        let detail = format!("decap VNI {} from {}:{}", vxlan.vni, pkt.src, udp.src_port);
+        let detail = format!(
+            "decap VNI {} {}:{} -> {}:{}",
+            vxlan.vni, pkt.src, udp.src_port, pkt.dst, udp.dst_port
+        );
         w.hop(&dev_ns, &name, Stage::Decap, detail);
         w.scrub();
         self.device_input(w, &dev_ns, dev, inner);
@@ -413,13 +417,11 @@ mod tests {
     fn known_macs_are_encapsulated_from_the_root_namespace() {
         let mut k = host();
         let (tx, hops) = run(&mut k, &ov(), "veth0", echo(C2, 56));
-        assert!(
-            hops.contains(&"encap: encap VNI 4097 -> 172.16.24.5:4789".to_string()),
-            "{hops:#?}"
-        );
+        let port = flow_src_port(&echo(C2, 56), k.flow_hash_seed);
+        let encap = format!("encap: encap VNI 4097 172.16.24.4:{port} -> 172.16.24.5:4789");
+        assert!(hops.contains(&encap), "{hops:#?}");
         assert_eq!(tx.len(), 1);
         assert_eq!(tx[0].0, "eth0");
-        let port = flow_src_port(&echo(C2, 56), k.flow_hash_seed);
         assert_eq!(
             tx[0].1.to_string(),
             format!("IP 172.16.24.4.{port} > 172.16.24.5.4789: VXLAN, flags [I] (0x08), vni 4097\nIP 10.0.1.3 > 10.0.1.4: ICMP echo request, id 1, seq 1, length 64")
@@ -477,7 +479,9 @@ mod tests {
         let inner = EthernetFrame { src: stranger, ..echo(C1, 8) };
         let (tx, hops) = run(&mut k, &NsRef::Root, "eth0", from_vtep2(4097, inner.clone()));
         assert!(
-            hops.contains(&"decap: decap VNI 4097 from 172.16.24.5:46145".to_string()),
+            hops.contains(
+                &"decap: decap VNI 4097 172.16.24.5:46145 -> 172.16.24.4:4789".to_string()
+            ),
             "{hops:#?}"
         );
         assert_eq!(tx, [("veth0".to_string(), inner)]);

@@ -418,7 +418,7 @@ impl Kernel {
         }
         let out = n.link(route.dev);
         let (out_name, mtu) = (out.name.clone(), out.mtu);
-        w.hop(ns, &in_name, Stage::Route, format!("forward {} via {out_name}", pkt.dst));
+        w.hop(ns, &in_name, Stage::Route, route_text("forward", pkt.dst, &out_name, route.via));
         if pkt.dont_fragment && pkt.buffer_len() > mtu as usize {
             return self.frag_needed(w, ns, &out_name, &pkt, mtu);
         }
@@ -454,6 +454,7 @@ impl Kernel {
             return;
         };
         let name = self.ns(ns).expect("live").link(dev).name.clone();
+        w.hop(ns, &name, Stage::Route, route_text("output", pkt.dst, &name, via));
         let before = pkt.dst;
         if !self.run_hook(w, ns, Hook::Output, &mut pkt, None, Some(dev), &name) {
             return;
@@ -766,5 +767,14 @@ fn hook_name(hook: Hook) -> &'static str {
         Hook::Forward => "FORWARD",
         Hook::Output => "OUTPUT",
         Hook::Postrouting => "POSTROUTING",
+    }
+}
+
+/// A route decision as a hop shows it: `forward 10.0.1.4 via eth1`, with the gateway when
+/// there is one (`output 10.2.0.3 via eth2 gw 172.18.0.1`).
+fn route_text(what: &str, dst: Ipv4Addr, dev: &str, gw: Option<Ipv4Addr>) -> String {
+    match gw {
+        Some(gw) => format!("{what} {dst} via {dev} gw {gw}"),
+        None => format!("{what} {dst} via {dev}"),
     }
 }

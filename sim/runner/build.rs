@@ -113,7 +113,7 @@ pub fn build(scenario: &Scenario, streams: &Streams) -> (World, Layout, StartupO
 }
 
 /// A machine with one NIC on a segment: (segment, address, subnet, default gateway).
-fn add_machine(
+pub(crate) fn add_machine(
     world: &mut World,
     streams: &Streams,
     name: &str,

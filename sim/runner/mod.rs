@@ -22,6 +22,7 @@ use crate::report::topology::Topology;
 use crate::scenario::{Endpoint, Fault, Scenario, StepKind};
 use indexmap::IndexMap;
 
+pub(crate) use build::add_machine;
 pub use build::Layout;
 
 /// Simulated time between two steps.
