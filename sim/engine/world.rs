@@ -137,7 +137,7 @@ pub struct TracedFrame {
 const PACKET_MACHINE_SHIFT: u32 = 32;
 
 /// The world's id for packet `id` seen in the actions of `machine`.
-fn world_packet_id(machine: usize, id: u64) -> u64 {
+pub fn world_packet_id(machine: usize, id: u64) -> u64 {
     if id >> PACKET_MACHINE_SHIFT != 0 {
         return id;
     }

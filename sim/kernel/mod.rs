@@ -114,10 +114,9 @@ impl Kernel {
         self.next_packet_id
     }
 
-    /// Makes `first` the next packet id this kernel hands out. Ids are per machine; a
-    /// tracer gives each machine its own range so that ids are unique across the world.
-    pub fn number_packets_from(&mut self, first: u64) {
-        self.next_packet_id = first - 1;
+    /// The id the next packet this machine originates will get.
+    pub fn next_packet_id(&self) -> u64 {
+        self.next_packet_id + 1
     }
 
     pub fn rng(&mut self) -> &mut RngStream {

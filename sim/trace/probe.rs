@@ -1,10 +1,10 @@
 //! Injecting the probe into the world the scenario left: a temporary client if need be,
-//! packet ids made unique across machines, a probing process, and the run until it is
+//! the id its first packet will have in the world's hops, a probing process, and the run until it is
 //! answered, refused, or its time is up.
 
 use std::net::Ipv4Addr;
 
-use crate::engine::{LimitExceeded, SimDuration, SimTime, Streams, World};
+use crate::engine::{world_packet_id, LimitExceeded, SimDuration, SimTime, Streams, World};
 use crate::kernel::process::{ProcCtx, Process, ResolvConf};
 use crate::kernel::{NsRef, SocketEvent, SocketEventKind};
 use crate::scenario::Scenario;
@@ -18,9 +18,6 @@ use super::Proto;
 const BUDGET: SimDuration = SimDuration::from_secs(4);
 /// After the answer, how long the world runs on so the last segment (the ACK) lands.
 const SETTLE: SimDuration = SimDuration::from_secs(1);
-/// Machine `i` numbers the packets it sends from `(i + 1) << 40`: no machine of a run
-/// sends 2^40 packets, so ids never collide across machines.
-const ID_RANGE_BITS: u32 = 40;
 
 /// What the probe process saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,10 +56,7 @@ pub(super) fn inject(
         Origin::At { machine, ns, .. } => (*machine, ns.clone()),
         Origin::Client { net, ip } => (add_client(world, scenario, seed, *net, *ip), NsRef::Root),
     };
-    for (i, m) in world.machines.iter_mut().enumerate() {
-        m.kernel.number_packets_from((i as u64 + 1) << ID_RANGE_BITS);
-    }
-    let first_packet = (machine as u64 + 1) << ID_RANGE_BITS;
+    let first_packet = world_packet_id(machine, world.machines[machine].kernel.next_packet_id());
     let (start, hops_from) = (world.now(), world.hops.len());
     let prober = Prober { dst: target.ip, port: target.port, proto };
     let pid = world.spawn(machine, ns.clone(), Box::new(prober), resolv, None);
