@@ -11,6 +11,7 @@ pub mod command;
 mod exec;
 mod netns;
 pub mod shell;
+pub mod timeline;
 
 use crate::check::{self, CheckResult};
 use crate::engine::{Capture, LimitExceeded, SimDuration, SimTime, Streams, TracedHop, World};
@@ -63,12 +64,21 @@ pub struct Outcome {
     pub events: u64,
     /// Reachability between every pair of endpoints at the end of the run.
     pub matrix: check::Matrix,
+    /// Traffic, membership, raft, NetworkDB and load over the steps, for the plots.
+    pub timeline: timeline::Timeline,
 }
 
 impl Outcome {
     pub fn all_held(&self) -> bool {
         self.checks.iter().chain(self.entries.iter().flat_map(|e| &e.checks)).all(|c| c.held)
     }
+}
+
+/// The timeline the world's probe recorded, up to now; the probe is gone after.
+fn recorded_timeline(world: &mut World) -> timeline::Timeline {
+    let probe: Box<dyn std::any::Any> = world.take_probe().expect("the run installed its probe");
+    let recorder = probe.downcast::<timeline::Recorder>().expect("the probe is the recorder");
+    recorder.finish(world)
 }
 
 /// Why a run could not finish.
@@ -110,7 +120,8 @@ fn run_steps<'s>(
     observe: &mut dyn FnMut(&World),
 ) -> Result<Runner<'s>, RunError> {
     let streams = Streams::new(seed);
-    let (world, layout, startup) = build::build(scenario, &streams);
+    let (mut world, layout, startup) = build::build(scenario, &streams);
+    world.set_probe(Box::new(timeline::Recorder::default()));
     let startup_ops =
         startup.iter().map(|(m, ops)| (world.machines[*m].name.clone(), ops.clone())).collect();
     let shells = vec![netns::ShellState::default(); world.machines.len()];
@@ -123,6 +134,7 @@ fn run_steps<'s>(
         checks: Vec::new(),
         shells,
         tcpdumps: IndexMap::new(),
+        timeline: timeline::Timeline::default(),
     };
     for step in &scenario.steps {
         r.step(step.line, &step.kind).map_err(|e| RunError::Limit(e, seed))?;
@@ -131,6 +143,7 @@ fn run_steps<'s>(
         observe(&r.world);
     }
     r.finish_captures();
+    r.timeline = recorded_timeline(&mut r.world);
     let invariants = check::uniqueness(&r.world);
     r.checks.extend(invariants);
     Ok(r)
@@ -147,12 +160,15 @@ pub(crate) struct Runner<'s> {
     shells: Vec<netns::ShellState>,
     /// What each `run:` capture's tcpdump printed when it started, by capture id.
     tcpdumps: IndexMap<usize, capture::Started>,
+    /// What the probe recorded over the steps (the reachability matrix's probes after them
+    /// are not part of it).
+    timeline: timeline::Timeline,
 }
 
 impl Runner<'_> {
     fn into_outcome(self, seed: u64, matrix: check::Matrix) -> (Outcome, World) {
         let warnings = self.warnings();
-        let Runner { mut world, entries, checks, startup_ops, .. } = self;
+        let Runner { mut world, entries, checks, startup_ops, timeline, .. } = self;
         let applied_ops = std::mem::take(&mut world.applied_ops)
             .into_iter()
             .map(|(m, op)| (world.machines[m].name.clone(), op))
@@ -169,6 +185,7 @@ impl Runner<'_> {
             end: world.queue.now(),
             events: world.queue.events_run(),
             matrix,
+            timeline,
         };
         (outcome, world)
     }
