@@ -21,7 +21,7 @@ use plotters::style::RGBColor;
 use crate::engine::SimTime;
 use crate::proto::raft::Role;
 use crate::proto::swim::State;
-use crate::runner::timeline::{Rate, Timeline, Track};
+use crate::runner::timeline::{RaftState, Rate, Timeline, Track};
 use crate::runner::Outcome;
 use draw::{Bar, Category, Series, TimeAxes};
 
@@ -53,26 +53,35 @@ fn plot(name: &str, title: &str, svg: String) -> Option<Plot> {
     Some(Plot { name: name.to_string(), title: title.to_string(), svg })
 }
 
+/// A plot of lines over the run's time; none without lines.
+fn line_plot(
+    name: &str,
+    title: &str,
+    y_desc: &str,
+    end: SimTime,
+    lines: &[Series],
+) -> Option<Plot> {
+    if lines.is_empty() {
+        return None;
+    }
+    let svg = draw::time_lines(&TimeAxes { end_secs: secs(end), y_desc }, lines);
+    plot(name, title, svg)
+}
+
 fn secs(t: SimTime) -> f64 {
     t.as_nanos() as f64 / 1e9
 }
 
 fn underlay_traffic(t: &Timeline) -> Option<Plot> {
-    if t.nic_packets.is_empty() {
-        return None;
-    }
-    let axes = TimeAxes { end_secs: secs(t.end), y_desc: "packets sent per second" };
-    let svg = draw::time_lines(&axes, &rate_lines(&t.nic_packets));
-    plot("underlay-traffic", "Packets each NIC sent onto the underlay, per second", svg)
+    let title = "Packets each NIC sent onto the underlay, per second";
+    let lines = rate_lines(&t.nic_packets);
+    line_plot("underlay-traffic", title, "packets sent per second", t.end, &lines)
 }
 
 fn vxlan_tunnels(t: &Timeline) -> Option<Plot> {
-    if t.tunnel_packets.is_empty() {
-        return None;
-    }
-    let axes = TimeAxes { end_secs: secs(t.end), y_desc: "VXLAN packets per second" };
-    let svg = draw::time_lines(&axes, &rate_lines(&t.tunnel_packets));
-    plot("vxlan-tunnels", "VXLAN packets from each host to each other, per second", svg)
+    let title = "VXLAN packets from each host to each other, per second";
+    let lines = rate_lines(&t.tunnel_packets);
+    line_plot("vxlan-tunnels", title, "VXLAN packets per second", t.end, &lines)
 }
 
 fn networkdb_entries(t: &Timeline) -> Option<Plot> {
@@ -80,21 +89,18 @@ fn networkdb_entries(t: &Timeline) -> Option<Plot> {
     if !any {
         return None;
     }
-    let axes = TimeAxes { end_secs: secs(t.end), y_desc: "NetworkDB entries held" };
-    let svg = draw::time_lines(&axes, &count_lines(&t.networkdb_entries, t.end, |n| n as f64));
-    plot("networkdb-entries", "NetworkDB table entries each node holds", svg)
+    let title = "NetworkDB table entries each node holds";
+    let lines = count_lines(&t.networkdb_entries, t.end, |n| n as f64);
+    line_plot("networkdb-entries", title, "NetworkDB entries held", t.end, &lines)
 }
 
 fn load_spread(t: &Timeline) -> Option<Plot> {
-    if t.task_connections.is_empty() {
-        return None;
-    }
     let mut tasks = t.task_connections.clone();
     // Tasks of a service next to each other, in slot order (`web.2` before `web.10`).
     tasks.sort_by_key(|k| task_order(&k.label));
-    let axes = TimeAxes { end_secs: secs(t.end), y_desc: "connections so far" };
-    let svg = draw::time_lines(&axes, &count_lines(&tasks, t.end, |n| n as f64));
-    plot("load-spread", "Connections IPVS scheduled to each task, so far", svg)
+    let title = "Connections IPVS scheduled to each task, so far";
+    let lines = count_lines(&tasks, t.end, |n| n as f64);
+    line_plot("load-spread", title, "connections so far", t.end, &lines)
 }
 
 fn task_order(label: &str) -> (String, u64, String) {
@@ -149,45 +155,57 @@ const GREY: RGBColor = RGBColor(150, 150, 150);
 const BLUE: RGBColor = RGBColor(31, 119, 180);
 
 fn membership(t: &Timeline) -> Option<Plot> {
-    if t.membership.is_empty() {
-        return None;
-    }
     let categories = [
         Category { name: "alive", color: GREEN },
         Category { name: "suspect", color: ORANGE },
         Category { name: "dead", color: RED },
         Category { name: "left", color: GREY },
     ];
-    let category = |s: &State| match s {
-        State::Alive => 0,
-        State::Suspect => 1,
-        State::Dead => 2,
-        State::Left => 3,
+    let style = |s: &State| {
+        let category = match s {
+            State::Alive => 0,
+            State::Suspect => 1,
+            State::Dead => 2,
+            State::Left => 3,
+        };
+        (category, None)
     };
-    let (rows, bars) = state_bars(&t.membership, t.end, |s| (category(s), None));
-    let svg = draw::state_rows(secs(t.end), &rows, &categories, &bars);
-    plot("membership", "How each node's memberlist sees the others (A → B: A's view of B)", svg)
+    let title = "How each node's memberlist sees the others (A → B: A's view of B)";
+    state_plot("membership", title, &t.membership, t.end, &categories, style)
 }
 
 fn raft(t: &Timeline) -> Option<Plot> {
-    if t.raft.is_empty() {
-        return None;
-    }
     let categories = [
         Category { name: "follower", color: BLUE },
         Category { name: "candidate", color: ORANGE },
         Category { name: "leader", color: GREEN },
     ];
-    let (rows, bars) = state_bars(&t.raft, t.end, |s| {
-        let c = match s.role {
+    let style = |s: &RaftState| {
+        let category = match s.role {
             Role::Follower => 0,
             Role::Candidate => 1,
             Role::Leader => 2,
         };
-        (c, Some(format!("term {}", s.term)))
-    });
-    let svg = draw::state_rows(secs(t.end), &rows, &categories, &bars);
-    plot("raft", "Each manager's raft role and term", svg)
+        (category, Some(format!("term {}", s.term)))
+    };
+    state_plot("raft", "Each manager's raft role and term", &t.raft, t.end, &categories, style)
+}
+
+/// A plot of tracks as rows of bars, coloured by the category `style` gives each value
+/// (with a note); none without tracks.
+fn state_plot<T>(
+    name: &str,
+    title: &str,
+    tracks: &[Track<T>],
+    end: SimTime,
+    categories: &[Category],
+    style: impl Fn(&T) -> (usize, Option<String>),
+) -> Option<Plot> {
+    if tracks.is_empty() {
+        return None;
+    }
+    let (rows, bars) = state_bars(tracks, end, style);
+    plot(name, title, draw::state_rows(secs(end), &rows, categories, &bars))
 }
 
 /// Tracks as rows of bars: one bar per stretch with a value, up to `end`, its category and
@@ -214,32 +232,31 @@ fn state_bars<T>(
 mod tests {
     use super::*;
     use crate::runner::command::check;
-    use crate::runner::timeline::RaftState;
     use crate::scenario;
 
-    /// Two hosts form a swarm and run a two-replica service on an overlay, published on
-    /// 8080; four requests go through the routing mesh.
+    /// A scenario on two hosts, host-a (10.0.2.4) and host-b (10.0.2.5), on one LAN.
+    fn two_hosts(steps: &str) -> String {
+        let lan = "underlay:\n  networks: [{name: lan, subnet: 10.0.2.0/24, gateway: 10.0.2.1}]\n";
+        let hosts = "hosts:\n  - {name: host-a, ip: 10.0.2.4}\n  - {name: host-b, ip: 10.0.2.5}\n";
+        format!("name: plots\n{lan}{hosts}steps:\n{steps}")
+    }
+
+    /// They form a swarm and run a two-replica service on an overlay, published on 8080;
+    /// four requests go through the routing mesh.
     const SWARM: &str = "\
-name: plots
-underlay:
-  networks: [{name: lan, subnet: 10.0.2.0/24, gateway: 10.0.2.1}]
-hosts:
-  - {name: host-a, ip: 10.0.2.4}
-  - {name: host-b, ip: 10.0.2.5}
-steps:
-  - {on: host-a, run: docker swarm init --advertise-addr=10.0.2.4}
-  - {on: host-b, run: 'docker swarm join --token ${WORKER_TOKEN} 10.0.2.4:2377'}
-  - {on: host-a, run: docker network create -d overlay red}
-  - {on: host-a, run: docker service create -p 8080:80 --name web --replicas=2 --network red nginxdemos/hello}
-  - wait: 5s
-  - {on: host-a, run: curl -s 10.0.2.4:8080}
-  - {on: host-a, run: curl -s 10.0.2.4:8080}
-  - {on: host-b, run: curl -s 10.0.2.5:8080}
-  - {on: host-b, run: curl -s 10.0.2.5:8080}
+- {on: host-a, run: docker swarm init --advertise-addr=10.0.2.4}
+- {on: host-b, run: 'docker swarm join --token ${WORKER_TOKEN} 10.0.2.4:2377'}
+- {on: host-a, run: docker network create -d overlay red}
+- {on: host-a, run: docker service create -p 8080:80 --name web --replicas=2 --network red nginxdemos/hello}
+- wait: 5s
+- {on: host-a, run: curl -s 10.0.2.4:8080}
+- {on: host-a, run: curl -s 10.0.2.4:8080}
+- {on: host-b, run: curl -s 10.0.2.5:8080}
+- {on: host-b, run: curl -s 10.0.2.5:8080}
 ";
 
-    fn run(yaml: &str) -> Outcome {
-        let sc = scenario::parse(yaml, "plots.yaml", &check).expect("valid");
+    fn run(steps: &str) -> Outcome {
+        let sc = scenario::parse(&two_hosts(steps), "plots.yaml", &check).expect("valid");
         crate::runner::run(&sc, 1).expect("runs")
     }
 
@@ -312,23 +329,16 @@ steps:
 
     #[test]
     fn a_run_without_a_swarm_draws_no_swarm_plots() {
-        let yaml = "\
-name: single
-underlay:
-  networks: [{name: lan, subnet: 10.0.2.0/24, gateway: 10.0.2.1}]
-hosts:
-  - {name: host-a, ip: 10.0.2.4}
-  - {name: host-b, ip: 10.0.2.5}
-steps:
-  - {on: host-a, run: ping -c 3 10.0.2.5}
-";
-        let plots = plots(&run(yaml));
-        assert_eq!(names(&plots), ["underlay-traffic"]);
+        let outcome = run("- {on: host-a, run: ping -c 3 10.0.2.5}\n");
+        assert_eq!(names(&plots(&outcome)), ["underlay-traffic"]);
         // Three echo requests and an ARP request one way, three replies and the ARP reply
         // the other, all in the first second.
-        let t = run(yaml).timeline;
-        let rates: Vec<_> =
-            t.nic_packets.iter().map(|r| (r.label.as_str(), r.per_second.clone())).collect();
+        let rates: Vec<_> = outcome
+            .timeline
+            .nic_packets
+            .iter()
+            .map(|r| (r.label.as_str(), r.per_second.clone()))
+            .collect();
         assert_eq!(rates, [("host-a eth0", vec![2, 1, 1]), ("host-b eth0", vec![2, 1, 1])]);
     }
 
