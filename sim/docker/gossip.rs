@@ -123,6 +123,11 @@ impl GossipAgent {
         &self.member.delegate().db
     }
 
+    /// Every node memberlist knows, this one included, with the state it holds for each.
+    pub fn members(&self) -> impl Iterator<Item = &swim::NodeState> {
+        self.member.nodes()
+    }
+
     /// memberlist `Join` through each of `seeds` (the managers, `SetBootstrapIPs`), which
     /// NetworkDB also keeps to rejoin through should the node find itself alone.
     pub fn join(&mut self, seeds: &[Ipv4Addr], out: &mut Vec<GossipOut>) {

@@ -63,6 +63,7 @@ impl World {
             let path = if from == to {
                 Some((machine, LOOPBACK_DELAY))
             } else {
+                self.note_message(machine, from);
                 self.fabric.message_path(now, machine, to, bytes)
             };
             if let Some((dest, delay)) = path {
@@ -86,6 +87,7 @@ impl World {
             swim::Transport::Tcp => 20 + 32,
         };
         let bytes = t.wire_bytes(true) + headers;
+        self.note_message(machine, from);
         let now = self.now();
         if let Some((dest, delay)) = self.fabric.message_path(now, machine, *t.to.ip(), bytes) {
             let from = SocketAddrV4::new(from, swim::PORT);

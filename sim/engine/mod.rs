@@ -18,4 +18,4 @@ pub use capture::{
 pub use queue::{EventQueue, LimitExceeded, RunLimits};
 pub use rng::{RngStream, Streams};
 pub use time::{SimDuration, SimTime, EPOCH_UNIX_SECS};
-pub use world::{world_packet_id, Event, Machine, ProcSlot, TracedFrame, TracedHop, World};
+pub use world::{world_packet_id, Event, Machine, Probe, ProcSlot, TracedFrame, TracedHop, World};

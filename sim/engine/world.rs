@@ -144,6 +144,18 @@ pub fn world_packet_id(machine: usize, id: u64) -> u64 {
     ((machine as u64 + 1) << PACKET_MACHINE_SHIFT) | id
 }
 
+/// Watches the event loop without changing it: what leaves the machines for the underlay,
+/// and the world as it stands at the moments the probe asks for (the report's timeline).
+pub trait Probe: std::any::Any {
+    /// A frame left `machine`'s NIC `ifindex` for the underlay at `now`.
+    fn on_wire(&mut self, now: SimTime, machine: usize, ifindex: u32, frame: &EthernetFrame);
+    /// A control-plane message (2377/tcp, gossip on 7946) left `machine`'s address `from`.
+    fn on_message(&mut self, now: SimTime, machine: usize, from: Ipv4Addr);
+    /// Looks at the world as it stands at `at`: every event that has run came before `at`,
+    /// and the next one runs at `world.now()` or later. Returns when to look next.
+    fn look(&mut self, at: SimTime, world: &World) -> SimTime;
+}
+
 pub struct World {
     pub machines: Vec<Machine>,
     pub fabric: Fabric,
@@ -161,6 +173,9 @@ pub struct World {
     /// When the last frame sent into each veth (machine, namespace, ifindex) comes out:
     /// a veth is a FIFO, so jitter never lets a later frame (a short fragment) overtake.
     veth_last: std::collections::BTreeMap<(usize, NsRef, u32), SimTime>,
+    /// The run's observer, if any, and when it wants to look next.
+    probe: Option<Box<dyn Probe>>,
+    next_look: SimTime,
 }
 
 impl World {
@@ -175,6 +190,36 @@ impl World {
             applied_ops: Vec::new(),
             swarm_wakes: IndexMap::new(),
             veth_last: std::collections::BTreeMap::new(),
+            probe: None,
+            next_look: SimTime(u64::MAX),
+        }
+    }
+
+    /// Installs the run's observer; it first looks at the world as it stands now.
+    pub fn set_probe(&mut self, probe: Box<dyn Probe>) {
+        self.probe = Some(probe);
+        self.look(self.now());
+    }
+
+    /// Removes the observer, after a last look at the world as it stands now.
+    pub fn take_probe(&mut self) -> Option<Box<dyn Probe>> {
+        self.look(self.now());
+        self.next_look = SimTime(u64::MAX);
+        self.probe.take()
+    }
+
+    /// Shows the world to the probe (taken out meanwhile, as it reads the whole world).
+    fn look(&mut self, at: SimTime) {
+        let Some(mut probe) = self.probe.take() else { return };
+        self.next_look = probe.look(at, self);
+        self.probe = Some(probe);
+    }
+
+    /// Tells the probe a control-plane message left `machine` from its address `from`.
+    pub(super) fn note_message(&mut self, machine: usize, from: Ipv4Addr) {
+        let now = self.now();
+        if let Some(probe) = self.probe.as_mut() {
+            probe.on_message(now, machine, from);
         }
     }
 
@@ -254,6 +299,10 @@ impl World {
             return Ok(());
         }
         let now = self.now();
+        if now >= self.next_look {
+            // Every event run so far came before `next_look`: the world is as it stood then.
+            self.look(self.next_look);
+        }
         match event {
             Event::Frame { machine, ns, ifindex, packet, frame } => {
                 if !self.is_loopback(machine, &ns, ifindex) {
@@ -378,6 +427,9 @@ impl World {
             }
             LinkKind::Ethernet => {
                 let now = self.now();
+                if let Some(probe) = self.probe.as_mut() {
+                    probe.on_wire(now, machine, ifindex, &frame);
+                }
                 for (port, delay) in self.fabric.deliveries(now, Port { machine, ifindex }, &frame)
                 {
                     let ev = Event::Frame {

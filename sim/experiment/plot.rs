@@ -1,13 +1,15 @@
 //! The experiments' plots: lines over a log-scale x axis, with a legend, as SVG (plotters).
 //!
 //! Contract: [`log_x_lines`] draws each series in its own palette colour in the given order
-//! and writes the file; a drawing failure becomes [`ExperimentError::Plot`] naming the file.
+//! (the lines and legend of `report::plots::draw`, which the report's plots share) and
+//! writes the file; a drawing failure becomes [`ExperimentError::Plot`] naming the file.
 
 use std::path::Path;
 
 use plotters::prelude::*;
 
 use super::ExperimentError;
+use crate::report::plots::draw;
 
 /// What a chart shows besides its lines.
 pub struct Axes<'a> {
@@ -37,21 +39,8 @@ pub fn log_x_lines(
         .build_cartesian_2d((axes.x.0..axes.x.1).log_scale(), axes.y.0..axes.y.1)
         .map_err(|e| err(&e))?;
     chart.configure_mesh().x_desc(axes.x_desc).y_desc(axes.y_desc).draw().map_err(|e| err(&e))?;
-    for (i, (label, points)) in series.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        chart
-            .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
-            .map_err(|e| err(&e))?
-            .label(label.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-    }
-    chart
-        .configure_series_labels()
-        .position(axes.legend.clone())
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| err(&e))?;
+    draw::lines(&mut chart, series, |_| 2).map_err(|e| err(&e))?;
+    draw::legend(&mut chart, axes.legend.clone()).map_err(|e| err(&e))?;
     root.present().map_err(|e| err(&e))
 }
 

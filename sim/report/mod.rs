@@ -1,5 +1,6 @@
 //! What a run produces: the transcript on stdout, and in the output directory `report.md`,
-//! `report.html` (see [`html`]), `summary.json` and one `.pcap` per capture.
+//! `report.html` (see [`html`]), `summary.json`, one `<plot>.svg` per plot (see [`plots`]) and
+//! one `.pcap` per capture.
 //!
 //! Contract: everything is rendered in memory from the `Outcome` first; files are written
 //! only when all of them rendered, into a fresh directory, so a failed run never leaves a
@@ -101,10 +102,12 @@ struct CaptureSummary<'a> {
 
 /// Renders every file of the report, in memory: (file name, bytes).
 pub fn render(name: &str, outcome: &Outcome, explain: bool) -> Vec<(String, Vec<u8>)> {
+    let drawn = plots::plots(outcome);
     let mut files = vec![
         ("report.md".to_string(), markdown(name, outcome, explain).into_bytes()),
-        ("report.html".to_string(), html::render(name, outcome, &[]).into_bytes()),
+        ("report.html".to_string(), html::render(name, outcome, &drawn).into_bytes()),
     ];
+    files.extend(plots::files(&drawn));
     let summary = Summary {
         scenario: name,
         seed: outcome.seed,

@@ -11,6 +11,7 @@ pub mod command;
 mod exec;
 mod netns;
 pub mod shell;
+pub mod timeline;
 
 use crate::check::{self, CheckResult};
 use crate::engine::{
@@ -71,12 +72,21 @@ pub struct Outcome {
     pub events: u64,
     /// Reachability between every pair of endpoints at the end of the run.
     pub matrix: check::Matrix,
+    /// Traffic, membership, raft, NetworkDB and load over the steps, for the plots.
+    pub timeline: timeline::Timeline,
 }
 
 impl Outcome {
     pub fn all_held(&self) -> bool {
         self.checks.iter().chain(self.entries.iter().flat_map(|e| &e.checks)).all(|c| c.held)
     }
+}
+
+/// The timeline the world's probe recorded, up to now; the probe is gone after.
+fn recorded_timeline(world: &mut World) -> timeline::Timeline {
+    let probe: Box<dyn std::any::Any> = world.take_probe().expect("the run installed its probe");
+    let recorder = probe.downcast::<timeline::Recorder>().expect("the probe is the recorder");
+    recorder.finish(world)
 }
 
 /// Why a run could not finish.
@@ -118,7 +128,8 @@ fn run_steps<'s>(
     observe: &mut dyn FnMut(&World),
 ) -> Result<Runner<'s>, RunError> {
     let streams = Streams::new(seed);
-    let (world, layout, startup) = build::build(scenario, &streams);
+    let (mut world, layout, startup) = build::build(scenario, &streams);
+    world.set_probe(Box::new(timeline::Recorder::default()));
     let startup_ops =
         startup.iter().map(|(m, ops)| (world.machines[*m].name.clone(), ops.clone())).collect();
     let shells = vec![netns::ShellState::default(); world.machines.len()];
@@ -132,6 +143,7 @@ fn run_steps<'s>(
         shells,
         tcpdumps: IndexMap::new(),
         topology: Topology::default(),
+        timeline: timeline::Timeline::default(),
     };
     r.offer_topology(0);
     for step in &scenario.steps {
@@ -142,6 +154,7 @@ fn run_steps<'s>(
         r.offer_topology(step.line);
     }
     r.finish_captures();
+    r.timeline = recorded_timeline(&mut r.world);
     let invariants = check::uniqueness(&r.world);
     r.checks.extend(invariants);
     Ok(r)
@@ -160,12 +173,15 @@ pub(crate) struct Runner<'s> {
     tcpdumps: IndexMap<usize, capture::Started>,
     /// The busiest topology so far, for the report's picture.
     topology: Topology,
+    /// What the probe recorded over the steps (the reachability matrix's probes after them
+    /// are not part of it).
+    timeline: timeline::Timeline,
 }
 
 impl Runner<'_> {
     fn into_outcome(self, seed: u64, matrix: check::Matrix) -> (Outcome, World) {
         let warnings = self.warnings();
-        let Runner { mut world, entries, checks, startup_ops, topology, .. } = self;
+        let Runner { mut world, entries, checks, startup_ops, topology, timeline, .. } = self;
         let applied_ops = std::mem::take(&mut world.applied_ops)
             .into_iter()
             .map(|(m, op)| (world.machines[m].name.clone(), op))
@@ -184,6 +200,7 @@ impl Runner<'_> {
             end: world.queue.now(),
             events: world.queue.events_run(),
             matrix,
+            timeline,
         };
         (outcome, world)
     }

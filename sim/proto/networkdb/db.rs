@@ -181,6 +181,11 @@ impl NetworkDb {
         self.network_nodes.get(network).map_or(&[], Vec::as_slice)
     }
 
+    /// How many live entries (not tombstones) the node holds, over every table and network.
+    pub fn live_entries(&self) -> usize {
+        self.entries.values().filter(|e| !e.deleting).count()
+    }
+
     /// The networks this node is in (joined and not leaving).
     pub fn joined_networks(&self) -> Vec<NetworkId> {
         self.own.iter().filter(|(_, n)| !n.att.leaving).map(|(id, _)| id.clone()).collect()
