@@ -211,6 +211,7 @@ pub(crate) mod tests {
             hops: Vec::new(),
             frames: Vec::new(),
             topology: Default::default(),
+            timeline: Default::default(),
             startup_ops: Vec::new(),
             applied_ops: Vec::new(),
             warnings: vec!["option \"x\" ignored".into()],
