@@ -6,14 +6,15 @@
 //! NetworkDB watch events for the overlay driver. Inside, memberlist's membership events
 //! become NetworkDB's `node_joined`/`node_failed`, NetworkDB's sends to a peer by name go out
 //! through memberlist's `SendBestEffort`/`SendReliable`, and NetworkDB's cluster-wide network
-//! events ride on memberlist's gossip as a transmit-limited queue (`networkBroadcasts`,
-//! RetransmitMult 4 over the cluster size).
+//! and node events ride on memberlist's gossip from NetworkDB's two transmit-limited queues
+//! ([`networkdb::Broadcasts`]: `networkBroadcasts`, where a node's newer event about a
+//! network replaces the queued one, and `nodeBroadcasts`; RetransmitMult 4 over NetworkDB's
+//! count of live nodes).
 
-use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::engine::{RngStream, SimTime};
-use crate::proto::networkdb::{self, Message, NetworkDb, Transport, WatchEvent};
+use crate::proto::networkdb::{self, Broadcasts, Message, NetworkDb, Transport, WatchEvent};
 use crate::proto::swim::{self, Config, Delegate, Event, Member, Payload, Transmit};
 
 /// What the agent wants done.
@@ -35,8 +36,8 @@ struct DbDelegate {
     db: NetworkDb,
     now: SimTime,
     outbox: Vec<networkdb::Output>,
-    /// Cluster-wide network events and how many more times each is sent.
-    broadcasts: VecDeque<(Message, u32)>,
+    /// Cluster-wide network and node events waiting for memberlist's gossip.
+    broadcasts: Broadcasts,
     /// Push-pull states received, merged only once the membership events of the same
     /// exchange have reached NetworkDB: memberlist calls `NotifyJoin` before
     /// `MergeRemoteState`, and NetworkDB ignores the networks of a node it thinks failed.
@@ -51,23 +52,7 @@ impl Delegate for DbDelegate {
     }
 
     fn get_broadcasts(&mut self, overhead: usize, limit: usize) -> Vec<Message> {
-        let mut used = 0;
-        let mut picked = Vec::new();
-        let mut kept = VecDeque::new();
-        while let Some((msg, left)) = self.broadcasts.pop_front() {
-            let size = overhead + msg.size_bytes();
-            if used + size > limit {
-                kept.push_back((msg, left));
-                continue;
-            }
-            used += size;
-            picked.push(msg.clone());
-            if left > 1 {
-                kept.push_back((msg, left - 1));
-            }
-        }
-        self.broadcasts = kept;
-        picked
+        self.broadcasts.get_broadcasts(overhead, limit, self.db.live_nodes())
     }
 
     fn local_state(&mut self, join: bool) -> Option<Message> {
@@ -103,7 +88,7 @@ impl GossipAgent {
             db,
             now,
             outbox: Vec::new(),
-            broadcasts: VecDeque::new(),
+            broadcasts: Broadcasts::default(),
             merges: Vec::new(),
         };
         let mut mout = Vec::new();
@@ -257,10 +242,7 @@ impl GossipAgent {
                     Transport::Tcp => self.member.send_reliable(addr, msg, mout),
                 }
             }
-            networkdb::Output::Broadcast(msg) => {
-                let times = swim::retransmit_limit(4, self.member.num_nodes()).max(1);
-                self.member.delegate_mut().broadcasts.push_back((msg, times));
-            }
+            networkdb::Output::Broadcast(msg) => self.member.delegate_mut().broadcasts.queue(msg),
             networkdb::Output::Watch(w) => out.push(GossipOut::Watch(w)),
             networkdb::Output::Join(addrs) => {
                 for addr in addrs {

@@ -41,7 +41,7 @@ pub(super) struct OwnNetwork {
     pub att: Attachment,
     /// Set once the bulk syncs of the join are over; only then are learned events relayed.
     pub in_sync: bool,
-    pub queue: TransmitQueue,
+    pub queue: TransmitQueue<TableEvent>,
 }
 
 /// The bulk syncs `JoinNetwork` runs one node after the other, each waiting for its answer.
@@ -193,6 +193,11 @@ impl NetworkDb {
 
     pub fn node(&self, name: &str) -> Option<&NodeInfo> {
         self.nodes.get(name)
+    }
+
+    /// `len(nDB.nodes)`: the live members, this node included.
+    pub fn live_nodes(&self) -> usize {
+        self.nodes.values().filter(|n| n.state == NodeState::Active).count()
     }
 
     /// Table events waiting in the network's gossip queue.

@@ -13,9 +13,12 @@
 //! The boundary to the membership layer mirrors how libnetwork plugs into memberlist:
 //! memberlist's event delegate becomes `node_joined`/`node_left`/`node_failed`, its
 //! `NotifyMsg` becomes `handle_message`, `SendBestEffort`/`SendReliable` become
-//! [`Output::Send`] with [`Transport::Udp`]/[`Transport::Tcp`], the network-event queue that
-//! memberlist drains with `GetBroadcasts` becomes [`Output::Broadcast`], and push/pull's
-//! `LocalState`/`MergeRemoteState` become [`NetworkDb::local_state`]/[`NetworkDb::merge_remote_state`].
+//! [`Output::Send`] with [`Transport::Udp`]/[`Transport::Tcp`], a network or node event to
+//! spread cluster-wide becomes [`Output::Broadcast`] (the caller queues it on a
+//! [`Broadcasts`], the `networkBroadcasts`/`nodeBroadcasts` pair memberlist drains with
+//! `GetBroadcasts`, where a newer event of a node about a network replaces the queued one),
+//! and push/pull's `LocalState`/`MergeRemoteState` become
+//! [`NetworkDb::local_state`]/[`NetworkDb::merge_remote_state`].
 //!
 //! Rules followed (files: `networkdb.go`, `cluster.go`, `delegate.go`, `event_delegate.go`,
 //! `nodemgmt.go`, `broadcast.go`, `networkdb.proto`; memberlist `queue.go`, `util.go`):
@@ -76,6 +79,7 @@ pub use db::NetworkDb;
 pub use message::{
     Message, NetworkEntry, NetworkEventType, NodeEventType, TableEvent, TableEventType,
 };
+pub use queue::Broadcasts;
 
 /// `reapPeriod`: how often `reapState` runs.
 pub const REAP_PERIOD: SimDuration = SimDuration::from_secs(5);
@@ -145,7 +149,8 @@ pub enum Output {
         transport: Transport,
         msg: Message,
     },
-    /// A cluster-wide broadcast the membership layer piggybacks on its own gossip.
+    /// A network or node event for the membership layer to piggyback on its own gossip,
+    /// through a [`Broadcasts`] queue.
     Broadcast(Message),
     Watch(WatchEvent),
     /// memberlist `Join(addrs)`: a push/pull with `join` set to each address (the caller

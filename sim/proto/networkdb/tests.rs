@@ -168,6 +168,84 @@ fn failed_node_loses_its_entries_and_memberships() {
     assert_eq!(a.get_entry(T, "n", "mine"), Some(&b"va"[..]));
 }
 
+/// Why the queue must drop the leave: a network leave that arrives after the entries of the
+/// rejoin (`handleNetworkEvent` → `deleteNodeNetworkEntries`) turns them into tombstones of
+/// the same Lamport time, so the live entry bulk-synced again is not newer and is dropped.
+#[test]
+fn a_late_leave_buries_the_entries_written_after_the_rejoin() {
+    let mut a = member_of_n(&["b"]);
+    deliver(&mut a, table_event(TableEventType::Create, 7, "b", "v"));
+    let mut out = Vec::new();
+    for (kind, ltime) in [(NetworkEventType::Leave, 2), (NetworkEventType::Join, 3)] {
+        let ev = Message::NetworkEvent { kind, ltime, node: "b".into(), network: "n".into() };
+        a.handle_message(SimTime::ZERO, ev, &mut out);
+    }
+    assert_eq!(a.entry(T, "n", "k").map(|e| (e.ltime, e.deleting)), Some((7, true)));
+    assert!(a.network_nodes("n").contains(&"b".to_string()));
+    let sync = Message::BulkSync {
+        ltime: 7,
+        unsolicited: false,
+        node: "b".into(),
+        networks: vec!["n".into()],
+        payload: vec![table_event(TableEventType::Create, 7, "b", "v")],
+    };
+    a.handle_message(SimTime::ZERO, sync, &mut out);
+    assert_eq!(a.get_entry(T, "n", "k"), None);
+}
+
+/// `b` rejoining "n" in the same instant it left: `networkBroadcasts` keeps only the join
+/// (`networkEventMessage.Invalidates`). Had the leave gone out after the entries `b` writes
+/// on rejoining, which its faster table gossip carries, `a` would have turned them into
+/// tombstones of the same Lamport time, and no gossip or bulk sync of them would have been
+/// newer for 30 minutes.
+#[test]
+fn a_rejoin_replaces_the_queued_leave_so_new_entries_stay_live() {
+    let mut a = member_of_n(&["b"]);
+    let mut b = db("b");
+    let mut out = Vec::new();
+    b.node_joined("a", addr(1), &mut out);
+    let a_in_n = Message::NetworkEvent {
+        kind: NetworkEventType::Join,
+        ltime: 1,
+        node: "a".into(),
+        network: "n".into(),
+    };
+    b.handle_message(SimTime::ZERO, a_in_n, &mut out);
+    b.join_network(SimTime::ZERO, "n", &mut out);
+    b.leave_network("n", &mut out).unwrap();
+    b.join_network(SimTime::ZERO, "n", &mut out);
+    b.create_entry(T, "n", "k", b"v".to_vec()).unwrap();
+    let mut queue = Broadcasts::default();
+    for o in out.drain(..) {
+        if let Output::Broadcast(msg) = o {
+            queue.queue(msg);
+        }
+    }
+    let now = SimTime::ZERO + GOSSIP_INTERVAL;
+    b.handle_timeout(now, &mut out);
+    let mut seen = Vec::new();
+    for o in out.drain(..) {
+        if let Output::Send { to, transport: Transport::Udp, msg } = o {
+            assert_eq!(to, "a");
+            a.handle_message(now, msg, &mut seen);
+        }
+    }
+    let events = queue.get_broadcasts(2, PACKET_BUFFER_SIZE, 2);
+    let kinds: Vec<_> = events
+        .iter()
+        .filter_map(|m| match m {
+            Message::NetworkEvent { kind, ltime, node, .. } if node == "b" => Some((*kind, *ltime)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, [(NetworkEventType::Join, 5)], "b's clock: 1 seen, join 3, leave 4");
+    for msg in events {
+        a.handle_message(now, msg, &mut seen);
+    }
+    assert_eq!(a.get_entry(T, "n", "k"), Some(&b"v"[..]));
+    assert!(a.network_nodes("n").contains(&"b".to_string()));
+}
+
 #[test]
 fn join_bulk_syncs_every_member_one_after_the_other() {
     let mut out = Vec::new();
