@@ -64,7 +64,7 @@ impl World {
                 Some((machine, LOOPBACK_DELAY))
             } else {
                 self.note_message(machine, from);
-                self.fabric.message_path(now, machine, to, bytes)
+                self.fabric.stream_path(now, machine, to, bytes)
             };
             if let Some((dest, delay)) = path {
                 let env = Envelope { from, msg };

@@ -20,7 +20,9 @@
 //!   groups; when a router sends it, the machine owning its IPv4 source counts as the
 //!   sender, so traffic routed across groups dies at the last router's egress.
 //! - `message_path` gives where and when a control-plane message arrives, through the same
-//!   per-hop model (ports, loss, jitter, queues, partitions) along the routers' path.
+//!   per-hop model (ports, loss, jitter, queues, partitions) along the routers' path;
+//!   `stream_path` does the same for a message on a TCP stream, which loss delays (TCP
+//!   sends it again) but does not lose.
 //! - Randomness comes from each segment's own stream, drawn only for jitter and loss that
 //!   are non-zero.
 
@@ -139,6 +141,9 @@ pub struct Fabric {
     /// Machines that forward between segments (never partitioned).
     routers: IndexSet<usize>,
     partition: Partition,
+    /// When the latest message on each (sender, receiver) TCP stream arrives: a stream
+    /// delivers in order, so a message waits for any retransmitted one before it.
+    stream_arrivals: IndexMap<(usize, usize), SimTime>,
 }
 
 impl Fabric {

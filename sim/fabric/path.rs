@@ -6,6 +6,12 @@
 //! on that segment, exactly as a frame, the next hop starting when the previous one
 //! arrives (store and forward). A partition between the two end machines loses the message,
 //! as it loses their frames at the last router.
+//!
+//! A message on a TCP stream (the swarm's gRPC on 2377) is not lost to the link's loss:
+//! TCP sends it again after its retransmission timeout, from 200 ms (`TCP_RTO_MIN`)
+//! doubling up to 120 s (`TCP_RTO_MAX`), and gives up after 15 retransmissions
+//! (`tcp_retries2`), when the connection breaks. The stream delivers in order: a message
+//! never arrives before one sent earlier on it.
 
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
@@ -14,6 +20,13 @@ use indexmap::IndexMap;
 
 use super::Fabric;
 use crate::engine::{SimDuration, SimTime};
+
+/// Linux's `TCP_RTO_MIN`: the first retransmission of a segment on a LAN's short RTT.
+const TCP_RTO_MIN: SimDuration = SimDuration::from_millis(200);
+/// Linux's `TCP_RTO_MAX`: the backoff stops doubling here.
+const TCP_RTO_MAX: SimDuration = SimDuration::from_secs(120);
+/// Linux's default `net.ipv4.tcp_retries2`: retransmissions before the connection breaks.
+const TCP_RETRIES2: u32 = 15;
 
 /// One hop: on `segment`, from attachment `from` to attachment `to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,21 +47,66 @@ impl Fabric {
         to: Ipv4Addr,
         bytes: usize,
     ) -> Option<(usize, SimDuration)> {
-        let (dst_segment, dst) = self.owner(to)?;
-        let target = self.machine_at(dst_segment, dst);
+        let (target, attachment) = self.receiver(from, to)?;
         if target == from {
             return Some((from, SimDuration::ZERO));
         }
-        if !self.reachable(from, target) {
-            return None;
+        let arrives = self.carry(now, from, attachment, bytes)?;
+        Some((target, arrives.since(now)))
+    }
+
+    /// Like `message_path`, for a message on a TCP stream: each transmission the link loses
+    /// is sent again after the retransmission timeout, and the message arrives no earlier
+    /// than the stream's previous one. `None` when the receiver is partitioned away or
+    /// unknown, or every retransmission was lost.
+    pub fn stream_path(
+        &mut self,
+        now: SimTime,
+        from: usize,
+        to: Ipv4Addr,
+        bytes: usize,
+    ) -> Option<(usize, SimDuration)> {
+        let (target, attachment) = self.receiver(from, to)?;
+        if target == from {
+            return Some((from, SimDuration::ZERO));
         }
+        let (mut sent, mut rto) = (now, TCP_RTO_MIN);
+        for _ in 0..=TCP_RETRIES2 {
+            if let Some(arrives) = self.carry(sent, from, attachment, bytes) {
+                let last = self.stream_arrivals.entry((from, target)).or_insert(arrives);
+                *last = arrives.max(*last);
+                return Some((target, last.since(now)));
+            }
+            sent = sent + rto;
+            rto = (rto + rto).min(TCP_RTO_MAX);
+        }
+        None
+    }
+
+    /// The machine that owns `to` and its attachment (segment, index), unless a partition
+    /// separates it from `from`.
+    fn receiver(&self, from: usize, to: Ipv4Addr) -> Option<(usize, (usize, usize))> {
+        let (dst_segment, dst) = self.owner(to)?;
+        let target = self.machine_at(dst_segment, dst);
+        (target == from || self.reachable(from, target)).then_some((target, (dst_segment, dst)))
+    }
+
+    /// One transmission along the routers' path to attachment `dst` of `dst_segment`: when
+    /// it arrives, or `None` when a hop loses it.
+    fn carry(
+        &mut self,
+        now: SimTime,
+        from: usize,
+        (dst_segment, dst): (usize, usize),
+        bytes: usize,
+    ) -> Option<SimTime> {
         let mut at = now;
         for hop in self.route(from, dst_segment, dst)? {
             let seg = &mut self.segments[hop.segment];
             let departs = seg.serialize(hop.from, at, bytes);
             at = seg.propagate(hop.from, hop.to, departs)?;
         }
-        Some((target, at.since(now)))
+        Some(at)
     }
 
     /// The hops from machine `from` to attachment `dst` of segment `dst_segment`: a

@@ -133,6 +133,42 @@ fn loss_is_random_but_seeded() {
 }
 
 #[test]
+fn a_tcp_stream_retransmits_what_loss_takes_and_delivers_in_order() {
+    let mut f = fabric();
+    let lan1 = f.segment_index("lan1").unwrap();
+    f.change_link(lan1, &LinkChange { loss: Some(Loss(300_000)), ..LinkChange::default() });
+    let mut last = SimTime::ZERO;
+    let mut delays = Vec::new();
+    for i in 0..1000 {
+        // Two seconds apart: a retransmitted message rarely holds back the next one.
+        let now = T0 + SimDuration::from_secs(2 * i);
+        let (to, d) =
+            f.stream_path(now, A, ip("10.0.1.11"), 100).expect("TCP gives up after 16 losses");
+        assert_eq!(to, B);
+        assert!(now + d >= last, "message {i} overtook the one before it");
+        last = now + d;
+        delays.push(d);
+    }
+    let retransmitted = delays.iter().filter(|d| **d >= ms(201)).count();
+    assert!((250..350).contains(&retransmitted), "{retransmitted} of 1000 needed a retransmission");
+    assert!(delays.contains(&ms(1)), "a message the link did not lose takes the link's 1 ms");
+    // Back to back, a lost message holds back those sent after it until it arrives.
+    let now = last + SimDuration::from_secs(10);
+    let held =
+        (0..100).map(|i| f.stream_path(now + SimDuration::from_millis(i), A, ip("10.0.1.11"), 100));
+    let arrivals: Vec<SimTime> =
+        held.zip(0..).map(|(p, i)| now + SimDuration::from_millis(i) + p.unwrap().1).collect();
+    assert!(arrivals.windows(2).all(|w| w[0] <= w[1]), "the stream reordered");
+}
+
+#[test]
+fn a_tcp_stream_does_not_cross_a_partition() {
+    let mut f = fabric();
+    f.set_partition(Partition::new(&[vec![A], vec![B, C]]));
+    assert_eq!(f.stream_path(T0, A, ip("10.0.1.11"), 100), None);
+}
+
+#[test]
 fn a_message_computed_ahead_does_not_hold_back_earlier_frames() {
     let mut f = fabric();
     // A → C leaves r2 for C at T0 + 6ms and arrives at T0 + 8ms; a frame r2 sends to C at
