@@ -671,6 +671,15 @@ impl Container {
     }
 }
 
+/// Marks the main process that `docker run` starts as attached to the terminal.
+fn attach(effects: &mut [Effect]) {
+    for e in effects {
+        if let Effect::StartProcess { attached, .. } = e {
+            *attached = true;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -690,14 +699,5 @@ mod tests {
             ellipsis("/docker-entrypoint.sh nginx -g 'daemon off;'", 20),
             "/docker-entrypoint.…"
         );
-    }
-}
-
-/// Marks the main process that `docker run` starts as attached to the terminal.
-fn attach(effects: &mut [Effect]) {
-    for e in effects {
-        if let Effect::StartProcess { attached, .. } = e {
-            *attached = true;
-        }
     }
 }

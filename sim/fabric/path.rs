@@ -47,12 +47,7 @@ impl Fabric {
         to: Ipv4Addr,
         bytes: usize,
     ) -> Option<(usize, SimDuration)> {
-        let (target, attachment) = self.receiver(from, to)?;
-        if target == from {
-            return Some((from, SimDuration::ZERO));
-        }
-        let arrives = self.carry(now, from, attachment, bytes)?;
-        Some((target, arrives.since(now)))
+        self.path(now, from, to, bytes, false)
     }
 
     /// Like `message_path`, for a message on a TCP stream: each transmission the link loses
@@ -66,18 +61,47 @@ impl Fabric {
         to: Ipv4Addr,
         bytes: usize,
     ) -> Option<(usize, SimDuration)> {
+        self.path(now, from, to, bytes, true)
+    }
+
+    fn path(
+        &mut self,
+        now: SimTime,
+        from: usize,
+        to: Ipv4Addr,
+        bytes: usize,
+        stream: bool,
+    ) -> Option<(usize, SimDuration)> {
         let (target, attachment) = self.receiver(from, to)?;
         if target == from {
             return Some((from, SimDuration::ZERO));
         }
+        let arrives = if stream {
+            let arrives = self.retransmitted(now, from, attachment, bytes)?;
+            let last = self.stream_arrivals.entry((from, target)).or_insert(arrives);
+            *last = arrives.max(*last);
+            *last
+        } else {
+            self.carry(now, from, attachment, bytes)?
+        };
+        Some((target, arrives.since(now)))
+    }
+
+    /// When the first transmission that the link does not lose arrives, each one sent a
+    /// retransmission timeout after the one before.
+    fn retransmitted(
+        &mut self,
+        now: SimTime,
+        from: usize,
+        attachment: (usize, usize),
+        bytes: usize,
+    ) -> Option<SimTime> {
         let (mut sent, mut rto) = (now, TCP_RTO_MIN);
         for _ in 0..=TCP_RETRIES2 {
             if let Some(arrives) = self.carry(sent, from, attachment, bytes) {
-                let last = self.stream_arrivals.entry((from, target)).or_insert(arrives);
-                *last = arrives.max(*last);
-                return Some((target, last.since(now)));
+                return Some(arrives);
             }
-            sent = sent + rto;
+            sent += rto;
             rto = (rto + rto).min(TCP_RTO_MAX);
         }
         None

@@ -388,7 +388,6 @@ mod tests {
     use super::*;
     use crate::docker::cli::{parse, Invocation};
 
-    const SVC: &str = "o6mpmdcdrm6f6kvccy0f74eln";
     const HOST1: &str = "im1clp7aw6n6qqv8lcs3u3hxe";
 
     /// `docker service ps …` parsed, or the CLI's error.
