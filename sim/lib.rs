@@ -19,15 +19,16 @@
 //! docker/     per host: the CLI, the daemon, libnetwork (bridge, host, null; IPAM; DNS)
 //!    │        ── changes the kernel ONLY through KernelOps ──┐
 //!    ▼                                                        ▼
-//! kernel/     per host: netns, links (lo, veth, bridge), addresses, routes, ARP,
-//!    │        netfilter + conntrack, sockets, and the tools (ping, curl, nc)
+//! kernel/     per host: netns, links (lo, veth, bridge, vxlan, macvlan, 802.1Q), addresses,
+//!    │        routes, ARP, netfilter + conntrack, IPVS, sockets, and the tools (ping, curl, nc)
 //! fabric/     the LAN between hosts and external machines
 //! wire/       packets: Ethernet, ARP, IPv4, ICMP, UDP, TCP, DNS
 //! proto/      sans-IO protocol machines (raft/: etcd raft as swarmkit configures it)
 //! experiment/ runs outside scenarios that reproduce published figures (Raft elections)
 //!    ▼
 //! check/      invariants computed from packet walks (reachability, segmentation, uniqueness)
-//! report/     transcript, report.md, summary.json, pcap
+//! report/     transcript, report.md, report.html (topology, packet explorer), plots, summary.json, pcap
+//! trace/      one probe followed hop by hop through the cluster (`swarmsim trace`)
 //! ```
 //!
 //! Three ideas hold it together. Protocols and devices are sans-IO state machines: input
