@@ -27,7 +27,8 @@
 //! experiment/ runs outside scenarios that reproduce published figures (Raft elections)
 //!    ▼
 //! check/      invariants computed from packet walks (reachability, segmentation, uniqueness)
-//! report/     transcript, report.md, report.html (topology, packet explorer), plots, summary.json, pcap
+//! report/     transcript, report.md, report.html (topology, packet explorer), plots,
+//!             summary.json, pcap
 //! trace/      one probe followed hop by hop through the cluster (`swarmsim trace`)
 //! ```
 //!
