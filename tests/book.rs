@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use swarmsim::docker::commands::{FlagSpec, COMMANDS};
 use swarmsim::scenario::{self, Scenario, StepKind};
@@ -268,39 +269,50 @@ fn generated() -> Vec<(PathBuf, String)> {
     all
 }
 
+/// Compares book/generated/ with fresh runs (with `SWARMSIM_BLESS=1`, rewrites it instead),
+/// once per test process: the tests that read book/generated/ wait for it, so they never
+/// read a file that blessing is rewriting. The problems found, if any.
+fn freshness() -> &'static [String] {
+    static PROBLEMS: OnceLock<Vec<String>> = OnceLock::new();
+    PROBLEMS.get_or_init(|| {
+        let bless = std::env::var_os("SWARMSIM_BLESS").is_some_and(|v| v == "1");
+        let expected = generated();
+        let mut problems = Vec::new();
+        for (name, text) in &expected {
+            let path = Path::new(GENERATED).join(name);
+            match std::fs::read_to_string(&path) {
+                Ok(old) if old == *text => {}
+                _ if bless => {
+                    std::fs::create_dir_all(path.parent().expect("inside book/generated"))
+                        .expect("book/generated/ can be created");
+                    std::fs::write(&path, text).expect("book/generated/ is writable");
+                }
+                Ok(old) => problems.push(format!(
+                    "{}: stale, {}",
+                    path.display(),
+                    first_difference(&old, text)
+                )),
+                Err(_) => problems.push(format!("{}: missing", path.display())),
+            }
+        }
+        for orphan in files_under(Path::new(GENERATED)) {
+            let name = orphan.strip_prefix(GENERATED).expect("under book/generated");
+            if expected.iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            if bless {
+                std::fs::remove_file(&orphan).expect("book/generated/ is writable");
+            } else {
+                problems.push(format!("{}: no scenarios/*.yaml produces it", orphan.display()));
+            }
+        }
+        problems
+    })
+}
+
 #[test]
 fn generated_outputs_are_fresh() {
-    let bless = std::env::var_os("SWARMSIM_BLESS").is_some_and(|v| v == "1");
-    let expected = generated();
-    let mut problems = Vec::new();
-    for (name, text) in &expected {
-        let path = Path::new(GENERATED).join(name);
-        match std::fs::read_to_string(&path) {
-            Ok(old) if old == *text => {}
-            _ if bless => {
-                std::fs::create_dir_all(path.parent().expect("inside book/generated"))
-                    .expect("book/generated/ can be created");
-                std::fs::write(&path, text).expect("book/generated/ is writable");
-            }
-            Ok(old) => problems.push(format!(
-                "{}: stale, {}",
-                path.display(),
-                first_difference(&old, text)
-            )),
-            Err(_) => problems.push(format!("{}: missing", path.display())),
-        }
-    }
-    for orphan in files_under(Path::new(GENERATED)) {
-        let name = orphan.strip_prefix(GENERATED).expect("under book/generated");
-        if expected.iter().any(|(n, _)| n == name) {
-            continue;
-        }
-        if bless {
-            std::fs::remove_file(&orphan).expect("book/generated/ is writable");
-        } else {
-            problems.push(format!("{}: no scenarios/*.yaml produces it", orphan.display()));
-        }
-    }
+    let problems = freshness();
     assert!(
         problems.is_empty(),
         "the book's generated outputs are out of date:\n  {}\nRegenerate them with `{REGENERATE}` and review the diff of book/",
@@ -373,6 +385,7 @@ fn include_problem(path: &Path, spec: &str) -> Option<String> {
 
 #[test]
 fn includes_resolve() {
+    freshness();
     let problems: Vec<String> = includes()
         .iter()
         .filter_map(|(chapter, path, spec)| {
@@ -402,6 +415,7 @@ fn mdbook(args: &[&str]) {
 
 #[test]
 fn mdbook_builds_and_tests() {
+    freshness();
     let dest = Path::new(env!("CARGO_TARGET_TMPDIR")).join("book");
     mdbook(&["build", "book", "--dest-dir", dest.to_str().expect("a UTF-8 path")]);
     mdbook(&["test", "book"]);
